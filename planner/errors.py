@@ -1,0 +1,64 @@
+"""One error hierarchy for the planner.
+
+Every failure a user can cause (a bad ``config.json``, an unknown model id, a Hub
+outage) ends in a subclass of :class:`PlannerError` with a message fit to show on
+a page or in a terminal. Library errors (``json``, ``huggingface_hub``) are caught
+at the edge and re-raised as one of these.
+"""
+
+from __future__ import annotations
+
+
+class PlannerError(Exception):
+    """Base class: anything the planner refuses, with a human-readable message."""
+
+
+class ConfigError(PlannerError):
+    """A ``config.json`` that cannot be read or describes no usable model."""
+
+
+class MissingFieldError(ConfigError):
+    """A field the architecture needs is absent; ``field`` names it."""
+
+    def __init__(self, field: str, architecture: str | None = None) -> None:
+        self.field = field
+        self.architecture = architecture
+        where = f" (needed for {architecture})" if architecture else ""
+        super().__init__(f"config.json is missing the field '{field}'{where}")
+
+
+class InvalidFieldError(ConfigError):
+    """A field has the wrong type or an impossible value; ``field`` names it."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"config.json field '{field}' {reason}")
+
+
+class ModelNotFoundError(PlannerError):
+    """No catalog entry, local file or Hub repository matches the given model id."""
+
+
+class HubError(PlannerError):
+    """The Hugging Face Hub could not answer; subclasses say why."""
+
+
+class HubNotFoundError(HubError, ModelNotFoundError):
+    """The repository or file does not exist on the Hub (or is private)."""
+
+
+class HubGatedError(HubError):
+    """The repository is gated: accept its terms and set ``HF_TOKEN``."""
+
+
+class HubOfflineError(HubError):
+    """Offline (``HF_HUB_OFFLINE`` or no network) and the file is not cached."""
+
+
+class HubTimeoutError(HubError):
+    """The Hub did not answer in time."""
+
+
+class HubRateLimitError(HubError):
+    """The Hub refused the request because of its rate limit."""

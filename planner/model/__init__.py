@@ -1,0 +1,85 @@
+"""From ``config.json`` to :class:`ModelSpec`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from planner.errors import ConfigError, InvalidFieldError
+from planner.model.architectures import builder_for
+from planner.model.architectures.llama import build_generic
+from planner.model.config import ConfigView, parse_config_bytes
+from planner.model.spec import AttentionKind, LayerSpec, ModelSpec, Role, TensorGroup
+
+__all__ = [
+    "AttentionKind",
+    "LayerSpec",
+    "ModelSpec",
+    "Role",
+    "TensorGroup",
+    "model_from_bytes",
+    "model_from_config",
+]
+
+
+def model_from_config(raw: Mapping[str, Any], name: str = "uploaded config.json") -> ModelSpec:
+    """Describe the model a parsed ``config.json`` defines.
+
+    Multimodal wrappers keep the language model in ``text_config``; the builder for
+    the wrapper's ``model_type`` (if any) also counts the vision tower. Configs that
+    declare custom code (``auto_map``) are read as data only: no code is ever run.
+    """
+    if not isinstance(raw, Mapping):
+        raise ConfigError("config.json must hold a JSON object")
+    root = dict(raw)
+    model_type = root.get("model_type")
+    if model_type is not None and not isinstance(model_type, str):
+        raise InvalidFieldError("model_type", "must be a string")
+    text_raw = root.get("text_config")
+    if text_raw is not None and not isinstance(text_raw, Mapping):
+        raise InvalidFieldError("text_config", "must be an object")
+
+    builder = builder_for(model_type) if model_type else None
+    if builder is not None:
+        spec = builder(_text_view(root, model_type), name, root)
+    elif text_raw is not None:
+        text_view = _text_view(root, model_type)
+        inner = builder_for(text_view.architecture)
+        spec = inner(text_view, name, root) if inner else build_generic(text_view, name)
+        spec = _with_notes(
+            spec,
+            f"only the language model in text_config was counted; the '{model_type}' wrapper's "
+            "vision/audio parts are not known to the planner",
+            approximate=True,
+        )
+    else:
+        if model_type is None and not any(k in root for k in ("hidden_size", "n_embd", "d_model")):
+            raise ConfigError("config.json has neither 'model_type' nor 'hidden_size': is it a model config?")
+        spec = build_generic(ConfigView(root, model_type or "unknown"), name)
+    if "auto_map" in root:
+        spec = _with_notes(
+            spec,
+            "the config declares custom modeling code (auto_map); the planner never runs it and "
+            "counted the standard fields only",
+        )
+    return spec
+
+
+def model_from_bytes(data: bytes, name: str = "uploaded config.json") -> ModelSpec:
+    """Parse an uploaded ``config.json`` and describe its model (or raise :class:`ConfigError`)."""
+    return model_from_config(parse_config_bytes(data), name)
+
+
+def _text_view(root: dict[str, Any], model_type: str | None) -> ConfigView:
+    text = root.get("text_config")
+    if isinstance(text, Mapping):
+        arch = text.get("model_type") if isinstance(text.get("model_type"), str) else model_type
+        merged = {k: v for k, v in root.items() if k in ("tie_word_embeddings",)} | dict(text)
+        return ConfigView(merged, arch or "unknown", prefix="text_config.")
+    return ConfigView(root, model_type or "unknown")
+
+
+def _with_notes(spec: ModelSpec, note: str, *, approximate: bool = False) -> ModelSpec:
+    from dataclasses import replace
+
+    return replace(spec, notes=(*spec.notes, note), approximate=spec.approximate or approximate)
