@@ -41,9 +41,7 @@ class SpecBuilder:
         if group is None:
             self._groups[key] = TensorGroup(name, role, shape, copies, layers, active)
         else:
-            self._groups[key] = replace(
-                group, count=group.count + copies, layers=group.layers + layers
-            )
+            self._groups[key] = replace(group, count=group.count + copies, layers=group.layers + layers)
 
     def add_norm(self, name: str, width: int, layer: int | None = None, *, bias: bool = False) -> None:
         """A norm's weight (and bias for LayerNorm)."""

@@ -50,9 +50,7 @@ def parse_config_bytes(data: bytes) -> dict[str, Any]:
     if not isinstance(data, (bytes, bytearray)):
         raise ConfigError("config.json must be given as bytes")
     if len(data) > MAX_CONFIG_BYTES:
-        raise ConfigError(
-            f"config.json is {len(data):,} bytes; the limit is {MAX_CONFIG_BYTES:,} bytes"
-        )
+        raise ConfigError(f"config.json is {len(data):,} bytes; the limit is {MAX_CONFIG_BYTES:,} bytes")
     try:
         text = bytes(data).decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -143,9 +141,7 @@ class ConfigView:
         name, value = found
         return _as_int(self._name(name), value, minimum, maximum)
 
-    def opt_int(
-        self, key: str, *, minimum: int = 1, maximum: int = LIMITS["positions"]
-    ) -> int | None:
+    def opt_int(self, key: str, *, minimum: int = 1, maximum: int = LIMITS["positions"]) -> int | None:
         """An optional integer field; absent or null gives ``None``."""
         found = self._lookup(key)
         if found is None:

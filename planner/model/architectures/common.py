@@ -47,9 +47,7 @@ def attention_heads(cfg: ConfigView) -> tuple[int, int, int]:
     return heads, kv_heads, head_dim
 
 
-def layer_kinds(
-    cfg: ConfigView, n_layers: int, default: list[str] | None = None
-) -> list[AttentionKind]:
+def layer_kinds(cfg: ConfigView, n_layers: int, default: list[str] | None = None) -> list[AttentionKind]:
     """Attention kind per layer: explicit ``layer_types`` first, else the family's pattern."""
     names = cfg.str_list("layer_types", n_layers) or default or ["full_attention"] * n_layers
     kinds = []
@@ -154,7 +152,9 @@ def add_routed_experts(
     b.add_linear(f"{prefix}.*.{down}", Role.EXPERT_DOWN, hidden, inter, i, **kw)
 
 
-def experts_and_top_k(cfg: ConfigView, experts_key: str, top_k_key: str = "num_experts_per_tok") -> tuple[int, int]:
+def experts_and_top_k(
+    cfg: ConfigView, experts_key: str, top_k_key: str = "num_experts_per_tok"
+) -> tuple[int, int]:
     """Routed experts and how many run per token, checked against each other."""
     n = cfg.int(experts_key, maximum=LIMITS["experts"])
     k = cfg.int(top_k_key, maximum=LIMITS["experts"])
@@ -164,7 +164,13 @@ def experts_and_top_k(cfg: ConfigView, experts_key: str, top_k_key: str = "num_e
 
 
 def attention_layer(
-    i: int, kind: AttentionKind, window: int | None, kv_heads: int, head_dim: int, *, moe: bool = False,
+    i: int,
+    kind: AttentionKind,
+    window: int | None,
+    kv_heads: int,
+    head_dim: int,
+    *,
+    moe: bool = False,
     v_head_dim: int | None = None,
 ) -> LayerSpec:
     """A FULL or SLIDING layer's cache geometry (window only kept for sliding layers)."""

@@ -112,12 +112,20 @@ def build_decoder(cfg: ConfigView, name: str, v: _Variant, *, approximate: bool 
     add_embeddings(b, vocab, hidden, tied=tied)
     b.add_norm("model.norm", hidden)
     for i in range(n):
-        p = f"model.layers.*"
+        p = "model.layers.*"
         b.add_norm(f"{p}.input_layernorm", hidden, i)
         b.add_norm(f"{p}.post_attention_layernorm", hidden, i)
         add_attention(
-            b, i, f"{p}.self_attn", hidden, heads, kv_heads, head_dim,
-            qkv_bias=attn_bias or v.qkv_bias, o_bias=attn_bias, qk_norm=v.qk_norm,
+            b,
+            i,
+            f"{p}.self_attn",
+            hidden,
+            heads,
+            kv_heads,
+            head_dim,
+            qkv_bias=attn_bias or v.qkv_bias,
+            o_bias=attn_bias,
+            qk_norm=v.qk_norm,
             fused_qkv="qkv_proj" if v.fused else None,
         )
         sparse = False
@@ -126,7 +134,9 @@ def build_decoder(cfg: ConfigView, name: str, v: _Variant, *, approximate: bool 
             moe = f"{p}.block_sparse_moe"
             b.add_linear(f"{moe}.gate", Role.ROUTER, n_experts, hidden, i)
             inter = cfg.int("intermediate_size")
-            add_routed_experts(b, i, f"{moe}.experts", hidden, inter, n_experts, top_k, names=("w1", "w3", "w2"))
+            add_routed_experts(
+                b, i, f"{moe}.experts", hidden, inter, n_experts, top_k, names=("w1", "w3", "w2")
+            )
         elif v.moe == "qwen" and _is_sparse(cfg, i):
             sparse = True
             _add_qwen_moe(b, cfg, i, f"{p}.mlp", hidden, n_experts, top_k)
@@ -140,8 +150,13 @@ def build_decoder(cfg: ConfigView, name: str, v: _Variant, *, approximate: bool 
             "(GQA attention, gated MLP, RMSNorm); treat the figures as approximate"
         )
     return b.build(
-        name=name, hidden_size=hidden, vocab_size=vocab, n_experts=n_experts,
-        n_experts_per_token=top_k, tied_embeddings=tied, approximate=approximate,
+        name=name,
+        hidden_size=hidden,
+        vocab_size=vocab,
+        n_experts=n_experts,
+        n_experts_per_token=top_k,
+        tied_embeddings=tied,
+        approximate=approximate,
     )
 
 

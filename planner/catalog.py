@@ -1,0 +1,124 @@
+"""The shipped model catalog (``data/models/*.json``), read and validated in one place.
+
+A bad row fails here (and so in the tests), never on a user's page.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from planner.errors import ModelNotFoundError, PlannerError
+from planner.model import ModelSpec, model_from_config
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+MODELS_DIR = DATA_DIR / "models"
+VARIANTS = ("base", "instruct", "base+instruct")
+
+
+class CatalogError(PlannerError):
+    """A catalog file is malformed (a bug in ``data/``, caught by the tests)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceCount:
+    """A published parameter count and where it was published."""
+
+    total: int
+    source: str
+    active: int | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    """One shipped model: its config and the figures it is checked against."""
+
+    id: str
+    name: str
+    family: str
+    variant: str
+    license: str | None
+    config_source: str
+    reference: ReferenceCount
+    config: dict[str, Any]
+
+    def spec(self) -> ModelSpec:
+        """The planner's description of this model."""
+        return _spec(self.id)
+
+
+def _require(row: dict[str, Any], key: str, kind: type, path: Path) -> Any:
+    value = row.get(key)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise CatalogError(f"{path.name}: '{key}' must be a {kind.__name__}")
+    return value
+
+
+def _entry(path: Path) -> CatalogEntry:
+    try:
+        row = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CatalogError(f"{path.name}: unreadable ({exc})") from None
+    if not isinstance(row, dict):
+        raise CatalogError(f"{path.name}: must hold a JSON object")
+    model_id = _require(row, "id", str, path)
+    if path.stem != model_id.replace("/", "--"):
+        raise CatalogError(f"{path.name}: file name does not match id '{model_id}'")
+    variant = _require(row, "variant", str, path)
+    if variant not in VARIANTS:
+        raise CatalogError(f"{path.name}: variant must be one of {VARIANTS}")
+    ref = _require(row, "reference", dict, path)
+    total = _require(ref, "total", int, path)
+    active = ref.get("active")
+    if total <= 0 or (active is not None and not (isinstance(active, int) and 0 < active <= total)):
+        raise CatalogError(f"{path.name}: reference counts must be positive, active <= total")
+    license_ = row.get("license")
+    return CatalogEntry(
+        id=model_id,
+        name=_require(row, "name", str, path),
+        family=_require(row, "family", str, path),
+        variant=variant,
+        license=license_ if isinstance(license_, str) else None,
+        config_source=_require(row, "config_source", str, path),
+        reference=ReferenceCount(
+            total=total, source=_require(ref, "source", str, path), active=active, note=ref.get("note")
+        ),
+        config=_require(row, "config", dict, path),
+    )
+
+
+@cache
+def load_catalog() -> dict[str, CatalogEntry]:
+    """Every catalog entry by Hugging Face id, in file-name order."""
+    entries = {}
+    for path in sorted(MODELS_DIR.glob("*.json")):
+        entry = _entry(path)
+        entries[entry.id] = entry
+    return entries
+
+
+def find_entry(model_id: str) -> CatalogEntry | None:
+    """The entry for ``model_id`` (case-insensitive), or ``None``."""
+    catalog = load_catalog()
+    if model_id in catalog:
+        return catalog[model_id]
+    lowered = model_id.lower()
+    return next((e for k, e in catalog.items() if k.lower() == lowered), None)
+
+
+def get_entry(model_id: str) -> CatalogEntry:
+    """The entry for ``model_id`` or :class:`ModelNotFoundError`."""
+    entry = find_entry(model_id)
+    if entry is None:
+        raise ModelNotFoundError(f"'{model_id}' is not in the shipped catalog")
+    return entry
+
+
+@cache
+def _spec(model_id: str) -> ModelSpec:
+    entry = load_catalog()[model_id]
+    return model_from_config(entry.config, name=entry.id)

@@ -1,0 +1,47 @@
+"""One way in for "which model?": a catalog id, a local ``config.json`` (or its folder), or a Hub id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from planner.catalog import find_entry
+from planner.errors import ModelNotFoundError, PlannerError
+from planner.model import ModelSpec, model_from_bytes, model_from_config
+from planner.model.config import MAX_CONFIG_BYTES
+
+
+def load_model(ref: str, *, allow_hub: bool = True) -> ModelSpec:
+    """Resolve ``ref`` in order: catalog id, local path, Hugging Face Hub id.
+
+    Raises :class:`ModelNotFoundError` when none matches, or the parser's/Hub's own
+    :class:`PlannerError` when a source exists but cannot be used.
+    """
+    ref = ref.strip()
+    if not ref:
+        raise ModelNotFoundError("no model given")
+    entry = find_entry(ref)
+    if entry is not None:
+        return entry.spec()
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        path = path / "config.json"
+    if path.is_file():
+        return _from_file(path)
+    if ref.endswith(".json") or ref.startswith((".", "/", "~")):
+        raise ModelNotFoundError(f"no such file: {ref}")
+    if not allow_hub:
+        raise ModelNotFoundError(f"'{ref}' is not in the shipped catalog")
+    from planner import hub
+
+    return model_from_config(hub.fetch_config(ref), name=ref)
+
+
+def _from_file(path: Path) -> ModelSpec:
+    try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise PlannerError(f"{path} is {size:,} bytes; a config.json is at most {MAX_CONFIG_BYTES:,}")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelNotFoundError(f"cannot read {path}: {exc.strerror}") from None
+    return model_from_bytes(data, name=str(path))
