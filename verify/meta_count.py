@@ -21,6 +21,10 @@ def transformers_parameters(config: dict[str, Any]) -> dict[str, tuple[int, ...]
 
     raw = dict(config)
     model_type = raw.pop("model_type")
+    # NOTE: special token ids never change a shape, but transformers refuses a
+    # pad_token_id beyond a tiny test vocabulary; drop them.
+    for key in ("pad_token_id", "bos_token_id", "eos_token_id"):
+        raw[key] = None
     hf_config = AutoConfig.for_model(model_type, **raw)
     auto = AutoModelForImageTextToText if model_type in _IMAGE_TEXT_TYPES else AutoModelForCausalLM
     with torch.device("meta"):

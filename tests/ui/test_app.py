@@ -1,0 +1,58 @@
+"""The app runs headless (AppTest): catalog, upload and bad input, never a traceback."""
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from planner.catalog import load_catalog
+from ui.charts import parameters_by_role_figure
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+def _run(query=None):
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def test_default_view_shows_a_catalog_model():
+    at = _run()
+    assert not at.exception
+    assert at.title[0].value == "Model anatomy"
+    total = next(m for m in at.metric if m.label == "Total parameters")
+    assert total.value.endswith(" B")
+    assert len(at.dataframe) == 2
+
+
+def test_url_selects_the_model():
+    model_id = sorted(load_catalog(), key=lambda i: load_catalog()[i].reference.total)[0]
+    at = _run({"model": model_id})
+    assert not at.exception
+    expected = load_catalog()[model_id].spec().total_parameters
+    total = next(m for m in at.metric if m.label == "Total parameters")
+    assert total.value == f"{expected / 1e9:,.3f} B"
+
+
+def test_hub_source_offline_shows_a_message(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    at = _run({"source": "Hub id", "hub": "someone/not-cached-anywhere"})
+    assert not at.exception
+    assert at.error, "expected an error message on the page"
+
+
+@pytest.mark.parametrize("model", ["../../etc/passwd", "a" * 300])
+def test_hostile_hub_ids_are_refused_cleanly(model):
+    at = _run({"source": "Hub id", "hub": model})
+    assert not at.exception
+    assert at.error
+
+
+def test_role_figure_has_one_bar_per_role():
+    spec = next(iter(load_catalog().values())).spec()
+    fig = parameters_by_role_figure(spec)
+    assert len(fig.data[0].y) == len(spec.parameters_by_role())
+    assert json.loads(fig.to_json())  # serialisable for the browser

@@ -1,0 +1,1 @@
+"""The Streamlit layer: widgets and presentation only; every figure comes from ``planner``."""
