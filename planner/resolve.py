@@ -23,9 +23,13 @@ def load_model(ref: str, *, allow_hub: bool = True) -> ModelSpec:
     if entry is not None:
         return entry.spec()
     path = Path(ref).expanduser()
-    if path.is_dir():
-        path = path / "config.json"
-    if path.is_file():
+    try:
+        if path.is_dir():
+            path = path / "config.json"
+        is_file = path.is_file()
+    except OSError:  # a name too long or otherwise impossible as a path: not a local file
+        is_file = False
+    if is_file:
         return _from_file(path)
     if ref.endswith(".json") or ref.startswith((".", "/", "~")):
         raise ModelNotFoundError(f"no such file: {ref}")

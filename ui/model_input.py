@@ -18,11 +18,6 @@ def _hub_model(repo_id: str) -> ModelSpec:
     return load_model(repo_id)
 
 
-def _label(model_id: str) -> str:
-    entry = load_catalog()[model_id]
-    return f"{entry.name}  ·  {model_id}"
-
-
 def pick_model() -> ModelSpec | None:
     """Render the model picker in the sidebar; returns the chosen model or ``None`` after an error."""
     catalog = load_catalog()
@@ -34,13 +29,20 @@ def pick_model() -> ModelSpec | None:
             if source == "Catalog":
                 default = ids.index(DEFAULT_MODEL) if DEFAULT_MODEL in ids else 0
                 model_id = st.selectbox(
-                    "Catalog model", ids, index=default, format_func=_label, key="model", bind="query-params",
-                    help=f"{len(ids)} shipped models; type to search",
+                    "Catalog model",
+                    ids,
+                    index=default,
+                    key="model",
+                    bind="query-params",
+                    help=f"{len(ids)} shipped models (Hugging Face ids); type to search",
                 )
                 return catalog[model_id].spec() if model_id else None
             if source == "Hub id":
                 repo = st.text_input(
-                    "Hugging Face model id", key="hub", bind="query-params", placeholder="org/name",
+                    "Hugging Face model id",
+                    key="hub",
+                    bind="query-params",
+                    placeholder="org/name",
                     help="Reads config.json from the Hub (cached; works offline once fetched). "
                     "Gated models need HF_TOKEN set where the app runs.",
                 )

@@ -27,11 +27,15 @@ if spec.approximate:
 
 cols = st.columns(4)
 cols[0].metric("Total parameters", f"{spec.total_parameters / 1e9:,.3f} B", help=f"{spec.total_parameters:,}")
-cols[1].metric("Active per token", f"{spec.active_parameters / 1e9:,.3f} B", help=f"{spec.active_parameters:,}")
+cols[1].metric(
+    "Active per token", f"{spec.active_parameters / 1e9:,.3f} B", help=f"{spec.active_parameters:,}"
+)
 cols[2].metric("Layers", spec.num_layers)
 cols[3].metric("Architecture", spec.architecture)
 if spec.is_moe:
-    st.caption(f"Mixture of experts: {spec.n_experts_per_token} of {spec.n_experts} routed experts run per token.")
+    st.caption(
+        f"Mixture of experts: {spec.n_experts_per_token} of {spec.n_experts} routed experts run per token."
+    )
 for note in spec.notes if not spec.approximate else ():
     st.caption(f"Note: {note}")
 

@@ -47,7 +47,7 @@ def test_brackets_inside_strings_do_not_count_as_nesting():
 
 def test_missing_field_names_the_field_and_architecture():
     view = ConfigView({}, "llama")
-    with pytest.raises(MissingFieldError, match="'hidden_size'.*llama") as info:
+    with pytest.raises(MissingFieldError, match=r"'hidden_size'.*llama") as info:
         view.int("hidden_size")
     assert info.value.field == "hidden_size"
 
@@ -84,7 +84,7 @@ def test_null_counts_as_absent():
 def test_nested_view_prefixes_field_names():
     view = ConfigView({"text_config": {"model_type": "gemma3_text"}}, "gemma3").sub("text_config")
     assert view.architecture == "gemma3_text"
-    with pytest.raises(MissingFieldError, match="'text_config.hidden_size'"):
+    with pytest.raises(MissingFieldError, match=r"'text_config\.hidden_size'"):
         view.int("hidden_size")
 
 
