@@ -25,12 +25,29 @@ class CatalogError(PlannerError):
 
 @dataclass(frozen=True, slots=True)
 class ReferenceCount:
-    """A published parameter count and where it was published."""
+    """A published parameter count, where it was published, and how to read it.
+
+    ``rounded_to`` is the unit a rounded figure was published in (1e8 for "15.5B"), so it
+    is checked to its own precision. ``not_loaded`` counts parameters in the published
+    total that no runtime loads (a stored copy of a tied head, rotary buffers), with
+    ``not_loaded_what`` saying which. ``active_excludes`` lists roles the publisher leaves
+    out of its "active" figure (OpenAI and DeepSeek leave out the input embedding).
+    """
 
     total: int
     source: str
     active: int | None = None
     note: str | None = None
+    rounded_to: int = 1
+    active_rounded_to: int = 1
+    not_loaded: int = 0
+    not_loaded_what: str | None = None
+    active_excludes: tuple[str, ...] = ()
+
+    @property
+    def loaded_total(self) -> int:
+        """The published total less what is never loaded: what the planner must count."""
+        return self.total - self.not_loaded
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +94,15 @@ def _entry(path: Path) -> CatalogEntry:
     if total <= 0 or (active is not None and not (isinstance(active, int) and 0 < active <= total)):
         raise CatalogError(f"{path.name}: reference counts must be positive, active <= total")
     license_ = row.get("license")
+    not_loaded = ref.get("not_loaded") or {"parameters": 0, "what": None}
+    if not isinstance(not_loaded, dict) or not isinstance(not_loaded.get("parameters"), int):
+        raise CatalogError(f"{path.name}: reference.not_loaded must be {{'parameters': int, 'what': str}}")
+    excludes = ref.get("active_excludes", [])
+    if not isinstance(excludes, list) or not all(isinstance(r, str) for r in excludes):
+        raise CatalogError(f"{path.name}: reference.active_excludes must be a list of role names")
+    rounding = {k: ref.get(k, 1) for k in ("rounded_to", "active_rounded_to")}
+    if not all(isinstance(v, int) and v >= 1 for v in rounding.values()):
+        raise CatalogError(f"{path.name}: reference rounding units must be positive integers")
     return CatalogEntry(
         id=model_id,
         name=_require(row, "name", str, path),
@@ -85,7 +111,14 @@ def _entry(path: Path) -> CatalogEntry:
         license=license_ if isinstance(license_, str) else None,
         config_source=_require(row, "config_source", str, path),
         reference=ReferenceCount(
-            total=total, source=_require(ref, "source", str, path), active=active, note=ref.get("note")
+            total=total,
+            source=_require(ref, "source", str, path),
+            active=active,
+            note=ref.get("note"),
+            not_loaded=not_loaded["parameters"],
+            not_loaded_what=not_loaded.get("what"),
+            active_excludes=tuple(excludes),
+            **rounding,
         ),
         config=_require(row, "config", dict, path),
     )

@@ -15,7 +15,7 @@ _IMAGE_TEXT_TYPES = {"gemma3", "mistral3", "llava", "qwen2_5_vl", "qwen2_vl", "l
 
 
 def transformers_parameters(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
-    """Map every parameter name to its shape, tied parameters once (as transformers builds them)."""
+    """Map every parameter and persistent buffer to its shape, tied parameters once."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
 
@@ -29,7 +29,15 @@ def transformers_parameters(config: dict[str, Any]) -> dict[str, tuple[int, ...]
     auto = AutoModelForImageTextToText if model_type in _IMAGE_TEXT_TYPES else AutoModelForCausalLM
     with torch.device("meta"):
         model = auto.from_config(hf_config, trust_remote_code=False)
-    return {name: tuple(p.shape) for name, p in model.named_parameters()}
+    shapes = {name: tuple(p.shape) for name, p in model.named_parameters()}
+    # NOTE: persistent buffers are saved in the checkpoint and loaded with the weights
+    # (DeepSeek-V3's router e_score_correction_bias); non-persistent ones (rotary
+    # inv_freq, causal masks) are rebuilt at load time and are not model tensors.
+    for module_name, module in model.named_modules():
+        for name, buf in module._buffers.items():
+            if buf is not None and name not in module._non_persistent_buffers_set:
+                shapes[f"{module_name}.{name}" if module_name else name] = tuple(buf.shape)
+    return shapes
 
 
 def transformers_parameter_count(config: dict[str, Any]) -> int:

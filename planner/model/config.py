@@ -62,19 +62,15 @@ def parse_config_text(text: str) -> dict[str, Any]:
     """Parse JSON text into a config dict with the same checks as :func:`parse_config_bytes`."""
     if _bracket_depth(text) > MAX_DEPTH:
         raise ConfigError(f"config.json nests deeper than {MAX_DEPTH} levels")
+    # NOTE: Python's json accepts NaN/Infinity, and real configs use them (Mamba-Codestral:
+    # "time_step_limit": [0.0, Infinity]); the typed getters reject them where a field is read.
     try:
-        raw = json.loads(text, parse_constant=_reject_constant)
-    except ConfigError:
-        raise
+        raw = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise ConfigError(f"config.json is not valid JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"config.json must hold a JSON object, not {type(raw).__name__}")
     return raw
-
-
-def _reject_constant(name: str) -> Any:
-    raise ConfigError(f"config.json contains {name}, which is not valid JSON")
 
 
 def _bracket_depth(text: str) -> int:

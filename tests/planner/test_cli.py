@@ -32,9 +32,7 @@ def test_params_json_contract(config_dir, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["architecture"] == "qwen3"
     assert set(out["parameters"]) >= {"total", "active"}
-    assert out["parameters"]["total"] == sum(
-        t["count"] * _prod(t["shape"]) for t in out["tensors"]
-    )
+    assert out["parameters"]["total"] == sum(t["count"] * _prod(t["shape"]) for t in out["tensors"])
     assert {"name", "role", "shape", "count"} <= set(out["tensors"][0])
     layers = [(layer["index"], layer["attention"], layer["window"]) for layer in out["layers"]]
     assert layers == [(0, "full", None), (1, "full", None)]

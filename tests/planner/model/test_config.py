@@ -18,14 +18,24 @@ def test_parses_utf8_with_bom():
         (b"\xff\xfe\x00garbage", "not UTF-8"),
         (b"{not json", "not valid JSON"),
         (b"[1, 2, 3]", "JSON object"),
-        (b'{"a": NaN}', "NaN"),
-        (b'{"a": Infinity}', "Infinity"),
         (b"", "not valid JSON"),
     ],
 )
 def test_rejects_bad_bytes(data, message):
     with pytest.raises(ConfigError, match=message):
         parse_config_bytes(data)
+
+
+def test_non_finite_numbers_parse_but_are_refused_where_read():
+    raw = parse_config_bytes(
+        b'{"time_step_limit": [0.0, Infinity], "hidden_size": NaN, "rms_norm_eps": Infinity}'
+    )
+    view = ConfigView(raw, "mamba2")
+    assert view.list("time_step_limit") == [0.0, float("inf")]
+    with pytest.raises(InvalidFieldError, match="hidden_size"):
+        view.int("hidden_size")
+    with pytest.raises(InvalidFieldError, match="finite"):
+        view.float("rms_norm_eps")
 
 
 def test_rejects_oversized_file():

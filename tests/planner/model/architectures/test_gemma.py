@@ -34,7 +34,11 @@ def test_text_models_match_transformers(model_type):
 
 
 def test_multimodal_gemma3_matches_transformers():
-    config = {"model_type": "gemma3", "text_config": TEXT | {"model_type": "gemma3_text"}, "vision_config": VISION}
+    config = {
+        "model_type": "gemma3",
+        "text_config": TEXT | {"model_type": "gemma3_text"},
+        "vision_config": VISION,
+    }
     spec = model_from_config(config)
     assert spec.total_parameters == transformers_parameter_count(config)
     roles = spec.parameters_by_role()
@@ -43,7 +47,11 @@ def test_multimodal_gemma3_matches_transformers():
 
 
 def test_siglip_attention_pooling_head_is_counted_when_enabled():
-    with_head = {"model_type": "gemma3", "text_config": TEXT, "vision_config": VISION | {"vision_use_head": True}}
+    with_head = {
+        "model_type": "gemma3",
+        "text_config": TEXT,
+        "vision_config": VISION | {"vision_use_head": True},
+    }
     without = {"model_type": "gemma3", "text_config": TEXT, "vision_config": VISION}
     extra = model_from_config(with_head).total_parameters - model_from_config(without).total_parameters
     h, i = 32, 40
