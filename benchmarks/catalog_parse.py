@@ -2,7 +2,7 @@
 
 Prints the time to load the catalog files, and to build every model description
 from its config (median of several rounds, caches bypassed). Run:
-``python benchmarks/catalog_parse.py [--rounds N]``.
+``python -m benchmarks.catalog_parse [--rounds N]``.
 """
 
 from __future__ import annotations
