@@ -1,0 +1,1 @@
+"""Memory arithmetic: figures that explain themselves, the KV cache, and the estimate types."""

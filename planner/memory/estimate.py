@@ -1,0 +1,131 @@
+"""The memory answer for one configuration: model x format x engine x settings.
+
+Each engine module (``planner/engines``) fills a :class:`MemoryEstimate`; this module
+holds the types and the one entry point, :func:`estimate`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from planner.errors import PlannerError
+from planner.formats.base import QuantFormat, WeightsReport
+from planner.memory.figure import Figure
+from planner.model.spec import ModelSpec
+
+#: Bounds that keep every figure meaningful (and refuse absurd input with a clear message).
+MAX_CONTEXT = 1 << 24  # 16M tokens
+MAX_BATCH = 1 << 16
+
+
+class SettingsError(PlannerError):
+    """A run setting is out of range or unknown; the message says which and the valid values."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """How the model is run. ``None`` means the engine's own default."""
+
+    context: int = 4096  # tokens per sequence (prompt + generated)
+    batch: int = 1  # concurrent sequences
+    kv_dtype_k: str = "auto"  # KV cache type of keys ("auto": the engine's default for the model)
+    kv_dtype_v: str = "auto"
+    flash_attn: bool | None = None  # llama.cpp -fa / transformers attention implementation
+    ubatch: int | None = None  # llama.cpp physical batch (n_ubatch, default 512)
+    gpu_layers: int | None = None  # llama.cpp -ngl (None: all layers on the GPU)
+    gpu_memory_utilization: float | None = None  # vLLM (default 0.9)
+    max_num_batched_tokens: int | None = None  # vLLM scheduler budget per step
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.context <= MAX_CONTEXT:
+            raise SettingsError(f"context must be between 1 and {MAX_CONTEXT:,} tokens, not {self.context:,}")
+        if not 1 <= self.batch <= MAX_BATCH:
+            raise SettingsError(f"batch must be between 1 and {MAX_BATCH:,}, not {self.batch:,}")
+        if self.ubatch is not None and not 1 <= self.ubatch <= MAX_CONTEXT:
+            raise SettingsError(f"ubatch must be between 1 and {MAX_CONTEXT:,}")
+        if self.gpu_layers is not None and self.gpu_layers < 0:
+            raise SettingsError("gpu-layers must be 0 or more")
+        if self.gpu_memory_utilization is not None and not 0 < self.gpu_memory_utilization <= 1:
+            raise SettingsError("gpu-memory-utilization must be in (0, 1]")
+        if self.max_num_batched_tokens is not None and not 1 <= self.max_num_batched_tokens <= MAX_CONTEXT:
+            raise SettingsError(f"max-num-batched-tokens must be between 1 and {MAX_CONTEXT:,}")
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryEstimate:
+    """Bytes per component, on the GPU(s) and on the host, each with its derivation.
+
+    GPU figures are summed over GPUs. ``kv_dtype`` is the resolved cache type label
+    (``"fp16"``, or ``"q8_0/q4_0"`` when K and V differ).
+    """
+
+    model: ModelSpec
+    format: QuantFormat
+    engine: str
+    settings: RunSettings
+    kv_dtype: str
+    weights_report: WeightsReport
+    weights: Figure
+    kv_cache: Figure
+    activations: Figure
+    overhead: Figure
+    host_weights: Figure
+    host_kv_cache: Figure
+    host_activations: Figure
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def total(self) -> int:
+        """GPU bytes: weights + KV cache + activations + overhead."""
+        return self.weights.bytes + self.kv_cache.bytes + self.activations.bytes + self.overhead.bytes
+
+    @property
+    def total_band(self) -> tuple[int, int]:
+        """Low and high GPU totals from each component's uncertainty band."""
+        parts = (self.weights, self.kv_cache, self.activations, self.overhead)
+        return sum(p.band[0] for p in parts), sum(p.band[1] for p in parts)
+
+    @property
+    def host_total(self) -> int:
+        """Host (CPU RAM) bytes the engine keeps for this model."""
+        return self.host_weights.bytes + self.host_kv_cache.bytes + self.host_activations.bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``estimate`` JSON contract (integer bytes); extra keys may be added, never renamed."""
+        low, high = self.total_band
+        return {
+            "model": self.model.name,
+            "format": self.format.id,
+            "engine": self.engine,
+            "context": self.settings.context,
+            "batch": self.settings.batch,
+            "kv_dtype": self.kv_dtype,
+            "parameters": {"total": self.model.total_parameters, "active": self.model.active_parameters},
+            "memory": {
+                "weights": self.weights.bytes,
+                "kv_cache": self.kv_cache.bytes,
+                "activations": self.activations.bytes,
+                "overhead": self.overhead.bytes,
+                "total": self.total,
+                "total_low": low,
+                "total_high": high,
+            },
+            "host_memory": {
+                "weights": self.host_weights.bytes,
+                "kv_cache": self.host_kv_cache.bytes,
+                "activations": self.host_activations.bytes,
+                "total": self.host_total,
+            },
+            "bits_per_weight": round(self.weights_report.bits_per_weight, 4),
+            "explain": {
+                "weights": self.weights.as_dict(),
+                "kv_cache": self.kv_cache.as_dict(),
+                "activations": self.activations.as_dict(),
+                "overhead": self.overhead.as_dict(),
+                "host_weights": self.host_weights.as_dict(),
+                "host_kv_cache": self.host_kv_cache.as_dict(),
+                "host_activations": self.host_activations.as_dict(),
+            },
+            "notes": list(self.notes) + list(self.weights_report.notes),
+        }

@@ -1,0 +1,51 @@
+"""A memory figure that can explain itself: bytes, the rule that produced them, and how sure we are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """Bytes of one memory component with its derivation.
+
+    ``rule`` is a short human-readable derivation (the formula with the numbers put in);
+    ``keys`` names the config keys and settings it read; ``source`` cites the engine
+    source or measurement behind an empirical term. ``low``/``high`` bound an empirical
+    figure (equal to ``bytes`` for exact arithmetic).
+    """
+
+    bytes: int
+    rule: str
+    keys: tuple[str, ...] = ()
+    source: str | None = None
+    exact: bool = True
+    low: int | None = None
+    high: int | None = None
+    parts: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.bytes < 0:
+            raise ValueError(f"negative memory figure: {self.bytes}")
+
+    @property
+    def band(self) -> tuple[int, int]:
+        """``(low, high)``: the uncertainty band (a point for exact figures)."""
+        return (self.bytes if self.low is None else self.low, self.bytes if self.high is None else self.high)
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain data for JSON output."""
+        low, high = self.band
+        return {
+            "bytes": self.bytes,
+            "rule": self.rule,
+            "keys": list(self.keys),
+            "source": self.source,
+            "exact": self.exact,
+            "low": low,
+            "high": high,
+            "parts": dict(self.parts),
+        }
+
+
+ZERO = Figure(0, "none")
