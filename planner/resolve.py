@@ -10,11 +10,12 @@ from planner.model import ModelSpec, model_from_bytes, model_from_config
 from planner.model.config import MAX_CONFIG_BYTES
 
 
-def load_model(ref: str, *, allow_hub: bool = True) -> ModelSpec:
+def load_model(ref: str, *, allow_hub: bool = True, allow_local: bool = True) -> ModelSpec:
     """Resolve ``ref`` in order: catalog id, local path, Hugging Face Hub id.
 
-    Raises :class:`ModelNotFoundError` when none matches, or the parser's/Hub's own
-    :class:`PlannerError` when a source exists but cannot be used.
+    The app passes ``allow_local=False``: text typed into a shared page must never
+    read files on the server. Raises :class:`ModelNotFoundError` when none matches,
+    or the parser's/Hub's own :class:`PlannerError` when a source exists but cannot be used.
     """
     ref = ref.strip()
     if not ref:
@@ -22,6 +23,8 @@ def load_model(ref: str, *, allow_hub: bool = True) -> ModelSpec:
     entry = find_entry(ref)
     if entry is not None:
         return entry.spec()
+    if not allow_local:
+        return _from_hub(ref, allow_hub)
     path = Path(ref).expanduser()
     try:
         if path.is_dir():
@@ -33,6 +36,10 @@ def load_model(ref: str, *, allow_hub: bool = True) -> ModelSpec:
         return _from_file(path)
     if ref.endswith(".json") or ref.startswith((".", "/", "~")):
         raise ModelNotFoundError(f"no such file: {ref}")
+    return _from_hub(ref, allow_hub)
+
+
+def _from_hub(ref: str, allow_hub: bool) -> ModelSpec:
     if not allow_hub:
         raise ModelNotFoundError(f"'{ref}' is not in the shipped catalog")
     from planner import hub

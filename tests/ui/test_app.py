@@ -56,3 +56,15 @@ def test_role_figure_has_one_bar_per_role():
     fig = parameters_by_role_figure(spec)
     assert len(fig.data[0].y) == len(spec.parameters_by_role())
     assert json.loads(fig.to_json())  # serialisable for the browser
+
+
+def test_hub_box_never_reads_server_files(tmp_path):
+    """Text typed on the shared page is a Hub id, never a path on the server."""
+    (tmp_path / "config.json").write_text(
+        '{"model_type": "llama", "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2, '
+        '"num_attention_heads": 4, "vocab_size": 100}'
+    )
+    at = _run({"source": "Hub id", "hub": str(tmp_path)})
+    assert not at.exception
+    assert not at.metric, "a local config.json was read from the server"
+    assert at.error
