@@ -61,4 +61,11 @@ class HubTimeoutError(HubError):
 
 
 class HubRateLimitError(HubError):
-    """The Hub refused the request because of its rate limit."""
+    """The Hub refused the request because of its rate limit.
+
+    ``retry_after`` is the wait in seconds the Hub announced, or None when it said nothing.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)

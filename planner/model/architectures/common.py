@@ -157,10 +157,17 @@ def experts_and_top_k(
 ) -> tuple[int, int]:
     """Routed experts and how many run per token, checked against each other."""
     n = cfg.int(experts_key, maximum=LIMITS["experts"])
-    k = cfg.int(top_k_key, maximum=LIMITS["experts"])
-    if k > n:
-        raise InvalidFieldError(top_k_key, f"is {k}, more than the {n} experts")
-    return n, k
+    return n, experts_per_token(cfg, n, top_k_key)
+
+
+def experts_per_token(
+    cfg: ConfigView, n_experts: int, key: str = "num_experts_per_tok", default: int | None = None
+) -> int:
+    """How many of the ``n_experts`` routed experts run per token (``key``), at most all of them."""
+    k = cfg.int(key, default, maximum=LIMITS["experts"])
+    if k > n_experts:
+        raise InvalidFieldError(key, f"is {k}, more than the {n_experts} experts")
+    return k
 
 
 def attention_layer(

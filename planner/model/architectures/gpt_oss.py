@@ -17,6 +17,7 @@ from planner.model.architectures.common import (
     add_attention,
     add_embeddings,
     attention_layer,
+    experts_per_token,
     layer_kinds,
     num_layers,
 )
@@ -101,7 +102,4 @@ def build_gpt_oss(cfg: ConfigView, name: str, root: dict[str, Any]) -> ModelSpec
 def _top_k(cfg: ConfigView, n_experts: int) -> int:
     """Experts per token: ``num_experts_per_tok`` (transformers), else ``experts_per_token`` (OpenAI)."""
     key = "num_experts_per_tok" if cfg.has("num_experts_per_tok") else "experts_per_token"
-    k = cfg.int(key, 4, maximum=LIMITS["experts"])
-    if k > n_experts:
-        raise InvalidFieldError(key, f"is {k}, more than the {n_experts} experts")
-    return k
+    return experts_per_token(cfg, n_experts, key, default=4)

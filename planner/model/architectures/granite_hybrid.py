@@ -18,6 +18,7 @@ from planner.model.architectures.common import (
     add_embeddings,
     attention_heads,
     attention_layer,
+    experts_per_token,
     layer_kinds,
     num_layers,
 )
@@ -73,9 +74,7 @@ def build_granite_hybrid(cfg: ConfigView, name: str, root: dict[str, Any]) -> Mo
     n_experts = cfg.int("num_local_experts", 8, minimum=0, maximum=LIMITS["experts"])
     top_k = expert_inter = 0
     if n_experts:
-        top_k = cfg.int("num_experts_per_tok", 2, maximum=LIMITS["experts"])
-        if top_k > n_experts:
-            raise InvalidFieldError("num_experts_per_tok", f"is {top_k}, more than the {n_experts} experts")
+        top_k = experts_per_token(cfg, n_experts, default=2)
         expert_inter = cfg.int("intermediate_size")
     shared_inter = cfg.int("shared_intermediate_size", 1024, minimum=0)
 

@@ -19,6 +19,7 @@ from planner.model.architectures.common import (
     add_routed_experts,
     attention_heads,
     attention_layer,
+    experts_per_token,
     num_layers,
 )
 from planner.model.architectures.mamba import (
@@ -79,9 +80,7 @@ def build_jamba(cfg: ConfigView, name: str, root: dict[str, Any]) -> ModelSpec:
     e_period, e_offset = _period(cfg, "expert_layer_period", "expert_layer_offset", (2, 1))
     top_k = 0
     if n_experts > 1:
-        top_k = cfg.int("num_experts_per_tok", 2, maximum=LIMITS["experts"])
-        if top_k > n_experts:
-            raise InvalidFieldError("num_experts_per_tok", f"is {top_k}, more than the {n_experts} experts")
+        top_k = experts_per_token(cfg, n_experts, default=2)
 
     m_inter = 0
     if "mamba" in blocks:

@@ -1,4 +1,5 @@
-"""Mamba-1 selective state-space models (``mamba``), and the Mamba-1 mixer Jamba reuses.
+"""Mamba-1 selective state-space models (``mamba``), the Mamba-1 mixer Jamba reuses, and the
+``backbone`` layout Mamba-2 shares.
 
 Sources: transformers ``models/mamba/{configuration,modeling}_mamba.py`` (``MambaMixer``,
 ``MambaBlock``, ``MambaModel``) and ``cache_utils.py`` (``LinearAttentionLayer``), transformers 5.x.
@@ -7,6 +8,8 @@ Sources: transformers ``models/mamba/{configuration,modeling}_mamba.py`` (``Mamb
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from planner.errors import InvalidFieldError
@@ -87,6 +90,34 @@ def add_mamba1_mixer(
         b.add_norm(f"{prefix}.c_layernorm", state_size, i)
 
 
+def build_mamba_backbone(
+    b: SpecBuilder,
+    cfg: ConfigView,
+    name: str,
+    *,
+    hidden: int,
+    vocab: int,
+    n_layers: int,
+    tied: bool,
+    state_elements: int,
+    add_mixer: Callable[..., None],
+) -> ModelSpec:
+    """The ``backbone`` Mamba-1 and Mamba-2 share: embeddings, ``n_layers`` blocks (norm + mixer), final
+    ``norm_f``, every layer a LINEAR one. ``add_mixer(i, prefix, proj_bias=, conv_bias=)`` adds the
+    family's mixer; both families read the biases from ``use_bias`` and ``use_conv_bias``."""
+    proj_bias = cfg.bool("use_bias", False)
+    conv_bias = cfg.bool("use_conv_bias", True)
+    add_embeddings(b, vocab, hidden, tied=tied, embed_name="backbone.embeddings.weight")
+    b.add_norm("backbone.norm_f", hidden)
+    for i in range(n_layers):
+        p = "backbone.layers.*"
+        b.add_norm(f"{p}.norm", hidden, i)
+        add_mixer(i, f"{p}.mixer", proj_bias=proj_bias, conv_bias=conv_bias)
+        b.layers.append(LayerSpec(index=i, attention=AttentionKind.LINEAR, state_elements=state_elements))
+    b.note("no KV cache: each layer keeps a fixed recurrent state (conv window + SSM state) per sequence")
+    return b.build(name=name, hidden_size=hidden, vocab_size=vocab, tied_embeddings=tied)
+
+
 @register("mamba")
 def build_mamba(cfg: ConfigView, name: str, root: dict[str, Any]) -> ModelSpec:
     """Mamba-1 (``MambaForCausalLM``): embeddings, ``num_hidden_layers`` mixer blocks, final norm."""
@@ -105,25 +136,23 @@ def build_mamba(cfg: ConfigView, name: str, root: dict[str, Any]) -> ModelSpec:
     kernel = cfg.int("conv_kernel", 4, maximum=LIMITS["heads"])
     dt_rank = time_step_rank(cfg, "time_step_rank", hidden)
     tied = cfg.bool("tie_word_embeddings", True)
-
-    add_embeddings(b, vocab, hidden, tied=tied, embed_name="backbone.embeddings.weight")
-    b.add_norm("backbone.norm_f", hidden)
-    per_layer_state = mamba1_state_elements(intermediate, kernel, state)
-    for i in range(n):
-        p = "backbone.layers.*"
-        b.add_norm(f"{p}.norm", hidden, i)
-        add_mamba1_mixer(
-            b,
-            i,
-            f"{p}.mixer",
-            hidden,
-            intermediate,
-            dt_rank,
-            state,
-            kernel,
-            proj_bias=cfg.bool("use_bias", False),
-            conv_bias=cfg.bool("use_conv_bias", True),
-        )
-        b.layers.append(LayerSpec(index=i, attention=AttentionKind.LINEAR, state_elements=per_layer_state))
-    b.note("no KV cache: each layer keeps a fixed recurrent state (conv window + SSM state) per sequence")
-    return b.build(name=name, hidden_size=hidden, vocab_size=vocab, tied_embeddings=tied)
+    mixer = partial(
+        add_mamba1_mixer,
+        b,
+        hidden=hidden,
+        intermediate=intermediate,
+        dt_rank=dt_rank,
+        state_size=state,
+        conv_kernel=kernel,
+    )
+    return build_mamba_backbone(
+        b,
+        cfg,
+        name,
+        hidden=hidden,
+        vocab=vocab,
+        n_layers=n,
+        tied=tied,
+        state_elements=mamba1_state_elements(intermediate, kernel, state),
+        add_mixer=mixer,
+    )

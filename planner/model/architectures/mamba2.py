@@ -8,15 +8,16 @@ Sources: transformers ``models/mamba2/{configuration,modeling}_mamba2.py`` (``Ma
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from planner.errors import InvalidFieldError
 from planner.model.architectures import register
-from planner.model.architectures.common import add_embeddings, num_layers
-from planner.model.architectures.mamba import expanded_width
+from planner.model.architectures.common import num_layers
+from planner.model.architectures.mamba import build_mamba_backbone, expanded_width
 from planner.model.builder import SpecBuilder
 from planner.model.config import LIMITS, ConfigView
-from planner.model.spec import AttentionKind, LayerSpec, ModelSpec, Role
+from planner.model.spec import ModelSpec, Role
 
 
 def mamba2_conv_dim(intermediate: int, n_groups: int, state_size: int) -> int:
@@ -111,26 +112,24 @@ def build_mamba2(cfg: ConfigView, name: str, root: dict[str, Any]) -> ModelSpec:
         intermediate, num_heads, head_dim, n_groups, fields=("num_heads", "head_dim", "n_groups")
     )
     tied = cfg.bool("tie_word_embeddings", False)
-
-    add_embeddings(b, vocab, hidden, tied=tied, embed_name="backbone.embeddings.weight")
-    b.add_norm("backbone.norm_f", hidden)
-    per_layer_state = mamba2_state_elements(intermediate, n_groups, state, kernel, num_heads, head_dim)
-    for i in range(n):
-        p = "backbone.layers.*"
-        b.add_norm(f"{p}.norm", hidden, i)
-        add_mamba2_mixer(
-            b,
-            i,
-            f"{p}.mixer",
-            hidden,
-            intermediate,
-            num_heads,
-            n_groups,
-            state,
-            kernel,
-            proj_bias=cfg.bool("use_bias", False),
-            conv_bias=cfg.bool("use_conv_bias", True),
-        )
-        b.layers.append(LayerSpec(index=i, attention=AttentionKind.LINEAR, state_elements=per_layer_state))
-    b.note("no KV cache: each layer keeps a fixed recurrent state (conv window + SSM state) per sequence")
-    return b.build(name=name, hidden_size=hidden, vocab_size=vocab, tied_embeddings=tied)
+    mixer = partial(
+        add_mamba2_mixer,
+        b,
+        hidden=hidden,
+        intermediate=intermediate,
+        num_heads=num_heads,
+        n_groups=n_groups,
+        state_size=state,
+        conv_kernel=kernel,
+    )
+    return build_mamba_backbone(
+        b,
+        cfg,
+        name,
+        hidden=hidden,
+        vocab=vocab,
+        n_layers=n,
+        tied=tied,
+        state_elements=mamba2_state_elements(intermediate, n_groups, state, kernel, num_heads, head_dim),
+        add_mixer=mixer,
+    )

@@ -18,6 +18,7 @@ from planner.model.architectures.common import (
     add_gated_mlp,
     add_routed_experts,
     attention_layer,
+    experts_per_token,
     layer_kinds,
     num_layers,
 )
@@ -135,9 +136,7 @@ def build_qwen3_next(cfg: ConfigView, name: str, root: dict[str, Any]) -> ModelS
     n_experts = cfg.int("num_experts", 512, minimum=0, maximum=LIMITS["experts"])
     top_k = 0
     if n_experts:
-        top_k = cfg.int("num_experts_per_tok", 10, maximum=LIMITS["experts"])
-        if top_k > n_experts:
-            raise InvalidFieldError("num_experts_per_tok", f"is {top_k}, more than the {n_experts} experts")
+        top_k = experts_per_token(cfg, n_experts, default=10)
     only_dense = set(cfg.int_list("mlp_only_layers") or [])
 
     add_embeddings(b, vocab, hidden, tied=tied)

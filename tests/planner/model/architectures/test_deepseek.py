@@ -1,15 +1,17 @@
 """DeepSeek-V2/V3 (MLA + DeepSeekMoE), checked against transformers' own modeling code."""
 
-import json
 import math
-import re
 
 import pytest
 
-from planner.catalog import MODELS_DIR
 from planner.errors import InvalidFieldError, MissingFieldError
 from planner.model import AttentionKind, Role, model_from_config
 from planner.model.spec import ROUTED_EXPERT_ROLES
+from tests.planner.model.architectures._compare import (
+    catalog_config,
+    parameters_by_name,
+    reference_parameters,
+)
 from verify.meta_count import transformers_parameters
 
 BASE = {
@@ -41,25 +43,12 @@ CASES = {
 }
 
 
-def _catalog_config(model_id):
-    return json.loads((MODELS_DIR / f"{model_id.replace('/', '--')}.json").read_text())["config"]
-
-
-def _planner_by_name(spec):
-    """Planner tensors per concrete layer, experts summed under transformers' fused 3-D names."""
-    out = {}
-    for t in spec.tensors:
-        per_layer = t.parameters // max(len(t.layers), 1)
-        for layer in t.layers or (None,):
-            name = t.name if layer is None else t.name.replace("*", str(layer), 1)
-            name = re.sub(r"experts\.\*\.(gate|up)_proj\.weight", "experts.gate_up_proj", name)
-            name = re.sub(r"experts\.\*\.down_proj\.weight", "experts.down_proj", name)
-            out[name] = out.get(name, 0) + per_layer
-    return out
-
-
-def _reference_by_name(shapes):
-    return {name: math.prod(shape) for name, shape in shapes.items() if math.prod(shape)}
+#: Per-expert planner names -> the fused 3-D tensors transformers holds (their parameters are summed).
+FUSED_EXPERTS = {
+    "experts.*.gate_proj.weight": "experts.gate_up_proj",
+    "experts.*.up_proj.weight": "experts.gate_up_proj",
+    "experts.*.down_proj.weight": "experts.down_proj",
+}
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -68,8 +57,8 @@ def test_tensors_match_transformers(case):
     config = BASE | CASES[case]
     reference = transformers_parameters(config)
     spec = model_from_config(config)
-    assert _planner_by_name(spec) == _reference_by_name(reference)
-    assert spec.total_parameters == sum(_reference_by_name(reference).values())
+    assert parameters_by_name(spec, FUSED_EXPERTS) == reference_parameters(reference, skip_empty=True)
+    assert spec.total_parameters == sum(reference_parameters(reference, skip_empty=True).values())
 
 
 @pytest.mark.parametrize(
@@ -82,15 +71,15 @@ def test_tensors_match_transformers(case):
     ],
 )
 def test_published_configs_match_transformers(model_id):
-    config = _catalog_config(model_id)
+    config = catalog_config(model_id)
     reference = transformers_parameters(config)
     spec = model_from_config(config)
-    assert _planner_by_name(spec) == _reference_by_name(reference)
+    assert parameters_by_name(spec, FUSED_EXPERTS) == reference_parameters(reference, skip_empty=True)
 
 
 def test_v3_router_correction_bias_is_a_loaded_buffer():
     """transformers holds e_score_correction_bias as a persistent buffer: stored and loaded with the weights."""
-    config = _catalog_config("deepseek-ai/DeepSeek-V3")
+    config = catalog_config("deepseek-ai/DeepSeek-V3")
     buffers = {k: v for k, v in transformers_parameters(config).items() if "e_score" in k}
     assert len(buffers) == 58 and set(buffers.values()) == {(256,)}
     spec = model_from_config(config)
@@ -101,7 +90,7 @@ def test_v3_router_correction_bias_is_a_loaded_buffer():
 def test_v3_hub_total_reconciles_with_mtp_and_fp8_scales():
     """The Hub's 684,531,386,000 (F32 part 41,555,600) is the planner's main model + the MTP layer
     (one more MoE layer, enorm, hnorm, eh_proj) + its embedding/head copies + FP8 128x128 block scales."""
-    spec = model_from_config(_catalog_config("deepseek-ai/DeepSeek-V3"))
+    spec = model_from_config(catalog_config("deepseek-ai/DeepSeek-V3"))
     hidden, vocab = 7168, 129280
     fp8 = ROUTED_EXPERT_ROLES | {
         Role.ATTN_Q_A, Role.ATTN_Q_B, Role.ATTN_KV_A, Role.ATTN_KV_B, Role.ATTN_OUT,
@@ -122,7 +111,7 @@ def test_v3_hub_total_reconciles_with_mtp_and_fp8_scales():
 
 
 def test_mla_layers_cache_the_latent():
-    spec = model_from_config(_catalog_config("deepseek-ai/DeepSeek-V3"))
+    spec = model_from_config(catalog_config("deepseek-ai/DeepSeek-V3"))
     assert {layer.attention for layer in spec.layers} == {AttentionKind.MLA}
     assert {layer.kv_elements_per_token for layer in spec.layers} == {512 + 64}
     assert [layer.moe for layer in spec.layers] == [False] * 3 + [True] * 58
@@ -130,7 +119,7 @@ def test_mla_layers_cache_the_latent():
 
 
 def test_first_k_dense_replace_and_shared_experts():
-    spec = model_from_config(_catalog_config("deepseek-ai/DeepSeek-V2-Lite"))
+    spec = model_from_config(catalog_config("deepseek-ai/DeepSeek-V2-Lite"))
     by_name = {t.name: t for t in spec.tensors}
     dense = by_name["model.layers.*.mlp.gate_proj.weight"]
     assert dense.layers == (0,) and dense.shape == (10944, 2048)
@@ -142,7 +131,7 @@ def test_first_k_dense_replace_and_shared_experts():
 
 
 def test_v2_lite_has_a_plain_query_projection():
-    spec = model_from_config(_catalog_config("deepseek-ai/DeepSeek-V2-Lite"))
+    spec = model_from_config(catalog_config("deepseek-ai/DeepSeek-V2-Lite"))
     names = {t.name for t in spec.tensors}
     assert "model.layers.*.self_attn.q_proj.weight" in names
     assert not any("q_a_proj" in n or "q_b_proj" in n or "q_a_layernorm" in n for n in names)
@@ -151,7 +140,7 @@ def test_v2_lite_has_a_plain_query_projection():
 
 
 def test_v3_attention_roles():
-    spec = model_from_config(_catalog_config("deepseek-ai/DeepSeek-V3"))
+    spec = model_from_config(catalog_config("deepseek-ai/DeepSeek-V3"))
     roles = {
         t.name.removeprefix("model.layers.*.self_attn."): t.role
         for t in spec.tensors
@@ -165,7 +154,7 @@ def test_v3_attention_roles():
 
 
 def test_active_parameters_count_top_k_routed_experts():
-    spec = model_from_config(_catalog_config("deepseek-ai/DeepSeek-V3"))
+    spec = model_from_config(catalog_config("deepseek-ai/DeepSeek-V3"))
     routed = sum(t.parameters for t in spec.tensors if t.role in ROUTED_EXPERT_ROLES)
     assert spec.total_parameters - spec.active_parameters == routed * (256 - 8) // 256
     embedding = 129280 * 7168

@@ -1,12 +1,10 @@
 """Falcon: MQA / grouped "new decoder architecture" / MHA, parallel or sequential blocks, checked against transformers."""
 
-import json
-
 import pytest
 
-from planner.catalog import MODELS_DIR
 from planner.errors import InvalidFieldError
 from planner.model import AttentionKind, Role, model_from_config
+from tests.planner.model.architectures._compare import catalog_config, shapes_by_name
 from verify.meta_count import transformers_parameters
 
 BASE = {
@@ -27,22 +25,10 @@ CASES = {
 }
 
 
-def _catalog_config(model_id):
-    return json.loads((MODELS_DIR / f"{model_id.replace('/', '--')}.json").read_text())["config"]
-
-
-def _expanded(spec):
-    out = {}
-    for t in spec.tensors:
-        for layer in t.layers or (None,):
-            out[t.name if layer is None else t.name.replace("*", str(layer))] = t.shape
-    return out
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_tensors_match_transformers_one_to_one(case):
     config = BASE | CASES[case]
-    assert _expanded(model_from_config(config)) == transformers_parameters(config)
+    assert shapes_by_name(model_from_config(config).tensors) == transformers_parameters(config)
 
 
 @pytest.mark.parametrize(
@@ -54,15 +40,15 @@ def test_tensors_match_transformers_one_to_one(case):
     ],
 )
 def test_published_configs_match_transformers(model_id, hub_total):
-    config = _catalog_config(model_id)
+    config = catalog_config(model_id)
     spec = model_from_config(config)
-    assert _expanded(spec) == transformers_parameters(config)
+    assert shapes_by_name(spec.tensors) == transformers_parameters(config)
     # The Hub counts the checkpoint's stored copy of the tied head; the loaded model holds it once.
     assert hub_total - spec.total_parameters == config["vocab_size"] * config["hidden_size"]
 
 
 def test_multi_query_caches_one_kv_head():
-    spec = model_from_config(_catalog_config("tiiuae/falcon-7b"))
+    spec = model_from_config(catalog_config("tiiuae/falcon-7b"))
     qkv = next(t for t in spec.tensors if t.role is Role.ATTN_QKV)
     assert (
         qkv.shape == (4544 + 2 * 64, 4544)
@@ -79,7 +65,7 @@ def test_multi_query_caches_one_kv_head():
 
 
 def test_new_architecture_groups_kv_heads_and_has_two_norms():
-    spec = model_from_config(_catalog_config("tiiuae/falcon-40b"))
+    spec = model_from_config(catalog_config("tiiuae/falcon-40b"))
     qkv = next(t for t in spec.tensors if t.role is Role.ATTN_QKV)
     assert qkv.shape == ((128 + 2 * 8) * 64, 8192)
     assert {layer.kv_heads for layer in spec.layers} == {8}
@@ -101,7 +87,7 @@ def test_sequential_mha_with_bias():
 
 
 def test_tied_head_is_counted_once():
-    spec = model_from_config(_catalog_config("tiiuae/falcon-7b"))
+    spec = model_from_config(catalog_config("tiiuae/falcon-7b"))
     assert spec.tied_embeddings
     assert [t.name for t in spec.tensors if t.role in (Role.EMBEDDING, Role.LM_HEAD)] == [
         "transformer.word_embeddings.weight"

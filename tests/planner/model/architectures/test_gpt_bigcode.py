@@ -1,12 +1,10 @@
 """GPTBigCode (StarCoder, SantaCoder): multi-query attention and learned positions, checked against transformers."""
 
-import json
-
 import pytest
 
-from planner.catalog import MODELS_DIR
 from planner.errors import InvalidFieldError
 from planner.model import AttentionKind, Role, model_from_config
+from tests.planner.model.architectures._compare import catalog_config, shapes_by_name
 from verify.meta_count import transformers_parameter_count, transformers_parameters
 
 BASE = {
@@ -35,26 +33,14 @@ STARCODERBASE_1B = {
 }  # fmt: skip
 
 
-def _catalog_config(model_id):
-    return json.loads((MODELS_DIR / f"{model_id.replace('/', '--')}.json").read_text())["config"]
-
-
-def _expanded(spec):
-    out = {}
-    for t in spec.tensors:
-        for layer in t.layers or (None,):
-            out[t.name if layer is None else t.name.replace("*", str(layer))] = t.shape
-    return out
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_tensors_match_transformers_one_to_one(case):
     config = BASE | CASES[case]
-    assert _expanded(model_from_config(config)) == transformers_parameters(config)
+    assert shapes_by_name(model_from_config(config).tensors) == transformers_parameters(config)
 
 
 @pytest.mark.parametrize(
-    "config", [_catalog_config("bigcode/starcoder"), STARCODERBASE_1B], ids=["15.5b", "1b"]
+    "config", [catalog_config("bigcode/starcoder"), STARCODERBASE_1B], ids=["15.5b", "1b"]
 )
 def test_published_configs_match_transformers(config):
     spec = model_from_config(config)
@@ -62,7 +48,7 @@ def test_published_configs_match_transformers(config):
 
 
 def test_starcoder_count_and_cache_geometry():
-    spec = model_from_config(_catalog_config("bigcode/starcoder"))
+    spec = model_from_config(catalog_config("bigcode/starcoder"))
     assert spec.total_parameters == 15_517_456_384  # "15.5B" on the model card
     assert {(layer.attention, layer.kv_heads, layer.k_head_dim) for layer in spec.layers} == {
         (AttentionKind.FULL, 1, 128)
@@ -72,7 +58,7 @@ def test_starcoder_count_and_cache_geometry():
 
 
 def test_fused_multi_query_projection():
-    spec = model_from_config(_catalog_config("bigcode/starcoder"))
+    spec = model_from_config(catalog_config("bigcode/starcoder"))
     by_name = {t.name: t for t in spec.tensors}
     c_attn = by_name["transformer.h.*.attn.c_attn.weight"]
     assert c_attn.role is Role.ATTN_QKV and c_attn.shape == (6144 + 2 * 128, 6144)
@@ -85,7 +71,7 @@ def test_fused_multi_query_projection():
 
 
 def test_learned_positions_and_tied_head():
-    spec = model_from_config(_catalog_config("bigcode/starcoder"))
+    spec = model_from_config(catalog_config("bigcode/starcoder"))
     (wpe,) = [t for t in spec.tensors if t.role is Role.POSITION_EMBEDDING]
     assert wpe.name == "transformer.wpe.weight" and wpe.shape == (8192, 6144)
     assert spec.tied_embeddings and not any(t.role is Role.LM_HEAD for t in spec.tensors)

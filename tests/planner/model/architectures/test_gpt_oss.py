@@ -1,15 +1,17 @@
 """gpt-oss: sinks, alternating sliding windows and biased MoE experts, checked against transformers."""
 
-import json
-import math
 import re
 
 import pytest
 
-from planner.catalog import MODELS_DIR
 from planner.errors import InvalidFieldError, MissingFieldError
 from planner.model import AttentionKind, Role, model_from_config
 from planner.model.spec import ROUTED_EXPERT_ROLES
+from tests.planner.model.architectures._compare import (
+    catalog_config,
+    parameters_by_name,
+    reference_parameters,
+)
 from verify.meta_count import transformers_parameters
 
 BASE = {
@@ -36,37 +38,19 @@ CASES = {
 }
 
 
-def _catalog_config(model_id):
-    return json.loads((MODELS_DIR / f"{model_id.replace('/', '--')}.json").read_text())["config"]
-
-
-def _planner_by_name(spec):
-    """Planner tensors per concrete layer; per-expert copies summed (transformers stores experts 3-D)."""
-    out = {}
-    for t in spec.tensors:
-        for layer in t.layers or (None,):
-            name = t.name if layer is None else t.name.replace("*", str(layer), 1)
-            out[name] = out.get(name, 0) + t.parameters // max(len(t.layers), 1)
-    return out
-
-
-def _reference_by_name(shapes):
-    return {name: math.prod(shape) for name, shape in shapes.items()}
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_tensors_match_transformers(case):
     config = BASE | CASES[case]
     spec = model_from_config(config)
-    assert _planner_by_name(spec) == _reference_by_name(transformers_parameters(config))
+    assert parameters_by_name(spec) == reference_parameters(transformers_parameters(config))
 
 
 @pytest.mark.parametrize("model_id", ["openai/gpt-oss-20b", "openai/gpt-oss-120b"])
 def test_published_configs_match_transformers(model_id):
-    config = _catalog_config(model_id)
+    config = catalog_config(model_id)
     spec = model_from_config(config)
     reference = transformers_parameters(config)
-    assert _planner_by_name(spec) == _reference_by_name(reference)
+    assert parameters_by_name(spec) == reference_parameters(reference)
     assert (
         spec.total_parameters
         == {"openai/gpt-oss-20b": 20_914_757_184, "openai/gpt-oss-120b": 116_829_156_672}[model_id]
@@ -74,7 +58,7 @@ def test_published_configs_match_transformers(model_id):
 
 
 def test_experts_are_recorded_per_expert_with_biases():
-    spec = model_from_config(_catalog_config("openai/gpt-oss-120b"))
+    spec = model_from_config(catalog_config("openai/gpt-oss-120b"))
     by_name = {
         t.name.removeprefix("model.layers.*.mlp.experts."): t for t in spec.tensors if ".experts." in t.name
     }
@@ -92,7 +76,7 @@ def test_experts_are_recorded_per_expert_with_biases():
 
 
 def test_attention_has_biases_and_per_head_sinks():
-    spec = model_from_config(_catalog_config("openai/gpt-oss-20b"))
+    spec = model_from_config(catalog_config("openai/gpt-oss-20b"))
     by_name = {t.name: t for t in spec.tensors}
     sinks = by_name["model.layers.*.self_attn.sinks"]
     assert sinks.role is Role.ATTN_SINKS and sinks.shape == (64,) and sinks.count == 24
@@ -102,7 +86,7 @@ def test_attention_has_biases_and_per_head_sinks():
 
 
 def test_alternating_sliding_window_layers():
-    spec = model_from_config(_catalog_config("openai/gpt-oss-120b"))
+    spec = model_from_config(catalog_config("openai/gpt-oss-120b"))
     kinds = [layer.attention for layer in spec.layers]
     assert kinds == [AttentionKind.SLIDING, AttentionKind.FULL] * 18
     assert {layer.window for layer in spec.layers[::2]} == {128}
@@ -121,7 +105,7 @@ def test_default_pattern_and_null_window():
 
 
 def test_active_parameters_use_top_k_of_experts():
-    spec = model_from_config(_catalog_config("openai/gpt-oss-120b"))
+    spec = model_from_config(catalog_config("openai/gpt-oss-120b"))
     per_expert = sum(t.parameters for t in spec.tensors if t.active_fraction != (1, 1))
     assert per_expert == sum(t.parameters for t in spec.tensors if ".experts." in t.name)
     assert spec.total_parameters - spec.active_parameters == per_expert * (128 - 4) // 128
@@ -131,7 +115,7 @@ def test_active_parameters_use_top_k_of_experts():
 
 
 def test_mxfp4_checkpoint_is_noted():
-    assert any("MXFP4" in n for n in model_from_config(_catalog_config("openai/gpt-oss-20b")).notes)
+    assert any("MXFP4" in n for n in model_from_config(catalog_config("openai/gpt-oss-20b")).notes)
     assert not any("MXFP4" in n for n in model_from_config(BASE).notes)
 
 

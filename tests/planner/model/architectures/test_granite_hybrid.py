@@ -1,16 +1,16 @@
 """Granite 4.0-H (``granitemoehybrid``): Mamba-2 / attention layers, shared MLP, optional MoE."""
 
-import json
-from pathlib import Path
-
 import pytest
 
 from planner.errors import InvalidFieldError
 from planner.model import AttentionKind, Role, model_from_config
 from planner.model.spec import ROUTED_EXPERT_ROLES
-from verify.meta_count import transformers_parameter_count, transformers_parameters
-
-CATALOG = Path(__file__).resolve().parents[4] / "data" / "models"
+from tests.planner.model.architectures._compare import (
+    assert_cache_matches_transformers,
+    assert_matches_transformers,
+    catalog_entry,
+)
+from verify.meta_count import transformers_parameter_count
 
 BASE = {
     "model_type": "granitemoehybrid",
@@ -72,47 +72,18 @@ H_TINY = {
 }
 
 #: Checkpoint names -> transformers 5.x names (conversion_mapping.py, "granitemoe").
-_RENAMES = {".block_sparse_moe.router.layer.weight": ".block_sparse_moe.router.weight"}
-
-
-def _numel(shape):
-    n = 1
-    for d in shape:
-        n *= d
-    return n
-
-
-def _matches_transformers(config):
-    spec = model_from_config(config)
-    named, experts = {}, 0
-    for t in spec.tensors:
-        if t.role in ROUTED_EXPERT_ROLES:
-            experts += t.parameters
-            continue
-        for layer in t.layers or (None,):
-            name = t.name if layer is None else t.name.replace("*", str(layer), 1)
-            for old, new in _RENAMES.items():
-                name = name.replace(old, new)
-            named[name] = t.shape
-    reference = transformers_parameters(config)
-    assert named == {k: v for k, v in reference.items() if ".experts." not in k}
-    assert experts == sum(_numel(v) for k, v in reference.items() if ".experts." in k)
-    return spec
-
-
-def _catalog(file_stem):
-    return json.loads((CATALOG / f"{file_stem}.json").read_text())
+RENAMES = {".block_sparse_moe.router.layer.weight": ".block_sparse_moe.router.weight"}
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_tensors_match_transformers(case):
     config = {k: v for k, v in (BASE | CASES[case]).items() if v is not None}
-    _matches_transformers(config)
+    assert_matches_transformers(config, RENAMES)
 
 
 def test_h_small_matches_transformers_and_hub():
-    entry = _catalog("ibm-granite--granite-4.0-h-small")
-    spec = _matches_transformers(entry["config"])
+    entry = catalog_entry("ibm-granite/granite-4.0-h-small")
+    spec = assert_matches_transformers(entry["config"], RENAMES)
     assert spec.total_parameters == entry["reference"]["total"] == 32_207_337_984
     attention = [layer.index for layer in spec.layers if layer.attention is AttentionKind.FULL]
     assert attention == [5, 15, 25, 35]
@@ -128,8 +99,8 @@ def test_h_small_matches_transformers_and_hub():
 
 
 def test_h_micro_is_dense_and_matches_transformers():
-    entry = _catalog("ibm-granite--granite-4.0-h-micro")
-    spec = _matches_transformers(entry["config"])
+    entry = catalog_entry("ibm-granite/granite-4.0-h-micro")
+    spec = assert_matches_transformers(entry["config"], RENAMES)
     assert spec.total_parameters == entry["reference"]["total"]
     assert not spec.is_moe and spec.active_parameters == spec.total_parameters
     assert not any(t.role in ROUTED_EXPERT_ROLES or t.role is Role.ROUTER for t in spec.tensors)
@@ -162,23 +133,7 @@ def test_nope_is_noted():
 
 
 def test_state_elements_equal_transformers_cache():
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    raw = dict(BASE)
-    hf_config = AutoConfig.for_model(raw.pop("model_type"), **raw)
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(hf_config).eval()
-    tokens = 5
-    with torch.no_grad():
-        cache = model(input_ids=torch.randint(0, 300, (1, tokens)), use_cache=True).past_key_values
-    spec = model_from_config(BASE)
-    for layer, cached in zip(spec.layers, cache.layers, strict=True):
-        if layer.attention is AttentionKind.LINEAR:
-            states = (*cached.conv_states.values(), *cached.recurrent_states.values())
-            assert layer.state_elements == sum(s.numel() for s in states)
-        else:
-            assert layer.kv_elements_per_token * tokens == cached.keys.numel() + cached.values.numel()
+    assert_cache_matches_transformers(BASE)
 
 
 @pytest.mark.parametrize(

@@ -1,16 +1,16 @@
 """Jamba (``jamba``): layer pattern, MoE placement, recurrent state, checked against transformers."""
 
-import json
-from pathlib import Path
-
 import pytest
 
 from planner.errors import InvalidFieldError
 from planner.model import AttentionKind, Role, model_from_config
 from planner.model.spec import ROUTED_EXPERT_ROLES
-from verify.meta_count import transformers_parameter_count, transformers_parameters
-
-CATALOG = Path(__file__).resolve().parents[4] / "data" / "models"
+from tests.planner.model.architectures._compare import (
+    assert_cache_matches_transformers,
+    assert_matches_transformers,
+    catalog_entry,
+)
+from verify.meta_count import transformers_parameter_count
 
 BASE = {
     "model_type": "jamba",
@@ -44,49 +44,10 @@ CASES = {
 }
 
 
-def _split(named_shapes, routed):
-    """Non-expert tensors by name, and the total elements of the routed experts."""
-    dense = {k: v for k, v in named_shapes.items() if not routed(k)}
-    experts = sum(_numel(v) for k, v in named_shapes.items() if routed(k))
-    return dense, experts
-
-
-def _numel(shape):
-    n = 1
-    for d in shape:
-        n *= d
-    return n
-
-
-def _planner(spec):
-    named = {}
-    experts = 0
-    for t in spec.tensors:
-        if t.role in ROUTED_EXPERT_ROLES:
-            experts += t.parameters
-            continue
-        for layer in t.layers or (None,):
-            named[t.name if layer is None else t.name.replace("*", str(layer), 1)] = t.shape
-    return named, experts
-
-
-def _matches_transformers(config):
-    spec = model_from_config(config)
-    named, experts = _planner(spec)
-    ref_named, ref_experts = _split(transformers_parameters(config), lambda k: ".experts." in k)
-    assert named == ref_named
-    assert experts == ref_experts
-    return spec
-
-
-def _catalog(file_stem):
-    return json.loads((CATALOG / f"{file_stem}.json").read_text())
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_tensors_match_transformers(case):
     config = {k: v for k, v in (BASE | CASES[case]).items() if v is not None}
-    _matches_transformers(config)
+    assert_matches_transformers(config)
 
 
 def test_layer_pattern_and_moe_placement():
@@ -114,8 +75,8 @@ def test_explicit_layers_block_type_is_read():
 
 
 def test_jamba_v01_matches_transformers_and_hub():
-    entry = _catalog("ai21labs--Jamba-v0.1")
-    spec = _matches_transformers(entry["config"])
+    entry = catalog_entry("ai21labs/Jamba-v0.1")
+    spec = assert_matches_transformers(entry["config"])
     assert spec.total_parameters == transformers_parameter_count(entry["config"])
     assert spec.total_parameters == pytest.approx(entry["reference"]["total"], rel=1e-4)  # Hub: 51.57B
     attention = [layer.index for layer in spec.layers if layer.attention is AttentionKind.FULL]
@@ -127,7 +88,7 @@ def test_jamba_v01_matches_transformers_and_hub():
 
 
 def test_jamba_v01_active_parameters_run_2_of_16_experts():
-    spec = model_from_config(_catalog("ai21labs--Jamba-v0.1")["config"])
+    spec = model_from_config(catalog_entry("ai21labs/Jamba-v0.1")["config"])
     routed = sum(t.parameters for t in spec.tensors if t.role in ROUTED_EXPERT_ROLES)
     assert spec.total_parameters - spec.active_parameters == routed * 14 // 16
     assert spec.active_parameters == pytest.approx(12e9, rel=0.02)  # model card: 12B active
@@ -147,24 +108,7 @@ def test_roles_and_inner_norms():
 
 
 def test_state_elements_equal_transformers_cache():
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    config = BASE | {"num_hidden_layers": 4}
-    raw = dict(config)
-    hf_config = AutoConfig.for_model(raw.pop("model_type"), **raw)
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(hf_config).eval()
-    tokens = 5
-    with torch.no_grad():
-        cache = model(input_ids=torch.randint(0, 300, (1, tokens)), use_cache=True).past_key_values
-    spec = model_from_config(config)
-    for layer, cached in zip(spec.layers, cache.layers, strict=True):
-        if layer.attention is AttentionKind.LINEAR:
-            states = (*cached.conv_states.values(), *cached.recurrent_states.values())
-            assert layer.state_elements == sum(s.numel() for s in states)
-        else:
-            assert layer.kv_elements_per_token * tokens == cached.keys.numel() + cached.values.numel()
+    assert_cache_matches_transformers(BASE | {"num_hidden_layers": 4})
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 import pytest
 
 from planner.model import AttentionKind, Role, model_from_config
+from tests.planner.model.architectures._compare import numel
 from verify.meta_count import transformers_parameters
 
 BASE = {
@@ -53,7 +54,7 @@ def test_total_matches_transformers(case):
     config = BASE | CASES[case]
     spec = model_from_config(config)
     reference = transformers_parameters(config)
-    assert spec.total_parameters == sum(_numel(s) for s in reference.values())
+    assert spec.total_parameters == sum(numel(s) for s in reference.values())
 
 
 @pytest.mark.parametrize("case", ["llama", "llama-bias", "qwen2", "qwen3", "phi3", "mistral-head-dim"])
@@ -67,13 +68,6 @@ def test_dense_tensors_match_one_to_one(case):
         for layer in t.layers or (None,):
             expanded[t.name.replace("*", str(layer)) if layer is not None else t.name] = t.shape
     assert expanded == reference
-
-
-def _numel(shape):
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def test_qwen2_has_qkv_bias_but_no_o_bias():

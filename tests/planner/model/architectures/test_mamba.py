@@ -6,6 +6,7 @@ import pytest
 
 from planner.errors import InvalidFieldError
 from planner.model import AttentionKind, Role, model_from_config
+from tests.planner.model.architectures._compare import shapes_by_name, transformers_state_elements
 from verify.meta_count import transformers_parameters
 
 BASE = {"model_type": "mamba", "hidden_size": 64, "state_size": 8, "num_hidden_layers": 3, "vocab_size": 300}
@@ -39,44 +40,15 @@ MAMBA_2_8B = {
 }
 
 
-def _expand(spec):
-    out = {}
-    for t in spec.tensors:
-        for layer in t.layers or (None,):
-            out[t.name if layer is None else t.name.replace("*", str(layer), 1)] = t.shape
-    return out
-
-
-def _transformers_state_elements(config):
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    raw = dict(config)
-    hf_config = AutoConfig.for_model(raw.pop("model_type"), **raw)
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(hf_config).eval()
-    with torch.no_grad():
-        out = model(input_ids=torch.randint(0, hf_config.vocab_size, (1, 5)), use_cache=True)
-    cache = getattr(out, "past_key_values", None) or out.cache_params
-    return [
-        sum(
-            s.numel()
-            for s in (*layer.conv_states.values(), *layer.recurrent_states.values())
-            if s is not None
-        )
-        for layer in cache.layers
-    ]
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_every_tensor_matches_transformers(case):
     config = BASE | CASES[case]
-    assert _expand(model_from_config(config)) == transformers_parameters(config)
+    assert shapes_by_name(model_from_config(config).tensors) == transformers_parameters(config)
 
 
 def test_mamba_2_8b_matches_transformers():
     spec = model_from_config(MAMBA_2_8B)
-    assert _expand(spec) == transformers_parameters(MAMBA_2_8B)
+    assert shapes_by_name(spec.tensors) == transformers_parameters(MAMBA_2_8B)
     assert spec.tied_embeddings  # MambaConfig ties by default
     # conv window (transformers keeps conv_kernel columns) + SSM state [intermediate, state_size]
     assert {layer.state_elements for layer in spec.layers} == {5120 * 4 + 5120 * 16}
@@ -86,7 +58,7 @@ def test_mamba_2_8b_matches_transformers():
 def test_state_elements_equal_transformers_cache(case):
     config = BASE | CASES[case]
     spec = model_from_config(config)
-    assert [layer.state_elements for layer in spec.layers] == _transformers_state_elements(config)
+    assert [layer.state_elements for layer in spec.layers] == transformers_state_elements(config)
     assert all(layer.attention is AttentionKind.LINEAR for layer in spec.layers)
 
 

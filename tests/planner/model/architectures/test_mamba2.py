@@ -1,15 +1,15 @@
 """Mamba-2 (``mamba2``), checked tensor by tensor and cache by cache against transformers."""
 
-import json
-from pathlib import Path
-
 import pytest
 
 from planner.errors import InvalidFieldError, MissingFieldError
 from planner.model import AttentionKind, Role, model_from_config
+from tests.planner.model.architectures._compare import (
+    catalog_entry,
+    shapes_by_name,
+    transformers_state_elements,
+)
 from verify.meta_count import transformers_parameter_count, transformers_parameters
-
-CATALOG = Path(__file__).resolve().parents[4] / "data" / "models"
 
 BASE = {
     "model_type": "mamba2",
@@ -29,51 +29,16 @@ CASES = {
 }
 
 
-def _expand(spec):
-    """``{checkpoint name: shape}`` with the layer index filled in."""
-    out = {}
-    for t in spec.tensors:
-        for layer in t.layers or (None,):
-            out[t.name if layer is None else t.name.replace("*", str(layer), 1)] = t.shape
-    return out
-
-
-def _catalog_config(file_stem):
-    return json.loads((CATALOG / f"{file_stem}.json").read_text())
-
-
-def _transformers_state_elements(config):
-    """Recurrent-state elements per layer as transformers' cache actually allocates them."""
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    raw = dict(config)
-    hf_config = AutoConfig.for_model(raw.pop("model_type"), **raw)
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(hf_config).eval()
-    with torch.no_grad():
-        out = model(input_ids=torch.randint(0, hf_config.vocab_size, (1, 5)), use_cache=True)
-    cache = getattr(out, "past_key_values", None) or out.cache_params
-    sizes = []
-    for layer in cache.layers:
-        states = [
-            *getattr(layer, "conv_states", {}).values(),
-            *getattr(layer, "recurrent_states", {}).values(),
-        ]
-        sizes.append(sum(s.numel() for s in states if s is not None))
-    return sizes
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_every_tensor_matches_transformers(case):
     config = BASE | CASES[case]
     spec = model_from_config(config)
-    assert _expand(spec) == transformers_parameters(config)
+    assert shapes_by_name(spec.tensors) == transformers_parameters(config)
     assert spec.family == "mamba2" and not spec.approximate
 
 
 def test_codestral_matches_transformers_and_its_model_card():
-    entry = _catalog_config("mistralai--Mamba-Codestral-7B-v0.1")
+    entry = catalog_entry("mistralai/Mamba-Codestral-7B-v0.1")
     spec = model_from_config(entry["config"])
     assert spec.total_parameters == transformers_parameter_count(entry["config"])
     assert spec.total_parameters == entry["reference"]["total"] == 7_285_403_648
@@ -82,7 +47,7 @@ def test_codestral_matches_transformers_and_its_model_card():
 
 
 def test_codestral_state_per_layer():
-    spec = model_from_config(_catalog_config("mistralai--Mamba-Codestral-7B-v0.1")["config"])
+    spec = model_from_config(catalog_entry("mistralai/Mamba-Codestral-7B-v0.1")["config"])
     conv_dim = 2 * 4096 + 2 * 8 * 128  # x plus grouped B and C
     expected = conv_dim * 4 + 128 * 64 * 128  # conv window (transformers keeps conv_kernel) + SSM state
     assert {layer.state_elements for layer in spec.layers} == {expected}
@@ -94,7 +59,7 @@ def test_codestral_state_per_layer():
 def test_state_elements_equal_transformers_cache(case):
     config = BASE | CASES[case]
     spec = model_from_config(config)
-    assert [layer.state_elements for layer in spec.layers] == _transformers_state_elements(config)
+    assert [layer.state_elements for layer in spec.layers] == transformers_state_elements(config)
 
 
 def test_roles():

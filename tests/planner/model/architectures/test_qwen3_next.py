@@ -1,6 +1,5 @@
 """Qwen3-Next (``qwen3_next``): gated DeltaNet + gated attention, MoE with a gated shared expert."""
 
-import json
 from pathlib import Path
 
 import pytest
@@ -8,11 +7,16 @@ import pytest
 from planner.errors import InvalidFieldError
 from planner.model import AttentionKind, Role, model_from_config
 from planner.model.spec import ROUTED_EXPERT_ROLES
-from verify.meta_count import transformers_parameter_count, transformers_parameters
+from tests.planner.model.architectures._compare import (
+    assert_cache_matches_transformers,
+    assert_matches_transformers,
+    catalog_entry,
+)
+from verify.meta_count import transformers_parameter_count
 
 # NOTE: kept as a test fixture, not a catalog entry: its only exact published total (Hub metadata)
 # includes the mtp.* block that transformers does not load, so it cannot pass the catalog's 0.1% check.
-CATALOG = Path(__file__).resolve().parents[3] / "fixtures" / "configs"
+FIXTURE_CONFIGS = Path(__file__).resolve().parents[3] / "fixtures" / "configs"
 
 BASE = {
     "model_type": "qwen3_next",
@@ -50,35 +54,9 @@ CASES = {
 }
 
 
-def _numel(shape):
-    n = 1
-    for d in shape:
-        n *= d
-    return n
-
-
-def _matches_transformers(config):
-    spec = model_from_config(config)
-    named, experts = {}, 0
-    for t in spec.tensors:
-        if t.role in ROUTED_EXPERT_ROLES:
-            experts += t.parameters
-            continue
-        for layer in t.layers or (None,):
-            named[t.name if layer is None else t.name.replace("*", str(layer), 1)] = t.shape
-    reference = transformers_parameters(config)
-    assert named == {k: v for k, v in reference.items() if ".experts." not in k}
-    assert experts == sum(_numel(v) for k, v in reference.items() if ".experts." in k)
-    return spec
-
-
-def _catalog(file_stem):
-    return json.loads((CATALOG / f"{file_stem}.json").read_text())
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_tensors_match_transformers(case):
-    _matches_transformers(BASE | CASES[case])
+    assert_matches_transformers(BASE | CASES[case])
 
 
 def test_layer_kinds_and_moe_placement():
@@ -89,8 +67,8 @@ def test_layer_kinds_and_moe_placement():
 
 
 def test_80b_matches_transformers():
-    entry = _catalog("Qwen--Qwen3-Next-80B-A3B-Instruct")
-    spec = _matches_transformers(entry["config"])
+    entry = catalog_entry("Qwen/Qwen3-Next-80B-A3B-Instruct", FIXTURE_CONFIGS)
+    spec = assert_matches_transformers(entry["config"])
     assert spec.total_parameters == transformers_parameter_count(entry["config"]) == 79_674_391_296
     full = [layer.index for layer in spec.layers if layer.attention is AttentionKind.FULL]
     assert full == list(range(3, 48, 4))
@@ -103,7 +81,7 @@ def test_80b_matches_transformers():
 
 
 def test_80b_hub_total_includes_the_mtp_block_the_planner_skips():
-    entry = _catalog("Qwen--Qwen3-Next-80B-A3B-Instruct")
+    entry = catalog_entry("Qwen/Qwen3-Next-80B-A3B-Instruct", FIXTURE_CONFIGS)
     spec = model_from_config(entry["config"])
     missing = entry["reference"]["total"] - spec.total_parameters  # mtp.* in the checkpoint
     assert 1.6e9 < missing < 1.7e9
@@ -111,7 +89,7 @@ def test_80b_hub_total_includes_the_mtp_block_the_planner_skips():
 
 
 def test_80b_active_parameters():
-    spec = model_from_config(_catalog("Qwen--Qwen3-Next-80B-A3B-Instruct")["config"])
+    spec = model_from_config(catalog_entry("Qwen/Qwen3-Next-80B-A3B-Instruct", FIXTURE_CONFIGS)["config"])
     routed = sum(t.parameters for t in spec.tensors if t.role in ROUTED_EXPERT_ROLES)
     assert spec.total_parameters - spec.active_parameters == routed * 502 // 512
     assert spec.active_parameters == pytest.approx(3.9e9, rel=0.02)  # NVIDIA's card: 3.9B active
@@ -140,24 +118,7 @@ def test_gate_is_fused_into_q_proj_and_shared_expert_is_gated():
 
 
 def test_state_elements_equal_transformers_cache():
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    config = BASE | {"num_hidden_layers": 4}
-    raw = dict(config)
-    hf_config = AutoConfig.for_model(raw.pop("model_type"), **raw)
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(hf_config).eval()
-    tokens = 5
-    with torch.no_grad():
-        cache = model(input_ids=torch.randint(0, 300, (1, tokens)), use_cache=True).past_key_values
-    spec = model_from_config(config)
-    for layer, cached in zip(spec.layers, cache.layers, strict=True):
-        if layer.attention is AttentionKind.LINEAR:
-            states = (*cached.conv_states.values(), *cached.recurrent_states.values())
-            assert layer.state_elements == sum(s.numel() for s in states)
-        else:
-            assert layer.kv_elements_per_token * tokens == cached.keys.numel() + cached.values.numel()
+    assert_cache_matches_transformers(BASE | {"num_hidden_layers": 4})
 
 
 @pytest.mark.parametrize(
