@@ -139,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--json", action="store_true", help="print JSON (integer bytes)")
     est.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
     est.set_defaults(func=cmd_estimate)
+
+    from planner.hardware.cli import add_gpus_parser
+
+    add_gpus_parser(sub)
     return parser
 
 

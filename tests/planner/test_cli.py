@@ -84,3 +84,81 @@ def test_module_entry_point(config_dir):
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert json.loads(result.stdout)["parameters"]["total"] > 0
+
+
+ESTIMATE_KEYS = {
+    "model",
+    "format",
+    "engine",
+    "context",
+    "batch",
+    "kv_dtype",
+    "parameters",
+    "memory",
+    "host_memory",
+}
+
+
+def _estimate(capsys, *args):
+    code = main(["estimate", "--model", "meta-llama/Llama-3.1-8B", "--offline", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_estimate_json_contract(capsys):
+    code, out, _ = _estimate(capsys, "--format", "bnb-nf4", "--context", "8192", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert ESTIMATE_KEYS | {"explain"} <= set(data)
+    assert (data["format"], data["engine"], data["context"], data["batch"]) == (
+        "bnb-nf4",
+        "transformers",
+        8192,
+        1,
+    )
+    memory = data["memory"]
+    assert all(
+        isinstance(memory[k], int) and memory[k] >= 0
+        for k in ("weights", "kv_cache", "activations", "overhead")
+    )
+    assert (
+        memory["total"] == memory["weights"] + memory["kv_cache"] + memory["activations"] + memory["overhead"]
+    )
+    host = data["host_memory"]
+    assert host["total"] == host["weights"] + host["kv_cache"] + host["activations"]
+    assert data["parameters"]["total"] == 8_030_261_248
+
+
+def test_estimate_defaults_engine_from_format(capsys):
+    code, out, _ = _estimate(capsys, "--format", "Q4_K_M", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert (data["engine"], data["format"], data["context"]) == ("llama.cpp", "q4_k_m", 4096)
+
+
+def test_estimate_text_output_says_gib(capsys):
+    code, out, _ = _estimate(capsys, "--format", "bf16")
+    assert code == 0
+    assert "GiB" in out
+    assert "KV cache" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "listed"),
+    [
+        (["--format", "int3000"], "bnb-nf4"),
+        (["--format", "bf16", "--engine", "tensorrt"], "vllm"),
+        (["--format", "bf16", "--kv-dtype", "int1"], "fp16"),
+    ],
+)
+def test_estimate_unknown_values_exit_2_and_list_valid_ones(capsys, args, listed):
+    code, _, err = _estimate(capsys, *args)
+    assert code == 2
+    assert listed in err
+    assert "Traceback" not in err
+
+
+def test_estimate_rejects_absurd_context(capsys):
+    code, _, err = _estimate(capsys, "--format", "bf16", "--context", str(10**12))
+    assert code == 2
+    assert "context" in err

@@ -1,0 +1,66 @@
+"""transformers: all weights on the GPU, DynamicCache bytes, the prefill activation peak and its band."""
+
+import pytest
+
+from planner.engines import estimate
+from planner.memory.estimate import RunSettings, SettingsError
+
+MIB, GIB = 1 << 20, 1 << 30
+LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
+
+
+def run(catalog, fmt, model=LLAMA, **settings):
+    return estimate(catalog[model].spec(), fmt, "transformers", RunSettings(**settings))
+
+
+def test_worked_example_llama_31_8b(catalog, bf16):
+    e4, e32 = run(catalog, bf16, context=4096), run(catalog, bf16, context=32768)
+    assert e4.weights.bytes == 16_060_522_496 and e4.host_total == 0
+    assert (e4.kv_cache.bytes, e32.kv_cache.bytes) == (512 * MIB, 4096 * MIB)
+    # MLP transient dominates the prefill: act(gate), up, product = 3 x 4096 x 14336 x 2 B = 336 MiB
+    assert e4.activations.parts["mlp"] == 3 * 4096 * 14336 * 2
+    assert e4.activations.parts["logits"] == 128256 * (2 + 4)  # logits_to_keep=1 + fp32 copy
+    assert e32.activations.bytes > 7 * e4.activations.bytes
+    for e in (e4, e32):
+        assert not e.activations.exact and not e.overhead.exact
+        assert e.activations.band[0] <= e.activations.bytes <= e.activations.band[1]
+        assert sum(e.activations.parts.values()) == e.activations.bytes
+        assert sum(e.overhead.parts.values()) == e.overhead.bytes
+
+
+def test_eager_attention_materializes_the_scores(catalog, bf16):
+    sdpa = run(catalog, bf16, context=8192)
+    eager = run(catalog, bf16, context=8192, flash_attn=False)
+    scores = 32 * 8192 * 8192 * (2 + 4 + 2)  # [1, 32 heads, ctx, ctx] in bf16, fp32 softmax, cast back
+    assert eager.activations.parts["attention"] > scores
+    assert eager.activations.bytes > sdpa.activations.bytes + scores // 2
+    assert run(catalog, bf16, context=8192, flash_attn=True).activations.bytes == sdpa.activations.bytes
+
+
+def test_sliding_layers_pin_the_prompt_until_decoding(catalog, bf16):
+    e = run(catalog, bf16, model="google/gemma-3-27b-it", context=32768)
+    per_token = 16 * 128 * 2 * 2
+    assert e.kv_cache.parts["sliding"] == 52 * 1023 * per_token
+    assert e.activations.parts["sliding_prefill_retention"] == 52 * (32768 - 1023) * per_token
+
+
+def test_mla_caches_the_latent(catalog, bf16):
+    e = run(catalog, bf16, model="deepseek-ai/DeepSeek-V2-Lite", context=4096)
+    assert e.kv_cache.bytes == 27 * 4096 * 576 * 2
+    assert any("latent" in n for n in e.notes)
+
+
+def test_hybrid_state_is_fp32(catalog, bf16):
+    e = run(catalog, bf16, model="ibm-granite/granite-4.0-h-small", context=4096)
+    assert e.kv_cache.parts["linear"] == 36 * (8448 * 4 * 2 + 128 * 64 * 128 * 4)
+
+
+@pytest.mark.parametrize("kv", ["fp8", "q8_0", "fp32"])
+def test_cache_dtype_must_be_the_model_dtype(catalog, bf16, kv):
+    with pytest.raises(SettingsError, match="valid: auto, bf16"):
+        run(catalog, bf16, kv_dtype_k=kv, kv_dtype_v=kv)
+
+
+def test_other_engines_settings_are_noted(catalog, bf16):
+    e = run(catalog, bf16, ubatch=256, gpu_layers=3)
+    assert any("ubatch" in n for n in e.notes) and any("gpu-layers" in n for n in e.notes)
