@@ -1,13 +1,23 @@
-"""VRAM Planner: the Streamlit entry point and router (``streamlit run app.py``)."""
+"""VRAM Planner: the Streamlit entry point and router (``streamlit run app.py``).
+
+The sidebar's inputs are drawn here, before the page, so every page sees them and
+their URL parameters survive page switches.
+"""
 
 from pathlib import Path
 
 import streamlit as st
 
+from ui.sidebar import render_sidebar
+
 PAGES = Path(__file__).resolve().parent / "ui" / "pages"
 
 st.set_page_config(page_title="VRAM Planner", page_icon=":material/memory:", layout="wide")
 page = st.navigation(
-    [st.Page(PAGES / "anatomy.py", title="Model anatomy", icon=":material/account_tree:", default=True)]
+    [
+        st.Page(PAGES / "anatomy.py", title="Model anatomy", icon=":material/account_tree:", default=True),
+        st.Page(PAGES / "my_gpus.py", title="My GPUs", icon=":material/developer_board:"),
+    ]
 )
+render_sidebar()
 page.run()

@@ -9,9 +9,9 @@ import streamlit as st
 
 from planner.report import compact_layers, params_report
 from ui.charts import parameters_by_role_figure
-from ui.model_input import pick_model
+from ui.sidebar import current_plan
 
-spec = pick_model()
+spec = current_plan().spec
 st.title("Model anatomy")
 st.caption(
     "Every tensor the model's config.json defines, counted exactly (tied weights once), "

@@ -1,0 +1,106 @@
+"""The inputs every page shares, in the sidebar and bound to the URL, turned into one :class:`Plan`.
+
+Widgets live in the entry point's run (``app.py`` calls :func:`render_sidebar` before the
+page), so their URL parameters survive page switches and a link reproduces the view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from planner import ModelSpec, PlannerError
+from planner.engines import engine_ids, get_engine
+from planner.formats import format_ids
+from planner.hardware import Gpu, gpus_by_id, load_gpus, parse_size
+from planner.memory.estimate import RunSettings
+from ui.model_input import pick_model
+
+GPU_SOURCES = ("Catalog GPU", "Custom size", "Detected (NVML)")
+DEFAULT_GPU = "rtx-4090"
+DEFAULT_FORMAT = "q4_k_m"
+#: Context lengths offered on the slider: powers of two from 512 to 1M tokens.
+CONTEXTS = tuple(2**k for k in range(9, 21))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the user asked: a model, a format, an engine, run settings, and a GPU choice."""
+
+    spec: ModelSpec | None
+    format_id: str
+    engine_id: str | None  # None: the format's usual engine
+    settings: RunSettings | None  # None when a setting was invalid (the sidebar shows why)
+    gpu_source: str
+    gpu: Gpu | None
+    custom_vram_bytes: int | None
+    gpu_count: int
+
+
+def _formats() -> list[str]:
+    """Fixed format ids (parametric EXL families are left out: no modelled engine loads them)."""
+    return [f for f in format_ids() if "<" not in f]
+
+
+def render_sidebar() -> Plan:
+    """Draw the shared inputs and return the plan they describe."""
+    spec = pick_model()
+    with st.sidebar:
+        st.header("Run")
+        formats = _formats()
+        format_id = st.selectbox(
+            "Weight format", formats, index=formats.index(DEFAULT_FORMAT), key="format", bind="query-params",
+            help="How the weights are stored: 16-bit, FP8/INT8, bitsandbytes, GPTQ/AWQ/HQQ, MXFP4 or a GGUF type",
+        )  # fmt: skip
+        engine = st.selectbox(
+            "Engine", ["auto", *engine_ids()], key="engine", bind="query-params",
+            help="auto: llama.cpp for GGUF types, transformers otherwise",
+        )  # fmt: skip
+        engine_id = None if engine == "auto" else engine
+        context = st.select_slider(
+            "Context (tokens)", CONTEXTS, value=8192, key="context", bind="query-params",
+            format_func=lambda n: f"{n // 1024}k" if n >= 1024 else str(n),
+        )  # fmt: skip
+        batch = st.number_input("Concurrent sequences", 1, 1024, 1, key="batch", bind="query-params")
+        kv_choices = ("auto",) if engine_id is None else get_engine(engine_id).kv_dtypes
+        kv = st.selectbox(
+            "KV cache type", kv_choices, key="kv", bind="query-params",
+            help="auto: the engine's default for the model; pick an engine to choose another",
+        )  # fmt: skip
+        settings = None
+        try:
+            settings = RunSettings(context=int(context), batch=int(batch), kv_dtype_k=kv, kv_dtype_v=kv)
+        except PlannerError as exc:
+            st.error(str(exc))
+
+        st.header("GPU")
+        gpu_source = st.radio("GPU source", GPU_SOURCES, key="gpu_source", bind="query-params")
+        gpu = None
+        custom = None
+        if gpu_source == "Catalog GPU":
+            ids = [g.id for g in load_gpus()]
+            names = gpus_by_id()
+            gpu_id = st.selectbox(
+                "GPU", ids, index=ids.index(DEFAULT_GPU), key="gpu", bind="query-params",
+                format_func=lambda i: names[i].name, help=f"{len(ids)} GPUs; type to search",
+            )  # fmt: skip
+            gpu = names[gpu_id]
+        elif gpu_source == "Custom size":
+            text = st.text_input(
+                "GPU memory", "24GiB", key="vram", bind="query-params",
+                help="A size with its unit: 24GiB (binary) or 24GB (decimal) are different sizes",
+            )  # fmt: skip
+            try:
+                custom = parse_size(text)
+            except PlannerError as exc:
+                st.error(str(exc))
+        count = st.number_input("Number of GPUs", 1, 16, 1, key="gpus", bind="query-params")
+    plan = Plan(spec, format_id, engine_id, settings, gpu_source, gpu, custom, int(count))
+    st.session_state["_plan"] = plan
+    return plan
+
+
+def current_plan() -> Plan:
+    """The plan the entry point's sidebar built in this run."""
+    return st.session_state["_plan"]
