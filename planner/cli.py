@@ -9,11 +9,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from planner.errors import PlannerError
 from planner.report import compact_layers, params_report
 from planner.resolve import load_model
+
+if TYPE_CHECKING:
+    from planner.fit import Budget, FitResult, FormatOption, Limit, OffloadPlan
+    from planner.fit.speed import SpeedEstimate
+    from planner.formats import QuantFormat
+    from planner.memory.estimate import MemoryEstimate, RunSettings
+    from planner.model import ModelSpec
 
 GIB = 1 << 30
 
@@ -70,9 +80,11 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         gpu_memory_utilization=args.gpu_memory_utilization,
         max_num_batched_tokens=args.max_num_batched_tokens,
     )
+    budget = _budget(args)
     result = estimate(spec, fmt, args.engine, settings)
+    answer = _fit_answer(spec, fmt, settings, result, budget) if budget else None
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        print(json.dumps({**result.to_dict(), **_fit_json(answer)}, indent=2))
         return 0
     low, high = result.total_band
     print(
@@ -96,7 +108,308 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     print(f"weights average {result.weights_report.bits_per_weight:.3f} bits per parameter")
     for note in (*result.notes, *result.weights_report.notes):
         print(f"note: {note}")
+    if answer:
+        _print_fit(answer)
     return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# GPU budgets and fit answers (estimate --gpu/--vram/--live, fit)
+# ---------------------------------------------------------------------------------------------
+
+
+def _budget(args: argparse.Namespace) -> Budget | None:
+    """The budget the GPU options describe, or None when none was given."""
+    from planner.fit import FitError, budget_from_gpu, budget_from_live, budget_from_size
+
+    if args.live:
+        if args.gpu or args.vram:
+            raise FitError("--live reads this machine's GPUs; leave out --gpu and --vram")
+        return budget_from_live(args.gpus)
+    if args.gpu:
+        return budget_from_gpu(args.gpu, args.gpus or 1, vram=args.vram)
+    if args.vram:
+        return budget_from_size(args.vram, args.gpus or 1)
+    if args.gpus:
+        raise FitError("--gpus needs --gpu NAME, --vram SIZE or --live")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _FitAnswer:
+    """What ``estimate`` adds when a GPU is given: the fit, the limits and the speed (when known)."""
+
+    fit: FitResult
+    max_context: Limit
+    max_batch: Limit
+    speed: SpeedEstimate | None
+    offload: OffloadPlan | None
+
+
+def _fit_answer(
+    spec: ModelSpec, fmt: QuantFormat, settings: RunSettings, result: MemoryEstimate, budget: Budget
+) -> _FitAnswer:
+    from planner.fit import fit_estimate, max_batch, max_context, offload_plan
+
+    fit = fit_estimate(result, budget)
+    partial = result.engine == "llama.cpp" and not fit.fits and not fit.blockers
+    return _FitAnswer(
+        fit=fit,
+        max_context=max_context(spec, fmt, result.engine, settings, budget),
+        max_batch=max_batch(spec, fmt, result.engine, settings, budget),
+        speed=_speed(result, budget, fit.fits),
+        offload=offload_plan(spec, fmt, settings, budget) if partial else None,
+    )
+
+
+def _speed(result: MemoryEstimate, budget: Budget, fits: bool) -> SpeedEstimate | None:
+    """The speed estimate on the budget's catalog GPU, or None (no catalog GPU, or it does not fit).
+
+    Several GPUs: vLLM shards tensors (``tensor``); llama.cpp and transformers split layers (``layer``).
+    """
+    from planner.fit.speed import estimate_speed
+
+    if budget.gpu is None or not fits:
+        return None
+    mode = "tensor" if result.engine == "vllm" else "layer"
+    return estimate_speed(result, budget.gpu, budget.count, mode=mode)
+
+
+def _gpu_json(budget: Budget) -> dict[str, Any]:
+    return {
+        "name": budget.devices[0].name,
+        "count": budget.count,
+        "vram": budget.devices[0].capacity_bytes,
+        "source": budget.source,
+    }
+
+
+def _fit_json(answer: _FitAnswer | None) -> dict[str, Any]:
+    """The keys ``estimate --json`` adds (null where no GPU was given or the figure is not known)."""
+    if answer is None:
+        keys = ("gpu", "per_gpu", "fits", "headroom", "max_context", "max_batch")
+        return dict.fromkeys((*keys, "decode_tokens_per_s", "prefill_seconds"))
+    fit = answer.fit
+    allowance = fit.allowance
+    speed = answer.speed.to_dict() if answer.speed is not None else None
+    return {
+        "gpu": _gpu_json(fit.budget),
+        "per_gpu": [
+            {
+                "name": share.name,
+                "capacity": device.capacity_bytes,
+                "margin": margin,
+                "usable": share.usable_bytes,
+                "used": share.used_bytes,
+                "headroom": share.headroom_bytes,
+            }
+            for share, device, margin in zip(
+                fit.per_gpu, fit.budget.devices, allowance.margin_bytes, strict=True
+            )
+        ],
+        "fits": fit.fits,
+        "headroom": fit.headroom_bytes,
+        "max_context": answer.max_context.value,
+        "max_context_capped": answer.max_context.capped,
+        "max_batch": answer.max_batch.value,
+        "max_batch_capped": answer.max_batch.capped,
+        "decode_tokens_per_s": speed["decode_tokens_per_s"] if speed else None,
+        "prefill_seconds": speed["prefill_seconds"] if speed else None,
+        "speed": speed,
+        "split": fit.split.to_dict() if fit.split is not None else None,
+        "offload": _offload_json(answer.offload),
+        "fit_blockers": list(fit.blockers),
+        "fit_notes": [*fit.notes, *answer.max_context.notes, *answer.max_batch.notes],
+    }
+
+
+def _offload_json(plan: OffloadPlan | None) -> dict[str, Any] | None:
+    """llama.cpp's partial-offload alternative when everything on the GPU does not fit."""
+    if plan is None:
+        return None
+    experts = plan.experts
+    return {
+        "gpu_layers": plan.gpu_layers,
+        "flag": plan.flag,
+        "gpu": plan.fit.required_bytes,
+        "headroom": plan.fit.headroom_bytes,
+        "host": plan.host_bytes,
+        "n_cpu_moe": None if experts is None else experts.n_cpu_moe,
+        "n_cpu_moe_flag": None if experts is None else experts.flag,
+        "n_cpu_moe_host": None if experts is None else experts.host_bytes,
+        "notes": list(plan.notes) + ([] if experts is None else list(experts.notes)),
+    }
+
+
+def _print_offload(plan: OffloadPlan) -> None:
+    if plan.gpu_layers is None:
+        print("partial offload: not even -ngl 0 fits (CUDA context and buffers)")
+    else:
+        print(
+            f"partial offload: {plan.flag} ({plan.repeating_on_gpu} of {plan.n_layer} layers on the GPU) fits, "
+            f"GPU {plan.fit.required_bytes / GIB:.2f} GiB, host RAM {plan.host_bytes / GIB:.2f} GiB"
+        )
+    experts = plan.experts
+    if experts is not None and experts.n_cpu_moe is not None:
+        print(
+            f"or experts to the CPU: {experts.flag} keeps {experts.moved_bytes / GIB:.2f} GiB of routed experts in "
+            f"host memory (GPU {experts.fit.required_bytes / GIB:.2f} GiB, host RAM {experts.host_bytes / GIB:.2f} GiB)"
+        )
+
+
+def _print_fit(answer: _FitAnswer) -> None:
+    fit = answer.fit
+    print(f"\nGPU: {fit.budget.label}")
+    for share, margin in zip(fit.per_gpu, fit.allowance.margin_bytes, strict=True):
+        print(
+            f"  {share.name}: usable {share.usable_bytes / GIB:.2f} GiB (margin {margin / GIB:.2f} GiB), "
+            f"planned {share.used_bytes / GIB:.2f} GiB"
+        )
+    verdict = "yes" if fit.fits else "no"
+    side = "headroom" if fit.headroom_bytes >= 0 else "short by"
+    print(
+        f"fits: {verdict}, {side} {abs(fit.headroom_bytes) / GIB:.2f} GiB "
+        f"(needs {fit.required_bytes / GIB:.2f} GiB of {fit.usable_bytes / GIB:.2f} GiB usable)"
+    )
+    for blocker in fit.blockers:
+        print(f"blocked: {blocker}")
+    if answer.offload is not None:
+        _print_offload(answer.offload)
+    settings = fit.estimate.settings
+    for limit, label in (
+        (answer.max_context, f"max context at batch {settings.batch}"),
+        (answer.max_batch, f"max batch at context {settings.context:,}"),
+    ):
+        if limit.value is None:
+            print(f"{label}: none fits")
+        else:
+            capped = f" (the cap, {limit.cap:,}: memory allows more)" if limit.capped else ""
+            print(f"{label}: {limit.value:,}{capped}")
+    speed = answer.speed
+    if speed is not None:
+        per_sequence = f", {speed.per_sequence_tokens_per_s:,.1f} per sequence" if speed.batch > 1 else ""
+        print(
+            f"decode (estimate): ~{speed.decode_tokens_per_s:,.1f} tokens/s{per_sequence} "
+            f"[{speed.decode_tokens_per_s_low:,.1f}-{speed.decode_tokens_per_s_high:,.1f}], {speed.bound}-bound"
+        )
+        if speed.prefill_seconds is not None:
+            print(
+                f"prefill of {speed.prompt_tokens:,} tokens (estimate): ~{speed.prefill_seconds:,.2f} s "
+                f"[{speed.prefill_seconds_low:,.2f}-{speed.prefill_seconds_high:,.2f}]"
+            )
+    for note in fit.notes:
+        print(f"fit note: {note}")
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    """Every catalog model x format that fits a GPU, with headroom; the best format per model marked."""
+    from planner.catalog import load_catalog
+    from planner.fit import FitError, best_format, representative_formats
+    from planner.memory.estimate import RunSettings
+
+    budget = _budget(args)
+    if budget is None:
+        raise FitError("fit needs a GPU: --gpu NAME, --vram SIZE or --live")
+    settings = RunSettings(context=args.context, batch=args.batch)
+    formats = _format_list(args.formats) if args.formats else list(representative_formats(args.engine))
+    started = time.perf_counter()
+    specs = sorted(
+        (entry.spec() for entry in load_catalog().values()), key=lambda s: (s.total_parameters, s.name)
+    )
+    rows: list[tuple[ModelSpec, FormatOption]] = []
+    no_fit: list[str] = []
+    for spec in specs:
+        options = [o for o in best_format(spec, args.engine, settings, budget, formats) if o.fit.fits]
+        rows.extend((spec, o) for o in options)
+        if not options:
+            no_fit.append(spec.name)
+    elapsed = time.perf_counter() - started
+    if args.json:
+        print(json.dumps(_fit_table_json(budget, settings, args.engine, formats, rows, no_fit), indent=2))
+        return 0
+    print(f"Fits on {budget.label}, context {settings.context:,} x batch {settings.batch}")
+    engine = args.engine or "each format's own"
+    print(f"formats tried: {', '.join(formats)}; engine: {engine}")
+    if rows:
+        width = max(len(spec.name) for spec, _ in rows)
+        print(
+            f"\n  {'model':<{width}}  {'params':>8}  {'format':<10} {'engine':<12} {'bits':>5}  "
+            f"{'needs GiB':>9}  {'usable GiB':>10}  {'headroom GiB':>12}"
+        )
+        for spec, option in rows:
+            fit = option.fit
+            mark = "*" if option.pick else " "
+            print(
+                f"{mark} {spec.name:<{width}}  {_human(spec.total_parameters):>8}  {option.format_id:<10} "
+                f"{fit.estimate.engine:<12} {fit.estimate.weights_report.bits_per_weight:>5.2f}  "
+                f"{fit.required_bytes / GIB:>9.2f}  {fit.usable_bytes / GIB:>10.2f}  {fit.headroom_bytes / GIB:>12.2f}"
+            )
+        print("\n* the pick: the most bits per weight that fits")
+    if no_fit:
+        print(f"\nnothing fits for {len(no_fit)} model(s): {', '.join(no_fit)}")
+    rules = dict.fromkeys(o.fit.allowance.rule for _, o in rows)
+    for rule in rules:
+        print(f"margin: {rule}")
+    for note in budget.notes:
+        print(f"note: {note}")
+    print(
+        f"({len(specs)} models x {len(formats)} formats in {elapsed:.2f} s; formats an engine refuses are left out)"
+    )
+    return 0
+
+
+def _format_list(text: str) -> list[str]:
+    from planner.formats import parse_format
+
+    ids = [part.strip() for part in text.split(",") if part.strip()]
+    if not ids:
+        raise PlannerError("--formats needs at least one format id")
+    return [parse_format(i).id for i in ids]
+
+
+def _fit_table_json(
+    budget: Budget,
+    settings: RunSettings,
+    engine: str | None,
+    formats: list[str],
+    rows: list[tuple[ModelSpec, FormatOption]],
+    no_fit: list[str],
+) -> dict[str, Any]:
+    return {
+        "gpu": _gpu_json(budget),
+        "per_gpu": [
+            {"name": d.name, "capacity": d.capacity_bytes, "total": d.total_bytes} for d in budget.devices
+        ],
+        "context": settings.context,
+        "batch": settings.batch,
+        "engine": engine,
+        "formats": formats,
+        "fits": [
+            {
+                "model": spec.name,
+                "parameters": spec.total_parameters,
+                "format": option.format_id,
+                "engine": option.fit.estimate.engine,
+                "bits_per_weight": round(option.fit.estimate.weights_report.bits_per_weight, 4),
+                "required": option.fit.required_bytes,
+                "usable": option.fit.usable_bytes,
+                "headroom": option.fit.headroom_bytes,
+                "pick": option.pick,
+            }
+            for spec, option in rows
+        ],
+        "no_fit": no_fit,
+        "notes": list(budget.notes),
+    }
+
+
+def _add_gpu_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--gpu", help="catalog GPU, e.g. 4090, 'H100 SXM', 'M3 Max 64GB' (fuzzy)")
+    parser.add_argument("--vram", help="memory per GPU with its unit: 24GiB (2^30) or 24GB (10^9)")
+    parser.add_argument("--gpus", type=_positive, help="number of GPUs (default 1)")
+    parser.add_argument(
+        "--live", action="store_true", help="plan against this machine's free GPU memory (NVML)"
+    )
 
 
 def _positive(text: str) -> int:
@@ -138,7 +451,17 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--max-num-batched-tokens", type=_positive, help="vLLM tokens per scheduler step")
     est.add_argument("--json", action="store_true", help="print JSON (integer bytes)")
     est.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
+    _add_gpu_arguments(est)
     est.set_defaults(func=cmd_estimate)
+
+    fit = sub.add_parser("fit", help="every catalog model x format that fits a GPU, best format marked")
+    _add_gpu_arguments(fit)
+    fit.add_argument("--context", type=_positive, default=4096, help="tokens per sequence (default 4096)")
+    fit.add_argument("--batch", type=_positive, default=1, help="concurrent sequences (default 1)")
+    fit.add_argument("--engine", help="transformers, vllm or llama.cpp (default: each format's own)")
+    fit.add_argument("--formats", help="comma-separated format ids (default: a spread of bit widths)")
+    fit.add_argument("--json", action="store_true", help="print JSON (integer bytes)")
+    fit.set_defaults(func=cmd_fit)
 
     from planner.hardware.cli import add_gpus_parser
 

@@ -1,0 +1,308 @@
+"""How much GPU memory a plan may use: the devices (catalog, custom size or live NVML) and each engine's margin.
+
+A :class:`Budget` is hardware only: per-device ``capacity_bytes`` (what the plan starts from: the
+catalog's NVML total, a size the user typed, or the free memory NVML reports now) and
+``total_bytes`` (the device's whole memory). :meth:`Budget.allowance` applies one engine's rule
+for what it lets itself use, because the rules differ:
+
+* llama.cpp ``--fit`` keeps ``--fit-target`` (1024 MiB) free on every device
+  (``common/common.h`` ``fit_params_target``; ``common/fit.cpp``).
+* vLLM takes ``gpu_memory_utilization x total`` (default 0.9) and gives what weights,
+  activations and buffers leave to KV blocks; its CUDA context lives outside that pool, and it
+  refuses to start when free memory is below the pool (``vllm/v1/worker/gpu_worker.py``).
+* transformers keeps no margin of its own (``transformers_fit_margin_mib`` in
+  ``data/engines.json``, 0, with its source and calibration note).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from planner.engines.constants import MIB, constant, default, default_source
+from planner.errors import PlannerError
+from planner.hardware.gpus import Gpu, find_gpu
+from planner.hardware.live import read_live_gpus
+from planner.hardware.units import format_gib, parse_size
+from planner.memory.estimate import MemoryEstimate, RunSettings
+
+#: The most GPUs one plan may span (a typo guard: 8-GPU nodes are the common maximum).
+MAX_GPUS = 64
+
+VLLM_POOL_SOURCE = (
+    "vllm-project/vllm vllm/v1/worker/gpu_worker.py: requested_memory = total_memory x gpu_memory_utilization; "
+    "available_kv_cache_memory_bytes = requested_memory - non_kv_cache_memory (weights + torch peak + "
+    "non-torch increase); start-up fails when free memory < requested_memory"
+)
+
+
+class FitError(PlannerError):
+    """A fit question that cannot be answered: no GPU, an absurd size or count, a plan for the wrong engine."""
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """One GPU of a budget: ``capacity_bytes`` is what a plan starts from, ``total_bytes`` the whole device."""
+
+    name: str
+    capacity_bytes: int
+    total_bytes: int
+    catalog: Gpu | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """What one engine lets itself use on each device of a budget.
+
+    ``blockers`` are reasons the engine would not start whatever the model (vLLM's start-up check).
+    """
+
+    engine: str
+    usable_bytes: tuple[int, ...]
+    margin_bytes: tuple[int, ...]
+    rule: str
+    source: str
+    notes: tuple[str, ...] = ()
+    blockers: tuple[str, ...] = ()
+
+    @property
+    def total_usable_bytes(self) -> int:
+        """Usable bytes over all devices."""
+        return sum(self.usable_bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """GPU memory to plan against. ``source`` is ``catalog``, ``custom`` or ``live``; ``label`` says it in words."""
+
+    devices: tuple[Device, ...]
+    source: str
+    label: str
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.devices) <= MAX_GPUS:
+            raise FitError(f"a budget holds 1 to {MAX_GPUS} GPUs, not {len(self.devices)}")
+
+    @property
+    def count(self) -> int:
+        """Number of GPUs."""
+        return len(self.devices)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Device names, in order."""
+        return tuple(d.name for d in self.devices)
+
+    @property
+    def capacity_bytes(self) -> int:
+        """Capacity over all devices."""
+        return sum(d.capacity_bytes for d in self.devices)
+
+    @property
+    def gpu(self) -> Gpu | None:
+        """The catalog GPU behind the first device (for speed figures), if known."""
+        return self.devices[0].catalog
+
+    def allowance(self, engine: str, settings: RunSettings | None = None) -> Allowance:
+        """The bytes ``engine`` may use on each device under ``settings`` (vLLM reads its utilization)."""
+        settings = settings or RunSettings()
+        if engine == "llama.cpp":
+            return _llamacpp_allowance(self)
+        if engine == "vllm":
+            return _vllm_allowance(self, settings)
+        if engine == "transformers":
+            return _transformers_allowance(self)
+        raise FitError(f"no memory margin rule for engine '{engine:.40}'")
+
+
+def charged_bytes(est: MemoryEstimate) -> int:
+    """GPU bytes of ``est`` counted against its engine's allowance.
+
+    # NOTE: vLLM's pool (gpu_memory_utilization x total) holds weights, activations, non-torch
+    # buffers, CUDA graphs and KV; the CUDA context was created before the pool was measured
+    # (init_snapshot) and sits in the remaining (1 - utilization) share, so it is not charged.
+    """
+    if est.engine == "vllm":
+        return est.total - est.overhead.parts.get("cuda_context", 0)
+    return est.total
+
+
+# ---------------------------------------------------------------------------------------------
+# engine rules
+# ---------------------------------------------------------------------------------------------
+
+
+def _llamacpp_allowance(budget: Budget) -> Allowance:
+    target = int(default("llama.cpp", "fit_target_mib")) * MIB
+    margins = tuple(min(target, d.capacity_bytes) for d in budget.devices)
+    return Allowance(
+        engine="llama.cpp",
+        usable_bytes=tuple(d.capacity_bytes - m for d, m in zip(budget.devices, margins, strict=True)),
+        margin_bytes=margins,
+        rule=f"llama.cpp --fit keeps {target // MIB} MiB free per device (--fit-target)",
+        source=default_source("llama.cpp", "fit_target_mib"),
+    )
+
+
+def _vllm_allowance(budget: Budget, settings: RunSettings) -> Allowance:
+    util = settings.gpu_memory_utilization or float(default("vllm", "gpu_memory_utilization"))
+    context = constant("cuda_context_mib")
+    usable, margins, blockers = [], [], []
+    for d in budget.devices:
+        requested = int(d.total_bytes * util)
+        room = d.capacity_bytes - context.bytes
+        if room < requested:
+            blockers.append(
+                f"vLLM would refuse to start on {d.name}: {format_gib(d.capacity_bytes)} free less its CUDA context "
+                f"(~{context.value:g} MiB) is below gpu_memory_utilization {util:g} x {format_gib(d.total_bytes)} = "
+                f"{format_gib(requested)}; use --gpu-memory-utilization {max(room, 0) / d.total_bytes:.2f} or less"
+            )
+        pool = min(requested, d.capacity_bytes)
+        usable.append(pool)
+        margins.append(d.capacity_bytes - pool)
+    return Allowance(
+        engine="vllm",
+        usable_bytes=tuple(usable),
+        margin_bytes=tuple(margins),
+        rule=(
+            f"vLLM may use gpu_memory_utilization {util:g} x total memory; its CUDA context sits outside that pool"
+        ),
+        source=f"{VLLM_POOL_SOURCE}; {default_source('vllm', 'gpu_memory_utilization')}",
+        blockers=tuple(blockers),
+    )
+
+
+def _transformers_allowance(budget: Budget) -> Allowance:
+    c = constant("transformers_fit_margin_mib")
+    margins = tuple(min(c.bytes, d.capacity_bytes) for d in budget.devices)
+    notes = ()
+    if not c.bytes:
+        notes = (
+            "transformers keeps no free-memory margin: the estimate's overhead already holds the CUDA context, "
+            "cuBLAS workspaces and allocator slack; leave room for other processes yourself",
+        )
+    return Allowance(
+        engine="transformers",
+        usable_bytes=tuple(d.capacity_bytes - m for d, m in zip(budget.devices, margins, strict=True)),
+        margin_bytes=margins,
+        rule=f"transformers: margin {c.value:g} MiB per device (transformers_fit_margin_mib)",
+        source=c.source,
+        notes=notes,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# where budgets come from
+# ---------------------------------------------------------------------------------------------
+
+
+def _checked_count(count: int) -> int:
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_GPUS:
+        raise FitError(f"the GPU count must be between 1 and {MAX_GPUS}, not {count!r}")
+    return count
+
+
+def _checked_size(size: str | int) -> int:
+    value = parse_size(size)
+    if value <= 0:
+        raise FitError(f"a GPU needs some memory: '{size}' is 0 bytes")
+    return value
+
+
+def _times(count: int, text: str) -> str:
+    return text if count == 1 else f"{count} x {text}"
+
+
+def budget_from_gpu(gpu: Gpu | str, count: int = 1, vram: str | int | None = None) -> Budget:
+    """``count`` copies of a catalog GPU (a :class:`Gpu` or a name for :func:`find_gpu`).
+
+    ``vram`` overrides the memory (``"20GiB"``) while keeping the GPU's identity for speed figures.
+    """
+    card = find_gpu(gpu) if isinstance(gpu, str) else gpu
+    count = _checked_count(count)
+    notes: list[str] = []
+    if vram is not None:
+        capacity = total = _checked_size(vram)
+        label = f"{_times(count, card.name)} with {format_gib(capacity)} each (memory given)"
+        source = "custom"
+    else:
+        capacity, total = card.usable_bytes, card.memory_bytes
+        basis = "NVML total" if card.memory_basis == "nvml" else "nominal capacity"
+        label = f"{_times(count, card.name)}, {format_gib(capacity)} each (catalog, {basis})"
+        source = "catalog"
+        if card.memory_basis == "nvml":
+            notes.append(
+                "catalog memory is the NVML total; an idle GPU reports less free (driver reservations, "
+                "a display, other processes): use --live for what is free now"
+            )
+        else:
+            notes.append(f"catalog memory is the nominal {card.memory_nominal}; NVML reports a little less")
+        if card.gpu_usable_bytes is not None:
+            notes.append(
+                f"unified memory: planning against the GPU's default share {format_gib(capacity)} "
+                f"of {format_gib(total)} ({card.gpu_usable_source})"
+            )
+    device = Device(card.name, capacity, total, card)
+    return Budget((device,) * count, source, label, tuple(notes))
+
+
+def budget_from_size(size: str | int, count: int = 1, name: str | None = None) -> Budget:
+    """``count`` GPUs of ``size`` each (``"24GiB"`` is 24 x 2**30 bytes, ``"24GB"`` 24 x 10**9)."""
+    capacity = _checked_size(size)
+    count = _checked_count(count)
+    label_name = name or f"GPU with {format_gib(capacity)}"
+    device = Device(name or f"custom {format_gib(capacity)}", capacity, capacity, None)
+    return Budget((device,) * count, "custom", f"{_times(count, label_name)} (memory given)")
+
+
+def budget_from_live(count: int | None = None, nvml: Any = None) -> Budget:
+    """The free memory NVML reports now on this machine's first ``count`` GPUs (default 1).
+
+    MIG instances count as GPUs of their own. Raises :class:`FitError` with NVML's reason when
+    no GPU can be read, and when fewer than ``count`` GPUs report their memory.
+    """
+    report = read_live_gpus(nvml)
+    if not report.available:
+        raise FitError(report.reason or "no NVIDIA GPU detected")
+    devices: list[Device] = []
+    notes: list[str] = list(report.warnings)
+    for g in report.gpus:
+        name = g.name or f"GPU {g.index}"
+        if g.mig_enabled and g.mig_devices:
+            for m in g.mig_devices:
+                if m.free_bytes is None or m.total_bytes is None:
+                    notes.append(f"{name} MIG {m.index}: NVML gave no memory figures; skipped")
+                    continue
+                devices.append(
+                    Device(f"{name} MIG {m.index} ({m.name or '?'})", m.free_bytes, m.total_bytes, None)
+                )
+            continue
+        if g.free_bytes is None or g.total_bytes is None:
+            notes.append(f"GPU {g.index} ({name}): NVML gave no memory figures; skipped")
+            continue
+        devices.append(Device(f"GPU {g.index}: {name}", g.free_bytes, g.total_bytes, g.catalog))
+    if not devices:
+        raise FitError("NVML found GPUs but none reported its memory: " + "; ".join(notes))
+    wanted = 1 if count is None else _checked_count(count)
+    if wanted > len(devices):
+        raise FitError(f"asked for {wanted} GPUs, NVML reports memory for {len(devices)}")
+    if count is None and len(devices) > 1:
+        notes.append(f"{len(devices)} GPUs found; planning on the first (pass a count to plan across more)")
+    chosen = tuple(devices[:wanted])
+    free = ", ".join(f"{format_gib(d.capacity_bytes)} free of {format_gib(d.total_bytes)}" for d in chosen)
+    label = f"{', '.join(d.name for d in chosen)} (live NVML: {free})"
+    return Budget(chosen, "live", label, tuple(notes))
+
+
+__all__ = [
+    "MAX_GPUS",
+    "Allowance",
+    "Budget",
+    "Device",
+    "FitError",
+    "budget_from_gpu",
+    "budget_from_live",
+    "budget_from_size",
+    "charged_bytes",
+]
