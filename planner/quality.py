@@ -1,0 +1,474 @@
+"""Published quality figures, read and validated in one place.
+
+``data/quality/formats.json`` holds what each quantized format is *measured* to lose against its
+16-bit original (one row per printed figure, each with its table and quoted cells);
+``data/quality/models.json`` holds one published benchmark score per catalog model. A bad row fails
+here (and so in the tests), never on a user's page.
+
+:func:`retention` turns the format rows into one answer for a format and a model size, by a rule
+kept simple on purpose (see its docstring) and without inventing a figure where none is published.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+from planner.catalog import DATA_DIR, load_catalog
+from planner.errors import PlannerError
+from planner.formats import UnknownFormatError, parse_format
+
+QUALITY_DIR = DATA_DIR / "quality"
+FORMATS_FILE = QUALITY_DIR / "formats.json"
+MODELS_FILE = QUALITY_DIR / "models.json"
+
+ACCURACY = "accuracy_retention"
+METRICS = frozenset({ACCURACY, "ppl", "ppl_delta", "ppl_delta_pct", "ppl_ratio", "kld", "top1_agreement"})
+#: Rows whose size is within this factor of the nearest measured size share its size class.
+SIZE_CLASS_FACTOR = 1.25
+#: A printed retention may differ from its two printed scores by rounding, in percentage points.
+ROUNDING_PP = 0.05
+#: Sane ranges per metric (outside them a row is a typo, not a measurement).
+_RANGES = {
+    ACCURACY: (0.0, 130.0),
+    "ppl": (1.0, 1000.0),
+    "ppl_delta": (-1.0, 100.0),
+    "ppl_delta_pct": (-5.0, 1000.0),
+    "ppl_ratio": (0.9, 20.0),
+    "kld": (0.0, 10.0),
+    "top1_agreement": (0.0, 100.0),
+}
+_ROW_KEYS = frozenset(
+    {"format", "family", "bits", "method", "metric", "benchmark", "model", "params_billion", "value", "baseline",
+     "source", "where", "quote", "baseline_value", "score", "baseline_score", "active_params_billion", "note"}
+)  # fmt: skip
+_PARAMETRIC = re.compile(r"(exl[23])-(\d+(?:\.\d+)?)")
+_URL = re.compile(r"https?://\S+")
+
+
+class QualityDataError(PlannerError):
+    """A quality data file is malformed (a bug in ``data/quality``, caught by the tests)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where figures were published: a followable URL and what the publication is."""
+
+    id: str
+    title: str
+    url: str
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FormatQuality:
+    """One published figure: a format's loss on one model, from one table.
+
+    ``format`` is the planner's format id, or ``None`` where the measured scheme has none (AWQ at
+    3 bits). ``value`` is in the unit of ``metric`` (percent for ``accuracy_retention``);
+    ``score``/``baseline_score`` are the printed benchmark scores a retention was computed from,
+    and ``baseline_value`` the 16-bit figure next to a printed perplexity.
+    """
+
+    format: str | None
+    family: str
+    bits: float
+    method: str
+    metric: str
+    benchmark: str
+    model: str
+    params_billion: float
+    value: float
+    baseline: str
+    source: Source
+    where: str
+    quote: str
+    baseline_value: float | None = None
+    score: float | None = None
+    baseline_score: float | None = None
+    active_params_billion: float | None = None
+    note: str | None = None
+
+    @property
+    def fraction(self) -> float | None:
+        """Share of the 16-bit accuracy kept (1.0 = none lost), for accuracy rows only."""
+        return self.value / 100.0 if self.metric == ACCURACY else None
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """A statement about a format that is not a figure: a fallback, a native release, or 'none'."""
+
+    format: str
+    text: str
+    source: Source | None = None
+    uses: str | None = None
+    models: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FormatQualityTable:
+    """``formats.json``: the figures plus what is known about formats that have none."""
+
+    rows: tuple[FormatQuality, ...]
+    sources: dict[str, Source]
+    baselines: dict[str, Marker]
+    fallbacks: dict[str, Marker]
+    native: dict[str, Marker]
+    none: dict[str, Marker]
+
+    def rows_for(self, format_id: str) -> tuple[FormatQuality, ...]:
+        """Rows measured on ``format_id`` (parametric ids match rows at the same bpw, within 0.05)."""
+        key = _canonical(format_id)
+        parametric = _PARAMETRIC.fullmatch(key)
+        if parametric:
+            family, bpw = parametric.group(1), float(parametric.group(2))
+            return tuple(r for r in self.rows if r.family == family and abs(r.bits - bpw) <= 0.05)
+        return tuple(r for r in self.rows if r.format == key)
+
+    def marker_none(self, format_id: str) -> Marker | None:
+        """The explicit 'no published measurement' marker for ``format_id`` (or its family)."""
+        key = _canonical(format_id)
+        parametric = _PARAMETRIC.fullmatch(key)
+        return self.none.get(key) or (self.none.get(parametric.group(1)) if parametric else None)
+
+
+@dataclass(frozen=True, slots=True)
+class BenchmarkScore:
+    """One published score of one checkpoint, with the exact setting it was run in."""
+
+    benchmark: str
+    value: float
+    shots: int | None
+    setting: str
+    checkpoint: str
+    source: str
+    where: str
+    quote: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelScore:
+    """A catalog model's published MMLU (5-shot) and MMLU-Pro, either of which may be missing.
+
+    ``other`` keeps MMLU figures published in another setting (0-shot CoT, Pass@1), which are not
+    comparable with the 5-shot column.
+
+    ``checkpoint`` on a score may name a sibling of the catalog entry (the base model of an
+    instruct entry) when that is all the publisher printed; ``note`` then says so.
+    """
+
+    model_id: str
+    mmlu_5shot: BenchmarkScore | None
+    mmlu_pro: BenchmarkScore | None
+    other: tuple[BenchmarkScore, ...] = ()
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How much of the 16-bit accuracy a format keeps at a model size, and on what evidence.
+
+    ``value`` is the median retention fraction (1.0 = no loss) over accuracy rows in ``size_class``;
+    ``low``/``high`` their range. ``basis`` is ``accuracy``, ``perplexity`` (only perplexity or KLD
+    is published: ``value`` is None and ``evidence`` holds those rows), ``baseline`` (a 16-bit
+    format) or ``none``.
+    """
+
+    format_id: str
+    value: float | None
+    low: float | None
+    high: float | None
+    evidence: tuple[FormatQuality, ...]
+    size_class: str | None
+    basis: str
+    note: str
+
+
+def _canonical(format_id: str) -> str:
+    key = format_id.strip().lower()
+    parametric = _PARAMETRIC.fullmatch(key)
+    return f"{parametric.group(1)}-{float(parametric.group(2)):.1f}" if parametric else key
+
+
+def _require(row: dict[str, Any], key: str, kinds: type | tuple[type, ...], where: str) -> Any:
+    value = row.get(key)
+    if not isinstance(value, kinds) or isinstance(value, bool):
+        raise QualityDataError(f"{where}: '{key}' is missing or of the wrong type")
+    if isinstance(value, str) and not value.strip():
+        raise QualityDataError(f"{where}: '{key}' is empty")
+    return value
+
+
+def _optional(row: dict[str, Any], key: str, kinds: type | tuple[type, ...], where: str) -> Any:
+    return None if row.get(key) is None else _require(row, key, kinds, where)
+
+
+def _source(key: str, raw: Any) -> Source:
+    where = f"sources.{key}"
+    if not isinstance(raw, dict):
+        raise QualityDataError(f"{where}: must be an object")
+    url = _require(raw, "url", str, where)
+    if not _URL.fullmatch(url):
+        raise QualityDataError(f"{where}: 'url' must be an http(s) URL")
+    return Source(key, _require(raw, "title", str, where), url, _optional(raw, "note", str, where))
+
+
+def _row(index: int, raw: Any, sources: dict[str, Source]) -> FormatQuality:
+    where = f"rows[{index}]"
+    if not isinstance(raw, dict):
+        raise QualityDataError(f"{where}: must be an object")
+    unknown = set(raw) - _ROW_KEYS
+    if unknown:
+        raise QualityDataError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    metric = _require(raw, "metric", str, where)
+    if metric not in METRICS:
+        raise QualityDataError(f"{where}: unknown metric '{metric}'")
+    source_id = _require(raw, "source", str, where)
+    if source_id not in sources:
+        raise QualityDataError(f"{where}: source '{source_id}' is not in 'sources'")
+    number = (int, float)
+    row = FormatQuality(
+        format=_optional(raw, "format", str, where),
+        family=_require(raw, "family", str, where),
+        bits=float(_require(raw, "bits", number, where)),
+        method=_require(raw, "method", str, where),
+        metric=metric,
+        benchmark=_require(raw, "benchmark", str, where),
+        model=_require(raw, "model", str, where),
+        params_billion=float(_require(raw, "params_billion", number, where)),
+        value=float(_require(raw, "value", number, where)),
+        baseline=_require(raw, "baseline", str, where),
+        source=sources[source_id],
+        where=_require(raw, "where", str, where),
+        quote=_require(raw, "quote", str, where),
+        baseline_value=_optional(raw, "baseline_value", number, where),
+        score=_optional(raw, "score", number, where),
+        baseline_score=_optional(raw, "baseline_score", number, where),
+        active_params_billion=_optional(raw, "active_params_billion", number, where),
+        note=_optional(raw, "note", str, where),
+    )
+    low, high = _RANGES[metric]
+    if not low <= row.value <= high:
+        raise QualityDataError(f"{where}: {metric} {row.value} is outside [{low}, {high}]")
+    if row.params_billion <= 0 or not 1 <= row.bits <= 16:
+        raise QualityDataError(f"{where}: params_billion must be positive and bits within 1..16")
+    if row.format is not None:
+        try:
+            parse_format(row.format)
+        except UnknownFormatError:
+            raise QualityDataError(f"{where}: '{row.format}' is not a planner format id") from None
+    if (row.score is None) != (row.baseline_score is None):
+        raise QualityDataError(f"{where}: 'score' and 'baseline_score' go together")
+    if row.score is not None:
+        if metric != ACCURACY or row.baseline_score <= 0:
+            raise QualityDataError(
+                f"{where}: scores belong to accuracy_retention rows with a positive baseline"
+            )
+        if abs(100.0 * row.score / row.baseline_score - row.value) > ROUNDING_PP:
+            raise QualityDataError(f"{where}: value {row.value} is not score / baseline_score")
+    if metric == "ppl" and row.baseline_value is None:
+        raise QualityDataError(f"{where}: a 'ppl' row needs the 16-bit 'baseline_value' from the same table")
+    return row
+
+
+def _marker(section: str, raw: Any, sources: dict[str, Source], text_key: str) -> Marker:
+    where = f"{section}[{raw.get('format') if isinstance(raw, dict) else '?'}]"
+    if not isinstance(raw, dict):
+        raise QualityDataError(f"{section}: entries must be objects")
+    source_id = _optional(raw, "source", str, where)
+    if source_id is not None and source_id not in sources:
+        raise QualityDataError(f"{where}: source '{source_id}' is not in 'sources'")
+    models = raw.get("models", [])
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        raise QualityDataError(f"{where}: 'models' must be a list of ids")
+    return Marker(
+        format=_require(raw, "format", str, where),
+        text=_require(raw, text_key, str, where),
+        source=sources[source_id] if source_id else None,
+        uses=_optional(raw, "uses", str, where),
+        models=tuple(models),
+    )
+
+
+def parse_format_quality(data: Any) -> FormatQualityTable:
+    """Validate the contents of ``formats.json`` (split out so tests can feed it bad rows)."""
+    if not isinstance(data, dict):
+        raise QualityDataError("formats.json: must hold a JSON object")
+    raw_sources = data.get("sources")
+    if not isinstance(raw_sources, dict) or not raw_sources:
+        raise QualityDataError("formats.json: 'sources' must be a non-empty object")
+    sources = {key: _source(key, raw) for key, raw in raw_sources.items()}
+    raw_rows = data.get("rows")
+    if not isinstance(raw_rows, list) or not raw_rows:
+        raise QualityDataError("formats.json: 'rows' must be a non-empty list")
+    rows = tuple(_row(i, raw, sources) for i, raw in enumerate(raw_rows))
+    sections = {"baselines": "reason", "fallbacks": "assumption", "native": "statement", "none": "reason"}
+    markers: dict[str, dict[str, Marker]] = {}
+    for section, text_key in sections.items():
+        raw = data.get(section, [])
+        if not isinstance(raw, list):
+            raise QualityDataError(f"formats.json: '{section}' must be a list")
+        markers[section] = {m.format: m for m in (_marker(section, r, sources, text_key) for r in raw)}
+    for marker in markers["fallbacks"].values():
+        if marker.uses is None or not any(r.format == marker.uses for r in rows):
+            raise QualityDataError(f"fallbacks[{marker.format}]: 'uses' must name a format that has rows")
+    for marker in markers["none"].values():
+        if marker.source is None:
+            raise QualityDataError(f"none[{marker.format}]: say where it was looked for ('source')")
+    return FormatQualityTable(
+        rows, sources, markers["baselines"], markers["fallbacks"], markers["native"], markers["none"]
+    )
+
+
+@cache
+def load_format_quality() -> FormatQualityTable:
+    """The shipped format quality table, validated."""
+    return parse_format_quality(_read(FORMATS_FILE))
+
+
+def _score(raw: Any, where: str) -> BenchmarkScore | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise QualityDataError(f"{where}: must be an object or null")
+    value = float(_require(raw, "value", (int, float), where))
+    if not 0 < value <= 100:
+        raise QualityDataError(f"{where}: a benchmark score is a percentage in (0, 100]")
+    source = _require(raw, "source", str, where)
+    if not _URL.fullmatch(source):
+        raise QualityDataError(f"{where}: 'source' must be an http(s) URL")
+    shots = raw.get("shots")
+    if shots is not None and (not isinstance(shots, int) or isinstance(shots, bool) or shots < 0):
+        raise QualityDataError(f"{where}: 'shots' must be a non-negative integer or null")
+    return BenchmarkScore(
+        benchmark=_require(raw, "benchmark", str, where),
+        value=value,
+        shots=shots,
+        setting=_require(raw, "setting", str, where),
+        checkpoint=_require(raw, "checkpoint", str, where),
+        source=source,
+        where=_require(raw, "where", str, where),
+        quote=_require(raw, "quote", str, where),
+    )
+
+
+def parse_model_scores(data: Any, catalog_ids: frozenset[str]) -> dict[str, ModelScore]:
+    """Validate the contents of ``models.json`` against the catalog ids."""
+    models = data.get("models") if isinstance(data, dict) else None
+    if not isinstance(models, dict):
+        raise QualityDataError("models.json: must hold an object with a 'models' object")
+    unknown = set(models) - catalog_ids
+    if unknown:
+        raise QualityDataError(f"models.json: not in the catalog: {', '.join(sorted(unknown))}")
+    out = {}
+    for model_id, raw in models.items():
+        if not isinstance(raw, dict) or not {"mmlu_5shot", "mmlu_pro"} <= set(raw):
+            raise QualityDataError(
+                f"models.{model_id}: needs 'mmlu_5shot' and 'mmlu_pro' (null where unpublished)"
+            )
+        other = raw.get("other", [])
+        if not isinstance(other, list):
+            raise QualityDataError(f"models.{model_id}.other: must be a list")
+        entry = ModelScore(
+            model_id=model_id,
+            mmlu_5shot=_score(raw["mmlu_5shot"], f"models.{model_id}.mmlu_5shot"),
+            mmlu_pro=_score(raw["mmlu_pro"], f"models.{model_id}.mmlu_pro"),
+            other=tuple(_score(o, f"models.{model_id}.other[{i}]") for i, o in enumerate(other)),
+            note=_optional(raw, "note", str, f"models.{model_id}"),
+        )
+        if entry.mmlu_5shot is not None and entry.mmlu_5shot.shots != 5:
+            raise QualityDataError(f"models.{model_id}.mmlu_5shot: must be a 5-shot score")
+        scores = [s for s in (entry.mmlu_5shot, entry.mmlu_pro, *entry.other) if s is not None]
+        if entry.note is None and (not scores or any(s.checkpoint != model_id for s in scores)):
+            raise QualityDataError(
+                f"models.{model_id}: a missing score or another checkpoint's score needs a 'note'"
+            )
+        out[model_id] = entry
+    return out
+
+
+@cache
+def load_model_scores() -> dict[str, ModelScore]:
+    """Published scores by catalog id; every catalog model has an entry (scores may be None)."""
+    catalog_ids = frozenset(load_catalog())
+    scores = parse_model_scores(_read(MODELS_FILE), catalog_ids)
+    missing = catalog_ids - set(scores)
+    if missing:
+        raise QualityDataError(f"models.json: catalog models without an entry: {', '.join(sorted(missing))}")
+    return scores
+
+
+def _read(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise QualityDataError(f"{path.name}: unreadable ({exc})") from None
+
+
+def _nearest_size_class(rows: tuple[FormatQuality, ...], params_billion: float) -> tuple[FormatQuality, ...]:
+    distance = {r: abs(math.log(r.params_billion / params_billion)) for r in rows}
+    nearest = min(distance.values())
+    return tuple(r for r in rows if distance[r] <= nearest + math.log(SIZE_CLASS_FACTOR))
+
+
+def _size_label(rows: tuple[FormatQuality, ...]) -> str:
+    sizes = sorted({r.params_billion for r in rows})
+    return f"{sizes[0]:g}B" if len(sizes) == 1 else f"{sizes[0]:g}B-{sizes[-1]:g}B"
+
+
+def retention(format_id: str, params_billion: float) -> Retention:
+    """Share of 16-bit accuracy ``format_id`` keeps on a model of ``params_billion`` (total) parameters.
+
+    The rule: take the format's published accuracy-retention rows (for a format with none at all,
+    those of a declared fallback, saying so); keep the rows measured at the size nearest to
+    ``params_billion`` on a log scale, plus any within 25% of that size; report their median as
+    ``value`` and their range as ``low``/``high``. With no accuracy rows the answer has no value and
+    carries the perplexity/KLD rows instead; with no rows at all it says so ("no published
+    measurement"). Retentions above 1.0 are kept as measured (benchmark noise), not clipped.
+    """
+    if not params_billion > 0:
+        raise ValueError("params_billion must be positive")
+    parse_format(format_id)  # unknown ids fail as everywhere else in the planner
+    table = load_format_quality()
+    key = _canonical(format_id)
+    if key in table.baselines:
+        return Retention(key, 1.0, 1.0, 1.0, table.rows_for(key), None, "baseline", table.baselines[key].text)
+    rows, notes = table.rows_for(key), []
+    if not rows and key in table.fallbacks:
+        fallback = table.fallbacks[key]
+        rows = table.rows_for(fallback.uses)
+        notes.append(f"Assumed from {fallback.uses}: {fallback.text}")
+    if key in table.native:
+        notes.append(table.native[key].text)
+    if not rows:
+        marker = table.marker_none(key)
+        reason = marker.text if marker else "No published measurement."
+        return Retention(key, None, None, None, (), None, "none", " ".join([*notes, reason]))
+    accuracy = tuple(r for r in rows if r.metric == ACCURACY)
+    if not accuracy:
+        chosen = _nearest_size_class(rows, params_billion)
+        notes.append("No published accuracy measurement; only perplexity/KLD, carried in 'evidence'.")
+        return Retention(key, None, None, None, chosen, _size_label(chosen), "perplexity", " ".join(notes))
+    chosen = _nearest_size_class(accuracy, params_billion)
+    fractions = [r.fraction for r in chosen]
+    notes.append(
+        f"Median of {len(chosen)} published accuracy-retention figure(s) measured at {_size_label(chosen)} "
+        f"(nearest published size to {params_billion:g}B)."
+    )
+    return Retention(
+        key,
+        median(fractions),
+        min(fractions),
+        max(fractions),
+        chosen,
+        _size_label(chosen),
+        "accuracy",
+        " ".join(notes),
+    )
