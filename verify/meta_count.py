@@ -9,26 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-# NOTE: Wrappers whose language model lives in text_config load through the
-# image-text class; everything else is a causal LM.
-_IMAGE_TEXT_TYPES = {"gemma3", "mistral3", "llava", "qwen2_5_vl", "qwen2_vl", "llama4"}
+from verify.hf import auto_class, hf_config
 
 
 def transformers_parameters(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     """Map every parameter and persistent buffer to its shape, tied parameters once."""
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
 
-    raw = dict(config)
-    model_type = raw.pop("model_type")
-    # NOTE: special token ids never change a shape, but transformers refuses a
-    # pad_token_id beyond a tiny test vocabulary; drop them.
-    for key in ("pad_token_id", "bos_token_id", "eos_token_id"):
-        raw[key] = None
-    hf_config = AutoConfig.for_model(model_type, **raw)
-    auto = AutoModelForImageTextToText if model_type in _IMAGE_TEXT_TYPES else AutoModelForCausalLM
+    # NOTE: wrappers whose language model lives in text_config load through the image-text
+    # class; special token ids (which transformers checks against a tiny vocabulary) are
+    # dropped: see verify.hf.
+    config_obj = hf_config(config)
+    auto = auto_class(config["model_type"])
     with torch.device("meta"):
-        model = auto.from_config(hf_config, trust_remote_code=False)
+        model = auto.from_config(config_obj, trust_remote_code=False)
     shapes = {name: tuple(p.shape) for name, p in model.named_parameters()}
     # NOTE: persistent buffers are saved in the checkpoint and loaded with the weights
     # (DeepSeek-V3's router e_score_correction_bias); non-persistent ones (rotary
