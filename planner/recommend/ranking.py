@@ -1,0 +1,447 @@
+"""Rank every (catalog model, format) pair that fits a budget by expected quality, with its evidence.
+
+Expected quality is the model's published benchmark score times the format's published accuracy
+retention at the nearest measured model size (:mod:`planner.recommend.expected`). Memory comes from
+the engines and the fit solvers (:mod:`planner.fit`), speed from the roofline estimate
+(:mod:`planner.fit.speed`); nothing here is a new figure, only an order and the reasons for it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from planner.catalog import load_catalog
+from planner.engines import default_engine, get_engine
+from planner.engines import estimate as engine_estimate
+from planner.errors import PlannerError
+from planner.fit import Budget, FitResult, fit_estimate, representative_formats
+from planner.fit.speed import SpeedEstimate, estimate_speed
+from planner.formats import parse_format
+from planner.memory.estimate import MemoryEstimate, RunSettings
+from planner.recommend.expected import (
+    BENCHMARKS,
+    DEFAULT_BENCHMARK,
+    ExpectedQuality,
+    benchmark_label,
+    expected_quality,
+)
+from planner.recommend.filters import (
+    Filters,
+    RecommendError,
+    bit_width,
+    model_exclusion,
+    resolve_families,
+    resolve_licenses,
+)
+from planner.recommend.summary import BitWidthPick, TradeOff, best_per_bit_width, sixteen_vs_larger_four
+
+#: Estimates kept between calls: the catalog x representative formats x a few settings.
+ESTIMATE_CACHE_SIZE = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One fitting (model, format, engine) with its evidence: score, retention, memory, speed.
+
+    ``rank`` is 1 for the best ranked pair and ``None`` for pairs listed unranked (the reason is
+    ``quality.reason``). ``speed`` is ``None`` when the budget has no catalog GPU behind it.
+    """
+
+    model_id: str
+    family: str
+    license: str | None
+    parameters: int
+    active_parameters: int
+    max_position_embeddings: int | None
+    format_id: str
+    engine: str
+    bit_width: int
+    bits_per_weight: float
+    fit: FitResult
+    quality: ExpectedQuality
+    speed: SpeedEstimate | None
+    rank: int | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ranked(self) -> bool:
+        """Whether the pair has an expected quality to rank by."""
+        return self.quality.ranked
+
+    @property
+    def estimate(self) -> MemoryEstimate:
+        """The memory estimate behind the fit."""
+        return self.fit.estimate
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON: integer bytes, the evidence with its sources."""
+        q = self.quality
+        est = self.fit.estimate
+        score = q.score
+        ret = q.retention
+        return {
+            "rank": self.rank,
+            "model": self.model_id,
+            "family": self.family,
+            "license": self.license,
+            "parameters": self.parameters,
+            "active_parameters": self.active_parameters,
+            "max_position_embeddings": self.max_position_embeddings,
+            "format": self.format_id,
+            "engine": self.engine,
+            "bit_width": self.bit_width,
+            "bits_per_weight": round(self.bits_per_weight, 4),
+            "expected_quality": _round(q.expected),
+            "expected_quality_low": _round(q.expected_low),
+            "expected_quality_high": _round(q.expected_high),
+            "unranked_reason": q.reason,
+            "score": None
+            if score is None
+            else {
+                "benchmark": score.benchmark,
+                "value": score.value,
+                "shots": score.shots,
+                "setting": score.setting,
+                "checkpoint": score.checkpoint,
+                "source": score.source,
+                "where": score.where,
+                "note": q.score_note,
+            },
+            "retention": {
+                "value": _round(ret.value, 6),
+                "used": _round(q.retention_used, 6),
+                "low": _round(ret.low, 6),
+                "high": _round(ret.high, 6),
+                "basis": ret.basis,
+                "size_class": ret.size_class,
+                "note": ret.note,
+                "evidence": [
+                    {
+                        "format": r.format,
+                        "model": r.model,
+                        "params_billion": r.params_billion,
+                        "metric": r.metric,
+                        "benchmark": r.benchmark,
+                        "value": r.value,
+                        "source": r.source.url,
+                        "source_title": r.source.title,
+                        "where": r.where,
+                    }
+                    for r in ret.evidence
+                ],
+            },
+            "memory": {
+                "weights": est.weights.bytes,
+                "kv_cache": est.kv_cache.bytes,
+                "activations": est.activations.bytes,
+                "overhead": est.overhead.bytes,
+                "required": self.fit.required_bytes,
+                "usable": self.fit.usable_bytes,
+                "headroom": self.fit.headroom_bytes,
+                "host": est.host_total,
+            },
+            "speed": None if self.speed is None else self.speed.to_dict(),
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    """A catalog model left out before any memory was computed, and why."""
+
+    model_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """The ranking for one budget, context and batch, with the assumptions it rests on.
+
+    ``candidates`` holds every fitting pair: ranked ones first (best first), then the unranked
+    ones with their reasons. ``no_fit`` lists models kept by the filters for which no format
+    tried fits; ``excluded`` models the filters or the context left out.
+    """
+
+    budget: Budget
+    settings: RunSettings
+    engine: str | None
+    benchmark: str
+    formats: tuple[str, ...]
+    filters: Filters
+    candidates: tuple[Candidate, ...]
+    excluded: tuple[Exclusion, ...]
+    no_fit: tuple[str, ...]
+    by_bit_width: tuple[BitWidthPick, ...]
+    trade_off: TradeOff
+    assumptions: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    elapsed_s: float = field(default=0.0, compare=False)
+
+    @property
+    def ranked(self) -> tuple[Candidate, ...]:
+        """Pairs with an expected quality, best first."""
+        return tuple(c for c in self.candidates if c.ranked)
+
+    @property
+    def unranked(self) -> tuple[Candidate, ...]:
+        """Fitting pairs without a published score or retention, with the reason on each."""
+        return tuple(c for c in self.candidates if not c.ranked)
+
+    @property
+    def best(self) -> Candidate | None:
+        """The top pick, or ``None`` when nothing ranked fits."""
+        return next(iter(self.ranked), None)
+
+    def to_dict(self, top: int | None = None) -> dict[str, Any]:
+        """Plain data for JSON (integer bytes); ``top`` keeps the first ``top`` ranked pairs."""
+        ranked = self.ranked if top is None else self.ranked[:top]
+        return {
+            "gpu": {
+                "name": self.budget.devices[0].name,
+                "count": self.budget.count,
+                "vram": self.budget.devices[0].capacity_bytes,
+                "source": self.budget.source,
+                "label": self.budget.label,
+            },
+            "context": self.settings.context,
+            "batch": self.settings.batch,
+            "engine": self.engine,
+            "benchmark": self.benchmark,
+            "benchmark_label": benchmark_label(self.benchmark),
+            "formats": list(self.formats),
+            "filters": {
+                "families": list(self.filters.families),
+                "licenses": list(self.filters.licenses),
+                "min_context": self.filters.min_context,
+            },
+            "best": None if self.best is None else self.best.to_dict(),
+            "ranked": [c.to_dict() for c in ranked],
+            "ranked_total": len(self.ranked),
+            "unranked": [c.to_dict() for c in self.unranked],
+            "by_bit_width": [
+                {
+                    "bit_width": p.bit_width,
+                    "model": None if p.pick is None else p.pick.model_id,
+                    "format": None if p.pick is None else p.pick.format_id,
+                    "expected_quality": None if p.pick is None else _round(p.pick.quality.expected),
+                    "required": None if p.pick is None else p.pick.fit.required_bytes,
+                    "fitting": p.fitting,
+                    "note": p.note,
+                }
+                for p in self.by_bit_width
+            ],
+            "trade_off": {
+                "sixteen_bit": _pair(self.trade_off.sixteen),
+                "larger_four_bit": _pair(self.trade_off.larger_four),
+                "difference": _round(self.trade_off.difference),
+                "text": self.trade_off.text,
+            },
+            "no_fit": list(self.no_fit),
+            "excluded": [{"model": e.model_id, "reason": e.reason} for e in self.excluded],
+            "assumptions": list(self.assumptions),
+            "notes": list(self.notes),
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _pair(c: Candidate | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {
+        "model": c.model_id,
+        "parameters": c.parameters,
+        "format": c.format_id,
+        "score": c.quality.score.value,
+        "retention_used": _round(c.quality.retention_used, 6),
+        "expected_quality": _round(c.quality.expected),
+        "required": c.fit.required_bytes,
+    }
+
+
+@lru_cache(maxsize=ESTIMATE_CACHE_SIZE)
+def _estimate(model_id: str, format_id: str, engine_id: str, settings: RunSettings) -> MemoryEstimate:
+    """One memory estimate of a catalog model (cached: it does not depend on the budget)."""
+    spec = load_catalog()[model_id].spec()
+    return engine_estimate(spec, parse_format(format_id), engine_id, settings)
+
+
+def _speed(est: MemoryEstimate, budget: Budget) -> SpeedEstimate | None:
+    """Decode speed on the budget's catalog GPU (tensor parallel for vLLM, layer split otherwise)."""
+    if budget.gpu is None:
+        return None
+    mode = "tensor" if est.engine == "vllm" else "layer"
+    try:
+        return estimate_speed(est, budget.gpu, budget.count, mode=mode)
+    except PlannerError:
+        return None
+
+
+def _rank_key(c: Candidate) -> tuple[Any, ...]:
+    """Best first: expected quality, then decode speed (unknown last), then less GPU memory."""
+    speed = c.speed.decode_tokens_per_s if c.speed is not None else -1.0
+    return (-round(c.quality.expected, 9), -speed, c.fit.required_bytes, c.model_id, c.format_id)
+
+
+def _unranked_key(c: Candidate) -> tuple[Any, ...]:
+    """Listed after the ranked ones: models with a published score first, then more bits."""
+    score = c.quality.score.value if c.quality.score is not None else -1.0
+    return (-score, -c.bits_per_weight, c.model_id, c.format_id)
+
+
+def _assumptions(benchmark: str, budget: Budget) -> tuple[str, ...]:
+    label = benchmark_label(benchmark)
+    out = [
+        f"expected quality = the model's published {label} score x the format's median published accuracy "
+        "retention at the nearest measured model size (planner.quality.retention, data/quality/formats.json); "
+        "retention was measured on other models and benchmarks and is assumed to carry over",
+        "a published retention above 100% (benchmark noise) counts as 100%: no format is expected to beat its "
+        "16-bit original; a model released in a format (gpt-oss MXFP4, DeepSeek-V3/R1 FP8 blocks) keeps 100% in it",
+        "scores are as their publishers printed them (data/quality/models.json); some are the base checkpoint's "
+        "(see each note) and evaluation harnesses differ, so a difference of a point or two is within noise",
+        "pairs without a published score or without a published accuracy retention are listed after the ranked "
+        "ones with the reason; no number is made up for them",
+        "models whose max_position_embeddings is below the context asked are left out",
+        "fit = the planner's memory estimate against each engine's allowance (llama.cpp keeps 1 GiB free, vLLM "
+        "uses gpu_memory_utilization x total, transformers keeps no margin)",
+    ]
+    if benchmark == "mmlu-pro":
+        out.append("MMLU-Pro settings differ by publisher (each score's setting is in its evidence)")
+    if budget.gpu is not None:
+        out.append(
+            f"ties broken by estimated decode speed (roofline estimate on the {budget.gpu.name}), then by less GPU memory"
+        )
+    else:
+        out.append("no catalog GPU behind this budget, so no speed estimate: ties broken by less GPU memory")
+    return tuple(out)
+
+
+def _formats(engine: str | None, formats: Iterable[str] | None) -> tuple[tuple[str, ...], list[str]]:
+    """Format ids to try (parsed, deduplicated) and notes on those the engine does not load."""
+    wanted = list(formats) if formats is not None else list(representative_formats(engine))
+    if not wanted:
+        raise RecommendError("no formats to try: give at least one format id")
+    out: list[str] = []
+    notes: list[str] = []
+    for raw in wanted:
+        fmt = parse_format(raw)
+        if engine is not None and not get_engine(engine).loads(fmt):
+            notes.append(f"{fmt.id} left out: {engine} does not load it")
+            continue
+        if fmt.id not in out:
+            out.append(fmt.id)
+    if not out:
+        raise RecommendError(f"{engine} loads none of the formats given ({', '.join(wanted)})")
+    return tuple(out), notes
+
+
+def recommend(
+    budget: Budget,
+    settings: RunSettings | None = None,
+    engine: str | None = None,
+    *,
+    formats: Iterable[str] | None = None,
+    filters: Filters | None = None,
+    benchmark: str = DEFAULT_BENCHMARK,
+) -> Recommendation:
+    """Every (catalog model, format) pair that fits ``budget`` at ``settings``, ranked by expected quality.
+
+    ``engine`` ``None`` runs each format on its own engine (llama.cpp for GGUF types, else
+    transformers); naming one keeps only formats it loads. ``formats`` defaults to the fit
+    solvers' representative formats for the engine. ``benchmark`` is ``"mmlu"`` (5-shot, the
+    default) or ``"mmlu-pro"``: scores from different benchmarks are never mixed in one ranking.
+    """
+    started = time.perf_counter()
+    settings = settings or RunSettings()
+    filters = filters or Filters()
+    if benchmark not in BENCHMARKS:
+        raise RecommendError(f"unknown benchmark '{benchmark:.40}'; valid: {', '.join(BENCHMARKS)}")
+    engine_id = get_engine(engine).id if engine else None
+    format_ids, notes = _formats(engine_id, formats)
+    families = resolve_families(filters.families)
+    licenses = resolve_licenses(filters.licenses)
+    parsed = {fid: parse_format(fid) for fid in format_ids}
+    engines = {fid: engine_id or default_engine(fmt).id for fid, fmt in parsed.items()}
+
+    ranked: list[Candidate] = []
+    unranked: list[Candidate] = []
+    excluded: list[Exclusion] = []
+    no_fit: list[str] = []
+    catalog = load_catalog()
+    entries = sorted(catalog.values(), key=lambda e: (e.spec().total_parameters, e.id))
+    for entry in entries:
+        spec = entry.spec()
+        reason = model_exclusion(entry, spec, settings.context, filters, families, licenses)
+        if reason is not None:
+            excluded.append(Exclusion(entry.id, reason))
+            continue
+        model_notes: tuple[str, ...] = ()
+        if spec.max_position_embeddings is None:
+            model_notes = ("the config states no max_position_embeddings: the context limit is not checked",)
+        params_billion = spec.total_parameters / 1e9
+        fitted = False
+        for fid in format_ids:
+            try:
+                est = _estimate(entry.id, fid, engines[fid], settings)
+                fit = fit_estimate(est, budget)
+            except PlannerError:
+                continue  # the format or engine refuses this model (as the fit command leaves it out)
+            if not fit.fits:
+                continue
+            fitted = True
+            candidate = Candidate(
+                model_id=entry.id,
+                family=entry.family,
+                license=entry.license,
+                parameters=spec.total_parameters,
+                active_parameters=spec.active_parameters,
+                max_position_embeddings=spec.max_position_embeddings,
+                format_id=fid,
+                engine=est.engine,
+                bit_width=bit_width(parsed[fid]),
+                bits_per_weight=est.weights_report.bits_per_weight,
+                fit=fit,
+                quality=expected_quality(entry.id, fid, params_billion, benchmark),
+                speed=_speed(est, budget),
+                notes=model_notes,
+            )
+            (ranked if candidate.ranked else unranked).append(candidate)
+        if not fitted:
+            no_fit.append(entry.id)
+
+    ranked.sort(key=_rank_key)
+    unranked.sort(key=_unranked_key)
+    ordered = tuple(
+        [Candidate(**{**_fields(c), "rank": i}) for i, c in enumerate(ranked, start=1)] + unranked
+    )
+    label = benchmark_label(benchmark)
+    return Recommendation(
+        budget=budget,
+        settings=settings,
+        engine=engine_id,
+        benchmark=benchmark,
+        formats=format_ids,
+        filters=filters,
+        candidates=ordered,
+        excluded=tuple(excluded),
+        no_fit=tuple(no_fit),
+        by_bit_width=best_per_bit_width(ordered, (bit_width(f) for f in parsed.values())),
+        trade_off=sixteen_vs_larger_four(ordered, label),
+        assumptions=_assumptions(benchmark, budget),
+        notes=(*budget.notes, *notes),
+        elapsed_s=time.perf_counter() - started,
+    )
+
+
+def _fields(c: Candidate) -> dict[str, Any]:
+    return {name: getattr(c, name) for name in Candidate.__dataclass_fields__}
+
+
+__all__ = ["Candidate", "Exclusion", "Recommendation", "recommend"]
