@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import statistics
 import time
 import traceback
 from dataclasses import asdict, dataclass, replace
@@ -60,6 +61,7 @@ class Measurement:
     reserved_at_failure: int | None = None
     nvml_at_failure: int | None = None
     decode_tokens_per_s: float | None = None
+    decode_step_s: list[float] | None = None
     generated_tokens: int | None = None
     build_s: float | None = None
     generate_s: float | None = None
@@ -78,6 +80,8 @@ class Measurement:
         for key in ("build_s", "generate_s", "prefill_s", "decode_tokens_per_s"):
             if out[key] is not None:
                 out[key] = round(out[key], 4)
+        if out["decode_step_s"] is not None:
+            out["decode_step_s"] = [round(t, 6) for t in out["decode_step_s"]]
         return out
 
 
@@ -142,9 +146,12 @@ def _generate(model: Any, config: RunConfig, probe: Any, m: Measurement, device:
         m.process_total = nvml - m.nvml_baseline
     m.process_nvml = probe.process_used()
     m.generated_tokens = int(out.shape[-1] - ids.shape[-1])
-    steps = len(clock.times) - 1
-    if steps > 0 and clock.times[-1] > clock.times[0]:
-        m.decode_tokens_per_s = config.batch * steps / (clock.times[-1] - clock.times[0])
+    # NOTE: the first decode step loads the M=1 kernels (CUDA lazy module loading) and can take
+    # seconds; the median step is the steady decode speed. Every step's time stays in the record.
+    steps = [b - a for a, b in zip(clock.times, clock.times[1:], strict=False)]
+    if steps and statistics.median(steps) > 0:
+        m.decode_step_s = steps
+        m.decode_tokens_per_s = config.batch / statistics.median(steps)
     del out, ids
 
 

@@ -73,6 +73,11 @@ def _data() -> dict[str, Any]:
     return data
 
 
+def reload_constants() -> None:
+    """Read ``data/engines.json`` again (after a calibration rewrote it)."""
+    _data.cache_clear()
+
+
 def constant(name: str) -> Constant:
     """The empirical constant ``name`` from ``data/engines.json``."""
     entry = _data()["constants"].get(name)

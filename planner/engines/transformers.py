@@ -114,7 +114,7 @@ class TransformersEngine(Engine):
             keys=("context", "batch", "num_key_value_heads", "head_dim", "sliding_window", "kv_lora_rank"),
             source="transformers cache_utils.py (DynamicLayer / DynamicSlidingWindowLayer keeps window-1 / LinearAttentionLayer)",
         )
-        activations = self._activations(spec, cache_t, settings, attn)
+        activations = self._activations(spec, cache_t, settings, attn, report)
         overhead = self._overhead(kv_fig.bytes + activations.bytes)
 
         host_rule = (
@@ -149,7 +149,7 @@ class TransformersEngine(Engine):
     # -----------------------------------------------------------------------------------------
 
     def _activations(
-        self, spec: ModelSpec, cache_t: kv.CacheType, settings: RunSettings, attn: str
+        self, spec: ModelSpec, cache_t: kv.CacheType, settings: RunSettings, attn: str, report: WeightsReport
     ) -> Figure:
         """Peak transient of a prefill of ``context`` tokens (plus what the prefill pins) and of decoding.
 
@@ -160,6 +160,10 @@ class TransformersEngine(Engine):
         # (act(gate), up and their product, each [tokens, intermediate]). generate() passes
         # logits_to_keep=1 (generation/utils.py), so logits are [batch, 1, vocab] plus an fp32 copy.
         # Sliding layers pin the whole prompt's K/V until the first decode step (exact part).
+        # Two terms sit on top of the largest transient: the boolean [batch, 1, context, context]
+        # mask SDPA gets once a sliding layer's window is shorter than the prompt
+        # (masking_utils._ignore_causal_mask_sdpa cannot skip it), and LLM.int8's matmul
+        # temporaries (:func:`int8_matmul_transient`).
         """
         shape = model_shape(spec)
         a = cache_t.block_bytes
@@ -182,13 +186,19 @@ class TransformersEngine(Engine):
         if ssm_in:
             linear = 3 * tokens * max(ssm_in) * a
         transient = max(attention, mlp, moe, linear)
+        mask = sliding_mask_bytes(spec, ctx, b) if attn == "sdpa" else 0
+        int8 = int8_matmul_transient(report, tokens)
         logits = b * shape.vocab * (a + 4)
         retention = kv.transformers_sliding_retention(spec, cache_t, ctx, b)
-        prefill = residual + transient + logits
+        prefill = residual + transient + mask + int8 + logits
         factor = constant("transformers_activation_factor")
         point, low, high = factor.scale(prefill)
         which = {attention: "attention", mlp: "mlp", moe: "moe_experts", linear: "linear_mixer"}[transient]
         parts = {"residual_stream": residual, which: transient, "logits": logits}
+        if mask:
+            parts["sliding_window_mask"] = mask
+        if int8:
+            parts["int8_matmul"] = int8
         if retention:
             parts["sliding_prefill_retention"] = retention
         scale = point / prefill if prefill else 1.0
@@ -199,7 +209,10 @@ class TransformersEngine(Engine):
             f"max(attention {kv.fmt_bytes(attention)}, mlp {kv.fmt_bytes(mlp)}"
             + (f", moe {kv.fmt_bytes(moe)}" if moe else "")
             + (f", mixer {kv.fmt_bytes(linear)}" if linear else "")
-            + f") + last-token logits {kv.fmt_bytes(logits)} (logits_to_keep=1, fp32 copy)"
+            + ")"
+            + (f" + sliding-window mask {kv.fmt_bytes(mask)}" if mask else "")
+            + (f" + LLM.int8 matmul {kv.fmt_bytes(int8)}" if int8 else "")
+            + f" + last-token logits {kv.fmt_bytes(logits)} (logits_to_keep=1, fp32 copy)"
             + (f" x {factor.value:g}" if factor.value != 1 else "")
             + (
                 f" + sliding layers pin the prompt's K/V until the first decode step {kv.fmt_bytes(retention)}"
@@ -225,7 +238,9 @@ class TransformersEngine(Engine):
         )
 
     def _overhead(self, dynamic: int) -> Figure:
-        """CUDA context + cuBLAS workspaces/kernels + allocator slack on the cache and activations.
+        """What the process holds beyond tensors: outside torch, cuBLAS workspaces, allocator slack.
+
+        Fitted on GPU records (planner/calibration.py, data/measurements/*/calibration.json).
 
         # NOTE: calibrate (cuda_context_mib, torch_kernels_workspace_mib, torch_allocator_slack_fraction).
         """
@@ -237,7 +252,8 @@ class TransformersEngine(Engine):
         low = ctx.band_bytes[0] + kern.band_bytes[0] + s_low
         high = ctx.band_bytes[1] + kern.band_bytes[1] + s_high
         rule = (
-            f"CUDA context {ctx.value:g} MiB + cuBLAS workspaces/kernels {kern.value:g} MiB + "
+            f"outside torch (CUDA context, kernel modules) {ctx.value:g} MiB + cuBLAS workspaces in torch's "
+            f"allocator {kern.value:g} MiB + "
             f"caching-allocator slack {slack.value:g} x (KV + activations) {kv.fmt_bytes(s_point)}"
         )
         return empirical(
@@ -249,6 +265,42 @@ class TransformersEngine(Engine):
             source=f"{ctx.source}; {kern.source}; {slack.source}",
             parts={"cuda_context": ctx.bytes, "cublas_and_kernels": kern.bytes, "allocator_slack": s_point},
         )
+
+
+def sliding_mask_bytes(spec: ModelSpec, context: int, batch: int) -> int:
+    """The boolean ``[batch, 1, context, context]`` mask SDPA gets for sliding layers.
+
+    # NOTE: masking_utils.sdpa_mask returns None (SDPA's ``is_causal``) for full causal layers
+    # without padding, but ``_ignore_causal_mask_sdpa`` refuses once ``kv_length >=
+    # local_attention_size``, so a prompt longer than the window materializes one bool mask
+    # (1 byte an element, expanded to the batch by generate()'s all-ones attention_mask).
+    """
+    windows = [
+        layer.window
+        for layer in spec.layers
+        if layer.attention is AttentionKind.SLIDING and layer.window is not None
+    ]
+    if not windows or context < min(windows):
+        return 0
+    return batch * context * context
+
+
+def int8_matmul_transient(report: WeightsReport, tokens: int) -> int:
+    """LLM.int8's temporaries for the widest quantized linear layer at ``tokens`` rows.
+
+    # NOTE: bitsandbytes autograd/_functions.py MatMul8bitLt.forward and backends/cuda/ops.py:
+    # ``A.to(torch.float16)`` (2 B), the int8 row-quantized copy ``CA`` (1 B) and the outlier
+    # mask ``A.abs() >= threshold`` (1 B) per input element; the int32 product (4 B) and its
+    # dequantized output (2 B) per output element. Outlier columns (data dependent) are not counted.
+    """
+    if report.format_id != "bnb-int8":
+        return 0
+    widest = 0
+    for t in report.tensors:
+        if t.quantized and len(t.group.shape) == 2:
+            out_f, in_f = t.group.shape
+            widest = max(widest, 4 * in_f + 6 * out_f)
+    return tokens * widest
 
 
 ENGINE = register_engine(TransformersEngine())

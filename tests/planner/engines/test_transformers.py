@@ -3,6 +3,8 @@
 import pytest
 
 from planner.engines import estimate
+from planner.engines.constants import constant
+from planner.formats import parse_format
 from planner.memory.estimate import RunSettings, SettingsError
 
 MIB, GIB = 1 << 20, 1 << 30
@@ -17,9 +19,11 @@ def test_worked_example_llama_31_8b(catalog, bf16):
     e4, e32 = run(catalog, bf16, context=4096), run(catalog, bf16, context=32768)
     assert e4.weights.bytes == 16_060_522_496 and e4.host_total == 0
     assert (e4.kv_cache.bytes, e32.kv_cache.bytes) == (512 * MIB, 4096 * MIB)
-    # MLP transient dominates the prefill: act(gate), up, product = 3 x 4096 x 14336 x 2 B = 336 MiB
-    assert e4.activations.parts["mlp"] == 3 * 4096 * 14336 * 2
-    assert e4.activations.parts["logits"] == 128256 * (2 + 4)  # logits_to_keep=1 + fp32 copy
+    # MLP transient dominates the prefill: act(gate), up, product = 3 x 4096 x 14336 x 2 B = 336 MiB,
+    # scaled like every structural part by the calibrated activation factor
+    factor = constant("transformers_activation_factor").value
+    assert e4.activations.parts["mlp"] == round(3 * 4096 * 14336 * 2 * factor)
+    assert e4.activations.parts["logits"] == round(128256 * (2 + 4) * factor)  # logits_to_keep=1 + fp32 copy
     assert e32.activations.bytes > 7 * e4.activations.bytes
     for e in (e4, e32):
         assert not e.activations.exact and not e.overhead.exact
@@ -42,6 +46,30 @@ def test_sliding_layers_pin_the_prompt_until_decoding(catalog, bf16):
     per_token = 16 * 128 * 2 * 2
     assert e.kv_cache.parts["sliding"] == 52 * 1023 * per_token
     assert e.activations.parts["sliding_prefill_retention"] == 52 * (32768 - 1023) * per_token
+
+
+def test_sliding_window_mask_once_the_prompt_outgrows_the_window(catalog, bf16):
+    factor = constant("transformers_activation_factor").value
+    # gemma-3-27b slides over 1024 tokens: a 32k prompt at batch 2 gets one bool [2, 1, 32768, 32768] mask
+    long = run(catalog, bf16, model="google/gemma-3-27b-it", context=32768, batch=2)
+    assert long.activations.parts["sliding_window_mask"] == round(2 * 32768 * 32768 * factor)
+    assert (
+        "sliding_window_mask"
+        not in run(catalog, bf16, model="google/gemma-3-27b-it", context=512).activations.parts
+    )
+    assert (
+        "sliding_window_mask" not in run(catalog, bf16, context=32768).activations.parts
+    )  # no sliding layer
+    eager = run(catalog, bf16, model="google/gemma-3-27b-it", context=4096, flash_attn=False)
+    assert "sliding_window_mask" not in eager.activations.parts  # eager's own scores already dominate
+
+
+def test_llm_int8_matmul_temporaries(catalog):
+    factor = constant("transformers_activation_factor").value
+    e = run(catalog, parse_format("bnb-int8"), context=4096)
+    # widest quantized linear of Llama-3.1-8B: gate/up [14336, 4096]: 4096 rows x (4 x 4096 + 6 x 14336) B
+    assert e.activations.parts["int8_matmul"] == round(4096 * (4 * 4096 + 6 * 14336) * factor)
+    assert "int8_matmul" not in run(catalog, parse_format("bnb-nf4"), context=4096).activations.parts
 
 
 def test_mla_caches_the_latent(catalog, bf16):
