@@ -464,8 +464,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.set_defaults(func=cmd_fit)
 
     from planner.hardware.cli import add_gpus_parser
+    from planner.recommend.cli import add_recommend_parser
 
     add_gpus_parser(sub)
+    add_recommend_parser(sub)
     return parser
 
 

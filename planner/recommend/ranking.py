@@ -77,11 +77,14 @@ class Candidate:
         """The memory estimate behind the fit."""
         return self.fit.estimate
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data for JSON: integer bytes, the evidence with its sources."""
+    def to_dict(self, full: bool = True) -> dict[str, Any]:
+        """Plain data for JSON: integer bytes, the evidence with its sources.
+
+        ``full`` False leaves out the retention rows (``evidence_rows`` counts them), the score's
+        quote details and the speed estimate's details, for long lists where they repeat.
+        """
         q = self.quality
         est = self.fit.estimate
-        score = q.score
         ret = q.retention
         return {
             "rank": self.rank,
@@ -99,18 +102,7 @@ class Candidate:
             "expected_quality_low": _round(q.expected_low),
             "expected_quality_high": _round(q.expected_high),
             "unranked_reason": q.reason,
-            "score": None
-            if score is None
-            else {
-                "benchmark": score.benchmark,
-                "value": score.value,
-                "shots": score.shots,
-                "setting": score.setting,
-                "checkpoint": score.checkpoint,
-                "source": score.source,
-                "where": score.where,
-                "note": q.score_note,
-            },
+            "score": _score_dict(q, full),
             "retention": {
                 "value": _round(ret.value, 6),
                 "used": _round(q.retention_used, 6),
@@ -119,6 +111,7 @@ class Candidate:
                 "basis": ret.basis,
                 "size_class": ret.size_class,
                 "note": ret.note,
+                "evidence_rows": len(ret.evidence),
                 "evidence": [
                     {
                         "format": r.format,
@@ -131,7 +124,7 @@ class Candidate:
                         "source_title": r.source.title,
                         "where": r.where,
                     }
-                    for r in ret.evidence
+                    for r in (ret.evidence if full else ())
                 ],
             },
             "memory": {
@@ -144,7 +137,7 @@ class Candidate:
                 "headroom": self.fit.headroom_bytes,
                 "host": est.host_total,
             },
-            "speed": None if self.speed is None else self.speed.to_dict(),
+            "speed": _speed_dict(self.speed, full),
             "notes": list(self.notes),
         }
 
@@ -221,7 +214,7 @@ class Recommendation:
             "best": None if self.best is None else self.best.to_dict(),
             "ranked": [c.to_dict() for c in ranked],
             "ranked_total": len(self.ranked),
-            "unranked": [c.to_dict() for c in self.unranked],
+            "unranked": [c.to_dict(full=False) for c in self.unranked],
             "by_bit_width": [
                 {
                     "bit_width": p.bit_width,
@@ -246,6 +239,32 @@ class Recommendation:
             "notes": list(self.notes),
             "elapsed_s": round(self.elapsed_s, 3),
         }
+
+
+def _score_dict(q: ExpectedQuality, full: bool) -> dict[str, Any] | None:
+    score = q.score
+    if score is None:
+        return None
+    out = {"benchmark": score.benchmark, "value": score.value, "source": score.source}
+    if full:
+        out.update(
+            shots=score.shots,
+            setting=score.setting,
+            checkpoint=score.checkpoint,
+            where=score.where,
+            note=q.score_note,
+        )
+    return out
+
+
+def _speed_dict(speed: SpeedEstimate | None, full: bool) -> dict[str, Any] | None:
+    if speed is None:
+        return None
+    out = speed.to_dict()
+    if full:
+        return out
+    keys = ("decode_tokens_per_s", "decode_tokens_per_s_low", "decode_tokens_per_s_high", "bound")
+    return {key: out[key] for key in keys}
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:

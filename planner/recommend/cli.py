@@ -1,0 +1,238 @@
+"""``python -m planner recommend``: which catalog model and format to run on a GPU, best expected quality first.
+
+Wired into ``planner/cli.py`` by :func:`add_recommend_parser` (as ``gpus`` is); :func:`cmd_recommend`
+returns the exit status. Bad input raises a :class:`planner.errors.PlannerError`, which the main
+CLI prints as one line before exiting with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from typing import Any
+
+from planner.fit import Budget, FitError, budget_from_gpu, budget_from_live, budget_from_size
+from planner.hardware.units import GIB
+from planner.memory.estimate import RunSettings
+from planner.recommend.expected import BENCHMARKS, DEFAULT_BENCHMARK, benchmark_label
+from planner.recommend.filters import Filters
+from planner.recommend.ranking import Candidate, Recommendation, recommend
+
+DEFAULT_CONTEXT = 8192
+DEFAULT_TOP = 10
+#: A bare ``--vram`` number is bytes; below this it is surely a size typed without its unit.
+MIN_BARE_BYTES = 1 << 20
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text:.20}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def add_recommend_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add the ``recommend`` command to an ``add_subparsers()`` object; returns its parser."""
+    rec = sub.add_parser(
+        "recommend",
+        help="rank every catalog model x format that fits a GPU by expected quality (published data)",
+    )
+    rec.add_argument("--gpu", help="catalog GPU, e.g. 4090, 'H100 SXM', 'M3 Max 64GB' (fuzzy)")
+    rec.add_argument("--vram", help="memory per GPU with its unit: 24GiB (2^30) or 24GB (10^9)")
+    rec.add_argument("--gpus", type=_positive, help="number of GPUs (default 1)")
+    rec.add_argument("--live", action="store_true", help="plan against this machine's free GPU memory (NVML)")
+    rec.add_argument(
+        "--context",
+        type=_positive,
+        default=DEFAULT_CONTEXT,
+        help=f"tokens per sequence (default {DEFAULT_CONTEXT})",
+    )
+    rec.add_argument("--batch", type=_positive, default=1, help="concurrent sequences (default 1)")
+    rec.add_argument(
+        "--engine", help="transformers, vllm or llama.cpp: only formats it runs (default: each format's own)"
+    )
+    rec.add_argument(
+        "--top", type=_positive, default=DEFAULT_TOP, help=f"ranked pairs to show (default {DEFAULT_TOP})"
+    )
+    rec.add_argument(
+        "--family", type=_names, help="catalog families, comma-separated (e.g. llama,gemma3; a prefix works)"
+    )
+    rec.add_argument("--license", type=_names, help="license ids, comma-separated (e.g. apache-2.0,mit)")
+    rec.add_argument(
+        "--min-context", type=_positive, help="keep models whose max_position_embeddings is at least this"
+    )
+    rec.add_argument(
+        "--benchmark", choices=list(BENCHMARKS), default=DEFAULT_BENCHMARK,
+        help="published score to rank by (default mmlu: MMLU 5-shot; mmlu-pro: MMLU-Pro)",
+    )  # fmt: skip
+    rec.add_argument(
+        "--formats", type=_names, help="comma-separated format ids (default: a spread of bit widths)"
+    )
+    rec.add_argument("--json", action="store_true", help="print JSON (integer bytes)")
+    rec.set_defaults(func=cmd_recommend)
+    return rec
+
+
+def budget_from_args(args: argparse.Namespace) -> Budget:
+    """The budget ``--gpu``/``--vram``/``--live`` (and ``--gpus``) describe; :class:`FitError` when none is given."""
+    if args.vram is not None and args.vram.strip().isdigit() and int(args.vram) < MIN_BARE_BYTES:
+        raise FitError(
+            f"--vram '{args.vram:.20}' is {int(args.vram)} bytes; give the unit: {args.vram.strip()}GiB "
+            f"(x 2^30 bytes) or {args.vram.strip()}GB (x 10^9 bytes)"
+        )
+    if args.live:
+        if args.gpu or args.vram:
+            raise FitError("--live reads this machine's GPUs; leave out --gpu and --vram")
+        return budget_from_live(args.gpus)
+    if args.gpu:
+        return budget_from_gpu(args.gpu, args.gpus or 1, vram=args.vram)
+    if args.vram:
+        return budget_from_size(args.vram, args.gpus or 1)
+    raise FitError("recommend needs a GPU: --gpu NAME, --vram SIZE or --live")
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    """Rank the catalog's fitting (model, format) pairs by expected quality and print the evidence."""
+    budget = budget_from_args(args)
+    settings = RunSettings(context=args.context, batch=args.batch)
+    filters = Filters(families=args.family or (), licenses=args.license or (), min_context=args.min_context)
+    result = recommend(
+        budget, settings, args.engine, formats=args.formats, filters=filters, benchmark=args.benchmark
+    )
+    if args.json:
+        print(json.dumps(result.to_dict(top=args.top), indent=2))
+        return 0
+    _print(result, args.top)
+    return 0
+
+
+def _gib(n: int) -> str:
+    return f"{n / GIB:.2f}"
+
+
+def _speed(c: Candidate) -> str:
+    return "-" if c.speed is None else f"{c.speed.decode_tokens_per_s:,.1f}"
+
+
+def _print_ranked(ranked: tuple[Candidate, ...]) -> None:
+    width = max(len(c.model_id) for c in ranked)
+    print(
+        f"\n{'#':>3}  {'model':<{width}}  {'params':>7}  {'format':<9} {'engine':<12} {'bits':>5}  {'expected':>8}  "
+        f"{'range':>11}  {'score':>5}  {'retention':>9}  {'needs GiB':>9}  {'headroom GiB':>12}  {'tok/s':>7}"
+    )
+    for c in ranked:
+        q = c.quality
+        print(
+            f"{c.rank:>3}  {c.model_id:<{width}}  {c.parameters / 1e9:>6.1f}B  {c.format_id:<9} {c.engine:<12} "
+            f"{c.bits_per_weight:>5.2f}  {q.expected:>8.1f}  {q.expected_low:>5.1f}-{q.expected_high:<5.1f}  "
+            f"{q.score.value:>5.1f}  {q.retention_used:>9.2%}  {_gib(c.fit.required_bytes):>9}  "
+            f"{_gib(c.fit.headroom_bytes):>12}  {_speed(c):>7}"
+        )
+
+
+def _print_evidence(c: Candidate) -> None:
+    q = c.quality
+    score, ret = q.score, q.retention
+    print(f"\nevidence for #{c.rank} {c.model_id} {c.format_id}:")
+    print(f"  score: {score.benchmark} {score.value:g} ({score.setting}; checkpoint {score.checkpoint})")
+    print(f"         {score.source} ({score.where})")
+    if q.score_note:
+        print(f"         note: {q.score_note}")
+    print(f"  retention: {ret.note}")
+    for r in ret.evidence:
+        print(
+            f"    {r.value:g}% on {r.model} ({r.params_billion:g}B), {r.benchmark}: {r.source.url} ({r.where})"
+        )
+    est = c.estimate
+    print(
+        f"  memory: weights {_gib(est.weights.bytes)} + KV cache {_gib(est.kv_cache.bytes)} + activations "
+        f"{_gib(est.activations.bytes)} + overhead {_gib(est.overhead.bytes)} = {_gib(c.fit.required_bytes)} GiB "
+        f"of {_gib(c.fit.usable_bytes)} GiB usable (headroom {_gib(c.fit.headroom_bytes)} GiB)"
+    )
+    if c.speed is not None:
+        s = c.speed
+        print(
+            f"  decode (estimate): ~{s.decode_tokens_per_s:,.1f} tokens/s "
+            f"[{s.decode_tokens_per_s_low:,.1f}-{s.decode_tokens_per_s_high:,.1f}], {s.bound}-bound"
+        )
+
+
+def _unranked_summary(result: Recommendation) -> list[str]:
+    """Why fitting pairs are unranked, grouped: formats without retention, models without a score."""
+    label = benchmark_label(result.benchmark)
+    no_retention = Counter(
+        c.format_id for c in result.unranked if c.quality.retention_used is None
+    )  # formats without published accuracy retention
+    no_score = sorted({c.model_id for c in result.unranked if c.quality.score is None})
+    out = []
+    if no_retention:
+        out.append(
+            "no published accuracy retention (perplexity/KLD only, or no measurement): "
+            + ", ".join(f"{fid} ({n} pairs)" for fid, n in sorted(no_retention.items()))
+        )
+    if no_score:
+        out.append(f"no published {label} score ({len(no_score)} model(s)): {', '.join(no_score)}")
+    return out
+
+
+def _print(result: Recommendation, top: int) -> None:
+    settings = result.settings
+    print(f"What can I run on {result.budget.label}, context {settings.context:,} x batch {settings.batch}")
+    engine = result.engine or "each format's own"
+    print(
+        f"ranked by {benchmark_label(result.benchmark)} x published retention; engine: {engine}; "
+        f"formats tried: {', '.join(result.formats)}"
+    )
+    for text in result.filters.describe():
+        print(f"filter: {text}")
+    ranked = result.ranked[:top]
+    if ranked:
+        _print_ranked(ranked)
+        if len(result.ranked) > top:
+            print(f"  ... {len(result.ranked) - top} more ranked (--top N shows more)")
+        print("\nexpected = score x retention (capped at 100%); range from the published min-max retention")
+    else:
+        print("\nnothing with a published score and a published retention fits this budget")
+    print("\nbest pick per bit width:")
+    for p in result.by_bit_width:
+        if p.pick is None:
+            print(f"  {p.bit_width:>2}-bit: {p.note}")
+        else:
+            c = p.pick
+            print(
+                f"  {p.bit_width:>2}-bit: {c.model_id} {c.format_id}, expected {c.quality.expected:.1f}, "
+                f"needs {_gib(c.fit.required_bytes)} GiB"
+            )
+    print(f"\n16-bit vs a larger model at 4-bit: {result.trade_off.text}")
+    if result.best is not None:
+        _print_evidence(result.best)
+    if result.unranked:
+        print(f"\nunranked: {len(result.unranked)} fitting pairs (--json lists each with its reason)")
+        for line in _unranked_summary(result):
+            print(f"  {line}")
+    if result.no_fit:
+        print(f"\nnothing fits for {len(result.no_fit)} model(s): {', '.join(result.no_fit)}")
+    filtered = [e for e in result.excluded if e.reason.endswith("is filtered out")]
+    if filtered:
+        print(f"\nleft out by the family/license filters: {len(filtered)} model(s) (--json lists them)")
+    for e in result.excluded:
+        if e not in filtered:
+            print(f"left out: {e.model_id}: {e.reason}")
+    print("\nassumptions:")
+    for text in result.assumptions:
+        print(f"  - {text}")
+    for note in result.notes:
+        print(f"note: {note}")
+    models = len({c.model_id for c in result.candidates}) + len(result.no_fit)
+    print(f"({models} models x {len(result.formats)} formats considered in {result.elapsed_s:.2f} s)")
+
+
+__all__ = ["add_recommend_parser", "budget_from_args", "cmd_recommend"]
