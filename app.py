@@ -16,6 +16,7 @@ st.set_page_config(page_title="VRAM Planner", page_icon=":material/memory:", lay
 page = st.navigation(
     [
         st.Page(PAGES / "anatomy.py", title="Model anatomy", icon=":material/account_tree:", default=True),
+        st.Page(PAGES / "what_can_i_run.py", title="What can I run", icon=":material/recommend:"),
         st.Page(PAGES / "my_gpus.py", title="My GPUs", icon=":material/developer_board:"),
     ]
 )
