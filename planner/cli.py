@@ -11,7 +11,6 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import PlannerError
@@ -19,10 +18,9 @@ from planner.report import compact_layers, params_report
 from planner.resolve import load_model
 
 if TYPE_CHECKING:
-    from planner.fit import Budget, FitResult, FormatOption, Limit, OffloadPlan
-    from planner.fit.speed import SpeedEstimate
-    from planner.formats import QuantFormat
-    from planner.memory.estimate import MemoryEstimate, RunSettings
+    from planner.fit import Budget, FormatOption, OffloadPlan
+    from planner.fit.answer import FitAnswer
+    from planner.memory.estimate import RunSettings
     from planner.model import ModelSpec
 
 GIB = 1 << 30
@@ -61,6 +59,7 @@ def cmd_params(args: argparse.Namespace) -> int:
 def cmd_estimate(args: argparse.Namespace) -> int:
     """Memory per component for a model, format, engine and run settings."""
     from planner.engines import estimate
+    from planner.fit.answer import estimate_json, fit_answer
     from planner.formats import FormatOptions, parse_format
     from planner.memory.estimate import RunSettings
 
@@ -82,9 +81,9 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     )
     budget = _budget(args)
     result = estimate(spec, fmt, args.engine, settings)
-    answer = _fit_answer(spec, fmt, settings, result, budget) if budget else None
+    answer = fit_answer(spec, fmt, settings, result, budget) if budget else None
     if args.json:
-        print(json.dumps({**result.to_dict(), **_fit_json(answer)}, indent=2))
+        print(json.dumps(estimate_json(result, answer), indent=2))
         return 0
     low, high = result.total_band
     print(
@@ -135,112 +134,6 @@ def _budget(args: argparse.Namespace) -> Budget | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class _FitAnswer:
-    """What ``estimate`` adds when a GPU is given: the fit, the limits and the speed (when known)."""
-
-    fit: FitResult
-    max_context: Limit
-    max_batch: Limit
-    speed: SpeedEstimate | None
-    offload: OffloadPlan | None
-
-
-def _fit_answer(
-    spec: ModelSpec, fmt: QuantFormat, settings: RunSettings, result: MemoryEstimate, budget: Budget
-) -> _FitAnswer:
-    from planner.fit import fit_estimate, max_batch, max_context, offload_plan
-
-    fit = fit_estimate(result, budget)
-    partial = result.engine == "llama.cpp" and not fit.fits and not fit.blockers
-    return _FitAnswer(
-        fit=fit,
-        max_context=max_context(spec, fmt, result.engine, settings, budget),
-        max_batch=max_batch(spec, fmt, result.engine, settings, budget),
-        speed=_speed(result, budget, fit.fits),
-        offload=offload_plan(spec, fmt, settings, budget) if partial else None,
-    )
-
-
-def _speed(result: MemoryEstimate, budget: Budget, fits: bool) -> SpeedEstimate | None:
-    """The speed estimate on the budget's catalog GPU, or None (no catalog GPU, or it does not fit).
-
-    Several GPUs: vLLM shards tensors (``tensor``); llama.cpp and transformers split layers (``layer``).
-    """
-    from planner.fit.speed import estimate_speed
-
-    if budget.gpu is None or not fits:
-        return None
-    mode = "tensor" if result.engine == "vllm" else "layer"
-    return estimate_speed(result, budget.gpu, budget.count, mode=mode)
-
-
-def _gpu_json(budget: Budget) -> dict[str, Any]:
-    return {
-        "name": budget.devices[0].name,
-        "count": budget.count,
-        "vram": budget.devices[0].capacity_bytes,
-        "source": budget.source,
-    }
-
-
-def _fit_json(answer: _FitAnswer | None) -> dict[str, Any]:
-    """The keys ``estimate --json`` adds (null where no GPU was given or the figure is not known)."""
-    if answer is None:
-        keys = ("gpu", "per_gpu", "fits", "headroom", "max_context", "max_batch")
-        return dict.fromkeys((*keys, "decode_tokens_per_s", "prefill_seconds"))
-    fit = answer.fit
-    allowance = fit.allowance
-    speed = answer.speed.to_dict() if answer.speed is not None else None
-    return {
-        "gpu": _gpu_json(fit.budget),
-        "per_gpu": [
-            {
-                "name": share.name,
-                "capacity": device.capacity_bytes,
-                "margin": margin,
-                "usable": share.usable_bytes,
-                "used": share.used_bytes,
-                "headroom": share.headroom_bytes,
-            }
-            for share, device, margin in zip(
-                fit.per_gpu, fit.budget.devices, allowance.margin_bytes, strict=True
-            )
-        ],
-        "fits": fit.fits,
-        "headroom": fit.headroom_bytes,
-        "max_context": answer.max_context.value,
-        "max_context_capped": answer.max_context.capped,
-        "max_batch": answer.max_batch.value,
-        "max_batch_capped": answer.max_batch.capped,
-        "decode_tokens_per_s": speed["decode_tokens_per_s"] if speed else None,
-        "prefill_seconds": speed["prefill_seconds"] if speed else None,
-        "speed": speed,
-        "split": fit.split.to_dict() if fit.split is not None else None,
-        "offload": _offload_json(answer.offload),
-        "fit_blockers": list(fit.blockers),
-        "fit_notes": [*fit.notes, *answer.max_context.notes, *answer.max_batch.notes],
-    }
-
-
-def _offload_json(plan: OffloadPlan | None) -> dict[str, Any] | None:
-    """llama.cpp's partial-offload alternative when everything on the GPU does not fit."""
-    if plan is None:
-        return None
-    experts = plan.experts
-    return {
-        "gpu_layers": plan.gpu_layers,
-        "flag": plan.flag,
-        "gpu": plan.fit.required_bytes,
-        "headroom": plan.fit.headroom_bytes,
-        "host": plan.host_bytes,
-        "n_cpu_moe": None if experts is None else experts.n_cpu_moe,
-        "n_cpu_moe_flag": None if experts is None else experts.flag,
-        "n_cpu_moe_host": None if experts is None else experts.host_bytes,
-        "notes": list(plan.notes) + ([] if experts is None else list(experts.notes)),
-    }
-
-
 def _print_offload(plan: OffloadPlan) -> None:
     if plan.gpu_layers is None:
         print("partial offload: not even -ngl 0 fits (CUDA context and buffers)")
@@ -257,7 +150,7 @@ def _print_offload(plan: OffloadPlan) -> None:
         )
 
 
-def _print_fit(answer: _FitAnswer) -> None:
+def _print_fit(answer: FitAnswer) -> None:
     fit = answer.fit
     print(f"\nGPU: {fit.budget.label}")
     for share, margin in zip(fit.per_gpu, fit.allowance.margin_bytes, strict=True):
@@ -375,8 +268,10 @@ def _fit_table_json(
     rows: list[tuple[ModelSpec, FormatOption]],
     no_fit: list[str],
 ) -> dict[str, Any]:
+    from planner.fit.answer import gpu_json
+
     return {
-        "gpu": _gpu_json(budget),
+        "gpu": gpu_json(budget),
         "per_gpu": [
             {"name": d.name, "capacity": d.capacity_bytes, "total": d.total_bytes} for d in budget.devices
         ],

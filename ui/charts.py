@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 
 from planner import ModelSpec
+from planner.fit.multi_gpu import SplitPlan
 from planner.memory.estimate import MemoryEstimate
 
 GIB = 1 << 30
@@ -42,9 +43,18 @@ def parameters_by_role_figure(spec: ModelSpec) -> go.Figure:
 
 
 def breakdown_figure(
-    est: MemoryEstimate, capacity_bytes: int | None, free_bytes: int | None = None, label: str = "GPU"
+    est: MemoryEstimate,
+    capacity_bytes: int | None,
+    free_bytes: int | None = None,
+    label: str = "GPU",
+    limit_bytes: int | None = None,
+    limit_label: str = "engine limit",
 ) -> go.Figure:
-    """One stacked horizontal bar (weights, KV, activations, overhead) against the GPU's capacity line."""
+    """One stacked horizontal bar (weights, KV, activations, overhead) against the GPU's capacity line.
+
+    ``free_bytes`` adds the live free-memory line; ``limit_bytes`` the engine's own limit (what it
+    lets itself use: capacity less its margin), drawn dotted and labelled ``limit_label``.
+    """
     fig = go.Figure()
     for name, fig_part in (
         ("weights", est.weights),
@@ -66,29 +76,86 @@ def breakdown_figure(
         fig.add_vline(x=capacity_bytes / GIB, line_color="#b22222", line_width=3, annotation_text="capacity")
     if free_bytes:
         fig.add_vline(x=free_bytes / GIB, line_dash="dash", line_color="#b22222", annotation_text="free now")
+    if limit_bytes:
+        fig.add_vline(
+            x=limit_bytes / GIB,
+            line_dash="dot",
+            line_color="#555555",
+            annotation_text=limit_label,
+            annotation_position="bottom left",
+        )
     fig.update_layout(
         barmode="stack",
+        bargap=0.5,  # room above and below the bar for the lines' labels
         xaxis_title="GiB",
         height=200,
         margin={"l": 10, "r": 10, "t": 30, "b": 40},
-        legend={"orientation": "h", "y": 1.35},
+        legend={"orientation": "h", "y": 1.35, "traceorder": "normal"},
     )
     return fig
 
 
+def _label_positions(points: Sequence[tuple[str, float, float]]) -> list[str]:
+    """A text position per ``(label, x, y)`` point that keeps labels of nearby points apart.
+
+    Greedy, in x order: the first of top, bottom, right, left whose label box (estimated from the
+    label length in axis-fraction units) overlaps no marker and no label placed before.
+    """
+    if not points:
+        return []
+    xs = [p[1] for p in points]
+    ys = [p[2] for p in points]
+    x_span = (max(xs) - min(xs)) or 1.0
+    y_span = (max(ys) - min(ys)) or 1.0
+    char_w, line_h, gap = 0.0085, 0.06, 0.025  # of the axis span, for a ~1000 x 420 px plot
+    marker = 0.012  # half a marker, in axis-fraction units
+    placed: list[tuple[float, float, float, float]] = [
+        ((x - min(xs)) / x_span - marker, (x - min(xs)) / x_span + marker, (y - min(ys)) / y_span - 2 * marker,
+         (y - min(ys)) / y_span + 2 * marker)
+        for _, x, y in points
+    ]  # fmt: skip
+    out = [""] * len(points)
+    for i in sorted(range(len(points)), key=lambda k: (xs[k], ys[k])):
+        label, x, y = points[i]
+        cx, cy = (x - min(xs)) / x_span, (y - min(ys)) / y_span
+        w = char_w * len(label)
+        boxes = {
+            "top center": (cx - w / 2, cx + w / 2, cy + gap, cy + gap + line_h),
+            "bottom center": (cx - w / 2, cx + w / 2, cy - gap - line_h, cy - gap),
+            "middle right": (cx + gap, cx + gap + w, cy - line_h / 2, cy + line_h / 2),
+            "middle left": (cx - gap - w, cx - gap, cy - line_h / 2, cy + line_h / 2),
+        }
+
+        def clear(box: tuple[float, float, float, float]) -> bool:
+            return all(box[1] <= b[0] or box[0] >= b[1] or box[3] <= b[2] or box[2] >= b[3] for b in placed)
+
+        position = next((pos for pos, box in boxes.items() if clear(box)), "top center")
+        placed.append(boxes[position])
+        out[i] = position
+    return out
+
+
 def bits_figure(points: Sequence[tuple[str, float, int, bool]], capacity_bytes: int | None) -> go.Figure:
     """Memory against bits per weight: one point per format ``(id, bpw, total bytes, fits)``."""
-    fig = go.Figure(
-        go.Scatter(
-            x=[p[1] for p in points],
-            y=[p[2] / GIB for p in points],
-            text=[p[0] for p in points],
-            mode="markers+text",
-            textposition="top center",
-            marker={"size": 10, "color": ["#2f6f4f" if p[3] else "#b22222" for p in points]},
-            hovertemplate="%{text}: %{x:.2f} bits/weight, %{y:.2f} GiB<extra></extra>",
+    positions = _label_positions([(p[0], p[1], p[2] / GIB) for p in points])
+    fig = go.Figure()
+    for fits, name, color in ((True, "fits", "#2f6f4f"), (False, "does not fit", "#b22222")):
+        chosen = [(p, pos) for p, pos in zip(points, positions, strict=True) if p[3] is fits]
+        if not chosen:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=[p[1] for p, _ in chosen],
+                y=[p[2] / GIB for p, _ in chosen],
+                text=[p[0] for p, _ in chosen],
+                textposition=[pos for _, pos in chosen],
+                mode="markers+text",
+                name=name,
+                showlegend=True,
+                marker={"size": 10, "color": color},
+                hovertemplate="%{text}: %{x:.2f} bits/weight, %{y:.2f} GiB<extra></extra>",
+            )
         )
-    )
     if capacity_bytes:
         fig.add_hline(y=capacity_bytes / GIB, line_color="#b22222", annotation_text="capacity")
     fig.update_layout(
@@ -96,6 +163,7 @@ def bits_figure(points: Sequence[tuple[str, float, int, bool]], capacity_bytes: 
         yaxis_title="total GPU memory (GiB)",
         height=420,
         margin={"l": 10, "r": 10, "t": 20, "b": 40},
+        legend={"orientation": "h", "y": 1.08},
     )
     return fig
 
@@ -125,5 +193,67 @@ def context_figure(
         yaxis_title="total GPU memory (GiB)",
         height=440,
         margin={"l": 10, "r": 10, "t": 20, "b": 40},
+    )
+    return fig
+
+
+def split_figure(split: SplitPlan) -> go.Figure:
+    """One stacked bar per GPU of a multi-GPU split, with each GPU's capacity and usable limit marked."""
+    names = [f"GPU {s.index}" for s in split.shares]
+    fig = go.Figure()
+    for name, attr in (
+        ("weights", "weights"),
+        ("KV cache", "kv_cache"),
+        ("activations", "activations"),
+        ("overhead", "overhead"),
+    ):
+        fig.add_trace(
+            go.Bar(
+                x=[getattr(s, attr) / GIB for s in split.shares],
+                y=names,
+                name=name,
+                orientation="h",
+                marker_color=COMPONENT_COLORS[name],
+                hovertemplate=f"%{{y}} {name}: %{{x:.2f}} GiB<extra></extra>",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=[s.capacity_bytes / GIB for s in split.shares],
+            y=names,
+            mode="markers",
+            name="capacity",
+            marker={
+                "symbol": "line-ns-open",
+                "size": 28,
+                "color": "#b22222",
+                "line": {"width": 3, "color": "#b22222"},
+            },
+            hovertemplate="%{y} capacity: %{x:.2f} GiB<extra></extra>",
+        )
+    )
+    if any(s.margin_bytes for s in split.shares):
+        fig.add_trace(
+            go.Scatter(
+                x=[(s.capacity_bytes - s.margin_bytes) / GIB for s in split.shares],
+                y=names,
+                mode="markers",
+                name="usable (capacity - margin)",
+                marker={
+                    "symbol": "line-ns-open",
+                    "size": 28,
+                    "color": "#555555",
+                    "line": {"width": 2, "color": "#555555"},
+                },
+                hovertemplate="%{y} usable: %{x:.2f} GiB<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        barmode="stack",
+        xaxis_title="GiB per GPU",
+        yaxis={"autorange": "reversed"},
+        height=140 + 40 * len(names),
+        margin={"l": 10, "r": 10, "t": 30, "b": 40},
+        legend={"orientation": "h", "y": 1.25, "traceorder": "normal"},
     )
     return fig

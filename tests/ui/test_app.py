@@ -12,11 +12,18 @@ from ui.charts import parameters_by_role_figure
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
-def _run(query=None):
+def _run(query=None, page="ui/pages/anatomy.py"):
     at = AppTest.from_file(APP, default_timeout=60)
     for key, value in (query or {}).items():
         at.query_params[key] = value
+    at.switch_page(page)
     return at.run()
+
+
+def test_fit_check_is_the_default_page():
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert at.title[0].value == "Fit check"
 
 
 def test_default_view_shows_a_catalog_model():
