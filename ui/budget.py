@@ -5,6 +5,9 @@ from __future__ import annotations
 from planner.fit import Budget, FitError, budget_from_gpu, budget_from_live, budget_from_size
 from ui.sidebar import Plan
 
+#: Below 1 MiB a typed size is surely a size without its unit ("24" meaning 24 GiB).
+MIN_BARE_BYTES = 1 << 20
+
 
 def plan_budget(plan: Plan) -> Budget:
     """The budget of ``plan``'s GPU choice; raises a :class:`planner.PlannerError` with a message to show.
@@ -17,6 +20,11 @@ def plan_budget(plan: Plan) -> Budget:
     if plan.gpu_source == "Custom size":
         if plan.custom_vram_bytes is None:
             raise FitError("the GPU memory in the sidebar is not a size: write it with its unit, e.g. 24GiB")
+        if 0 < plan.custom_vram_bytes < MIN_BARE_BYTES:
+            raise FitError(
+                f"the GPU memory in the sidebar reads as {plan.custom_vram_bytes} bytes; give the unit, "
+                "e.g. 24GiB (x 2^30 bytes) or 24GB (x 10^9 bytes)"
+            )
         return budget_from_size(plan.custom_vram_bytes, plan.gpu_count)
     if plan.gpu is None:
         raise FitError("pick a GPU in the sidebar")

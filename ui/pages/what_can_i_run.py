@@ -11,7 +11,6 @@ import pandas as pd
 import streamlit as st
 
 from planner import PlannerError
-from planner.fit import Budget, FitError, budget_from_gpu, budget_from_live, budget_from_size
 from planner.hardware.units import GIB, format_gib
 from planner.recommend import (
     BENCHMARKS,
@@ -24,29 +23,11 @@ from planner.recommend import (
     catalog_licenses,
     recommend,
 )
-from planner.recommend.cli import MIN_BARE_BYTES
-from ui.sidebar import Plan, current_plan
+from ui.budget import plan_budget
+from ui.sidebar import current_plan
 
 GIB_COLUMN = st.column_config.NumberColumn(format="%.2f")
 BEST_STYLE = "background-color: rgba(47, 111, 79, 0.25); font-weight: bold"
-
-
-def plan_budget(plan: Plan) -> Budget:
-    """The budget of the sidebar's GPU choice (catalog GPU, custom size or live NVML free memory)."""
-    if plan.gpu_source == "Detected (NVML)":
-        return budget_from_live(plan.gpu_count)
-    if plan.gpu_source == "Custom size":
-        if plan.custom_vram_bytes is None:
-            raise FitError("type the GPU memory with its unit in the sidebar, e.g. 24GiB")
-        if plan.custom_vram_bytes < MIN_BARE_BYTES:
-            raise FitError(
-                f"the GPU memory in the sidebar reads as {plan.custom_vram_bytes} bytes; give the unit, "
-                "e.g. 24GiB (x 2^30 bytes) or 24GB (x 10^9 bytes)"
-            )
-        return budget_from_size(plan.custom_vram_bytes, plan.gpu_count)
-    if plan.gpu is None:
-        raise FitError("pick a GPU in the sidebar")
-    return budget_from_gpu(plan.gpu, plan.gpu_count)
 
 
 def gib(n: int) -> float:
