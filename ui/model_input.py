@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from planner import ModelSpec, PlannerError, load_catalog, load_model, model_from_bytes
+from ui.url_params import check_choice
 
 SOURCES = ("Catalog", "Hub id", "Upload config.json")
 DEFAULT_MODEL = "meta-llama/Llama-3.1-8B"
@@ -27,6 +28,7 @@ def pick_model() -> ModelSpec | None:
         source = st.radio("Source", SOURCES, key="source", bind="query-params", horizontal=True)
         try:
             if source == "Catalog":
+                check_choice("model", "catalog model", ids)
                 default = ids.index(DEFAULT_MODEL) if DEFAULT_MODEL in ids else 0
                 model_id = st.selectbox(
                     "Catalog model",

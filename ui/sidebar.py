@@ -16,6 +16,7 @@ from planner.formats import format_ids
 from planner.hardware import Gpu, gpus_by_id, load_gpus, parse_size
 from planner.memory.estimate import RunSettings
 from ui.model_input import pick_model
+from ui.url_params import check_choice
 
 GPU_SOURCES = ("Catalog GPU", "Custom size", "Detected (NVML)")
 DEFAULT_GPU = "rtx-4090"
@@ -49,6 +50,8 @@ def render_sidebar() -> Plan:
     with st.sidebar:
         st.header("Run")
         formats = _formats()
+        check_choice("format", "weight format", formats)
+        check_choice("engine", "engine", ["auto", *engine_ids()])
         format_id = st.selectbox(
             "Weight format", formats, index=formats.index(DEFAULT_FORMAT), key="format", bind="query-params",
             help="How the weights are stored: 16-bit, FP8/INT8, bitsandbytes, GPTQ/AWQ/HQQ, MXFP4 or a GGUF type",
@@ -81,8 +84,9 @@ def render_sidebar() -> Plan:
         if gpu_source == "Catalog GPU":
             ids = [g.id for g in load_gpus()]
             names = gpus_by_id()
+            check_choice("gpu", "GPU", [names[i].name for i in ids], {i: i for i in ids})
             gpu_id = st.selectbox(
-                "GPU", ids, index=ids.index(DEFAULT_GPU), key="gpu", bind="query-params",
+                "GPU", ids, index=None if "gpu" in st.session_state else ids.index(DEFAULT_GPU), key="gpu", bind="query-params",
                 format_func=lambda i: names[i].name, help=f"{len(ids)} GPUs; type to search",
             )  # fmt: skip
             gpu = names[gpu_id]
