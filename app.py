@@ -20,6 +20,7 @@ page = st.navigation(
         st.Page(PAGES / "anatomy.py", title="Model anatomy", icon=":material/account_tree:"),
         st.Page(PAGES / "what_can_i_run.py", title="What can I run", icon=":material/recommend:"),
         st.Page(PAGES / "my_gpus.py", title="My GPUs", icon=":material/developer_board:"),
+        st.Page(PAGES / "verify.py", title="Verify", icon=":material/fact_check:"),
     ]
 )
 render_sidebar()
