@@ -88,7 +88,11 @@ for row in held or every.values():
 st.dataframe(
     pd.DataFrame(rows),
     hide_index=True,
-    column_config={c: st.column_config.NumberColumn(format="%+.2f") for c in rows[0] if c.endswith("%")}
+    column_config={
+        c: st.column_config.NumberColumn(format="%.2f" if "median" in c else "%+.2f")
+        for c in rows[0]
+        if c.endswith("%")
+    }
     if rows
     else None,
 )
