@@ -18,6 +18,7 @@ page = st.navigation(
         st.Page(PAGES / "fit_check.py", title="Fit check", icon=":material/check_circle:", default=True),
         st.Page(PAGES / "bit_widths.py", title="Bit widths", icon=":material/stacked_bar_chart:"),
         st.Page(PAGES / "anatomy.py", title="Model anatomy", icon=":material/account_tree:"),
+        st.Page(PAGES / "context.py", title="Context", icon=":material/show_chart:"),
         st.Page(PAGES / "what_can_i_run.py", title="What can I run", icon=":material/recommend:"),
         st.Page(PAGES / "my_gpus.py", title="My GPUs", icon=":material/developer_board:"),
         st.Page(PAGES / "verify.py", title="Verify", icon=":material/fact_check:"),

@@ -5,6 +5,7 @@ Bytes come from the planner; these functions only convert to GiB for display.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
@@ -168,32 +169,126 @@ def bits_figure(points: Sequence[tuple[str, float, int, bool]], capacity_bytes: 
     return fig
 
 
+#: One colour per curve of :func:`context_figure` (cycled).
+CURVE_COLORS = ("#2f6f4f", "#d08c2b", "#6c8ebf", "#8e5ea2", "#b22222", "#3b9c9c", "#7a7a7a", "#c45ca2")
+
+
+def _tokens(n: int) -> str:
+    """A token count for an axis tick: ``512``, ``8k``, ``1M``."""
+    if n >= 1 << 20 and n % (1 << 20) == 0:
+        return f"{n >> 20}M"
+    if n >= 1 << 10 and n % (1 << 10) == 0:
+        return f"{n >> 10}k"
+    return f"{n:,}"
+
+
 def context_figure(
-    curves: dict[str, Sequence[tuple[int, int]]], capacity_bytes: int | None, marks: dict[str, int | None]
+    curves: dict[str, Sequence[tuple[int, int]]],
+    capacity_bytes: int | None,
+    marks: dict[str, int | None],
+    *,
+    limits: dict[str, int] | None = None,
+    current: int | None = None,
+    log_x: bool = True,
+    y_max_bytes: int | None = None,
 ) -> go.Figure:
-    """Memory against context, one curve per label, with each curve's max-context mark."""
+    """Memory against context, one curve per label, with each curve's max-context mark.
+
+    ``curves`` maps a label to ``(context, bytes)`` points; ``marks`` a label to its largest fitting
+    context (a diamond on the curve, labelled, and a dotted line in the curve's colour; ``None``: no
+    mark). ``limits`` adds dashed lines where engines stop short of the capacity (label -> bytes),
+    ``current`` a grey line at the plan's own context, ``y_max_bytes`` caps the vertical axis.
+    """
     fig = go.Figure()
-    for label, points in curves.items():
+    for i, (label, points) in enumerate(curves.items()):
+        color = CURVE_COLORS[i % len(CURVE_COLORS)]
         fig.add_trace(
             go.Scatter(
                 x=[c for c, _ in points],
                 y=[b / GIB for _, b in points],
                 name=label,
                 mode="lines+markers",
+                line={"color": color},
+                marker={"size": 5},
+                legendgroup=label,
                 hovertemplate=f"{label}: %{{x:,}} tokens, %{{y:.2f}} GiB<extra></extra>",
             )
         )
         mark = marks.get(label)
-        if mark:
-            fig.add_vline(x=mark, line_dash="dot", line_width=1, annotation_text=f"max {mark:,}")
+        if not mark:
+            continue
+        fig.add_vline(x=mark, line_dash="dot", line_width=1, line_color=color)
+        at = dict(points).get(mark)
+        if at is not None:
+            fig.add_trace(
+                go.Scatter(
+                    x=[mark],
+                    y=[at / GIB],
+                    mode="markers",
+                    marker={
+                        "symbol": "diamond",
+                        "size": 12,
+                        "color": color,
+                        "line": {"width": 1, "color": "white"},
+                    },
+                    legendgroup=label,
+                    showlegend=False,
+                    hovertemplate=f"{label}: largest context that fits, {mark:,} tokens, %{{y:.2f}} GiB<extra></extra>",
+                )
+            )
+            fig.add_annotation(
+                x=math.log10(mark) if log_x else mark,
+                y=at / GIB,
+                text=f"max {mark:,}",
+                showarrow=True,
+                arrowcolor=color,
+                ax=-50,
+                ay=40 + 22 * (len(fig.layout.annotations) % 4),
+                font={"color": color},
+                bgcolor="rgba(255,255,255,0.9)",
+            )
     if capacity_bytes:
-        fig.add_hline(y=capacity_bytes / GIB, line_color="#b22222", annotation_text="capacity")
+        fig.add_hline(
+            y=capacity_bytes / GIB,
+            line_color="#b22222",
+            line_width=2,
+            annotation_text=f"GPU memory {capacity_bytes / GIB:.2f} GiB",
+            annotation_position="top left",
+        )
+    for label, limit in (limits or {}).items():
+        fig.add_hline(
+            y=limit / GIB,
+            line_dash="dash",
+            line_color="#b22222",
+            line_width=1,
+            annotation_text=f"{label} {limit / GIB:.2f} GiB",
+            annotation_position="bottom left",
+        )
+    if current:
+        fig.add_vline(x=current, line_dash="dash", line_color="#777777", line_width=1)
+        fig.add_annotation(
+            x=math.log10(current) if log_x else current,
+            y=1,
+            yref="paper",
+            text=f"your context {current:,}",
+            showarrow=False,
+            xanchor="left",
+            yanchor="top",
+            font={"color": "#555555"},
+        )
+    xaxis: dict = {"title": "context (tokens)", "type": "log" if log_x else "linear"}
+    contexts = [c for points in curves.values() for c, _ in points]
+    if log_x and contexts:
+        ticks = [1 << k for k in range(max(min(contexts), 1).bit_length() - 1, max(contexts).bit_length())]
+        xaxis |= {"tickvals": ticks, "ticktext": [_tokens(t) for t in ticks]}
     fig.update_layout(
-        xaxis={"title": "context (tokens)", "type": "log"},
+        xaxis=xaxis,
         yaxis_title="total GPU memory (GiB)",
         height=440,
         margin={"l": 10, "r": 10, "t": 20, "b": 40},
     )
+    if y_max_bytes:
+        fig.update_yaxes(range=[0, y_max_bytes / GIB])
     return fig
 
 
