@@ -170,7 +170,7 @@ def bits_figure(points: Sequence[tuple[str, float, int, bool]], capacity_bytes: 
 
 
 #: One colour per curve of :func:`context_figure` (cycled).
-CURVE_COLORS = ("#2f6f4f", "#d08c2b", "#6c8ebf", "#8e5ea2", "#b22222", "#3b9c9c", "#7a7a7a", "#c45ca2")
+CURVE_COLORS = ("#2f6f4f", "#d08c2b", "#6c8ebf", "#8e5ea2", "#4b4b8f", "#3b9c9c", "#7a7a7a", "#c45ca2")
 
 
 def _tokens(n: int) -> str:
@@ -198,11 +198,20 @@ def context_figure(
     context (a diamond on the curve, labelled, and a dotted line in the curve's colour; ``None``: no
     mark). ``limits`` adds dashed lines where engines stop short of the capacity (label -> bytes),
     ``current`` a grey line at the plan's own context, ``y_max_bytes`` caps the vertical axis.
+
+    Lines and labels go into the layout in one update (``add_hline``/``add_vline`` validate each
+    call and cost ~10 ms apiece). On a log axis shapes take data values, annotations log10 values.
     """
-    fig = go.Figure()
+
+    def ax(x: int) -> float:
+        return math.log10(x) if log_x else x
+
+    traces = []
+    shapes: list[dict] = []
+    notes: list[dict] = []
     for i, (label, points) in enumerate(curves.items()):
         color = CURVE_COLORS[i % len(CURVE_COLORS)]
-        fig.add_trace(
+        traces.append(
             go.Scatter(
                 x=[c for c, _ in points],
                 y=[b / GIB for _, b in points],
@@ -217,79 +226,100 @@ def context_figure(
         mark = marks.get(label)
         if not mark:
             continue
-        fig.add_vline(x=mark, line_dash="dot", line_width=1, line_color=color)
+        shapes.append(_vline(mark, {"color": color, "width": 1, "dash": "dot"}))
         at = dict(points).get(mark)
-        if at is not None:
-            fig.add_trace(
-                go.Scatter(
-                    x=[mark],
-                    y=[at / GIB],
-                    mode="markers",
-                    marker={
-                        "symbol": "diamond",
-                        "size": 12,
-                        "color": color,
-                        "line": {"width": 1, "color": "white"},
-                    },
-                    legendgroup=label,
-                    showlegend=False,
-                    hovertemplate=f"{label}: largest context that fits, {mark:,} tokens, %{{y:.2f}} GiB<extra></extra>",
-                )
+        if at is None:
+            continue
+        traces.append(
+            go.Scatter(
+                x=[mark],
+                y=[at / GIB],
+                mode="markers",
+                marker={
+                    "symbol": "diamond",
+                    "size": 12,
+                    "color": color,
+                    "line": {"width": 1, "color": "white"},
+                },
+                legendgroup=label,
+                showlegend=False,
+                hovertemplate=f"{label}: largest context that fits, {mark:,} tokens, %{{y:.2f}} GiB<extra></extra>",
             )
-            fig.add_annotation(
-                x=math.log10(mark) if log_x else mark,
-                y=at / GIB,
-                text=f"max {mark:,}",
-                showarrow=True,
-                arrowcolor=color,
-                ax=-50,
-                ay=40 + 22 * (len(fig.layout.annotations) % 4),
-                font={"color": color},
-                bgcolor="rgba(255,255,255,0.9)",
-            )
-    if capacity_bytes:
-        fig.add_hline(
-            y=capacity_bytes / GIB,
-            line_color="#b22222",
-            line_width=2,
-            annotation_text=f"GPU memory {capacity_bytes / GIB:.2f} GiB",
-            annotation_position="top left",
         )
-    for label, limit in (limits or {}).items():
-        fig.add_hline(
-            y=limit / GIB,
-            line_dash="dash",
-            line_color="#b22222",
-            line_width=1,
-            annotation_text=f"{label} {limit / GIB:.2f} GiB",
-            annotation_position="bottom left",
+        notes.append(
+            {
+                "x": ax(mark),
+                "y": at / GIB,
+                "text": f"max {mark:,}",
+                "showarrow": True,
+                "arrowcolor": color,
+                "ax": -50,
+                "ay": 40 + 22 * (len(notes) % 4),
+                "font": {"color": color},
+                "bgcolor": "rgba(255,255,255,0.9)",
+            }
+        )
+    lines = [(capacity_bytes, f"GPU memory {(capacity_bytes or 0) / GIB:.2f} GiB", "solid", 2, "bottom")]
+    lines += [
+        (limit, f"{label} {limit / GIB:.2f} GiB", "dash", 1, "top") for label, limit in (limits or {}).items()
+    ]
+    for value, text, dash, width, anchor in lines:
+        if not value:
+            continue
+        shapes.append(_hline(value / GIB, {"color": "#b22222", "width": width, "dash": dash}))
+        notes.append(
+            {
+                "x": 0,
+                "xref": "paper",
+                "xanchor": "left",
+                "y": value / GIB,
+                "yanchor": anchor,
+                "text": text,
+                "showarrow": False,
+                "font": {"color": "#8b1a1a", "size": 11},
+            }
         )
     if current:
-        fig.add_vline(x=current, line_dash="dash", line_color="#777777", line_width=1)
-        fig.add_annotation(
-            x=math.log10(current) if log_x else current,
-            y=1,
-            yref="paper",
-            text=f"your context {current:,}",
-            showarrow=False,
-            xanchor="left",
-            yanchor="top",
-            font={"color": "#555555"},
+        shapes.append(_vline(current, {"color": "#777777", "width": 1, "dash": "dash"}))
+        notes.append(
+            {
+                "x": ax(current),
+                "y": 1,
+                "yref": "paper",
+                "text": f"your context {current:,}",
+                "showarrow": False,
+                "xanchor": "left",
+                "yanchor": "top",
+                "font": {"color": "#555555"},
+            }
         )
-    xaxis: dict = {"title": "context (tokens)", "type": "log" if log_x else "linear"}
+    xaxis: dict = {"title": {"text": "context (tokens)"}, "type": "log" if log_x else "linear"}
     contexts = [c for points in curves.values() for c, _ in points]
     if log_x and contexts:
         ticks = [1 << k for k in range(max(min(contexts), 1).bit_length() - 1, max(contexts).bit_length())]
         xaxis |= {"tickvals": ticks, "ticktext": [_tokens(t) for t in ticks]}
-    fig.update_layout(
-        xaxis=xaxis,
-        yaxis_title="total GPU memory (GiB)",
-        height=440,
-        margin={"l": 10, "r": 10, "t": 20, "b": 40},
-    )
+    yaxis: dict = {"title": {"text": "total GPU memory (GiB)"}}
     if y_max_bytes:
-        fig.update_yaxes(range=[0, y_max_bytes / GIB])
-    return fig
+        yaxis["range"] = [0, y_max_bytes / GIB]
+    return go.Figure(
+        data=traces,
+        layout={
+            "xaxis": xaxis,
+            "yaxis": yaxis,
+            "shapes": shapes,
+            "annotations": notes,
+            "height": 440,
+            "margin": {"l": 10, "r": 10, "t": 20, "b": 40},
+        },
+    )
+
+
+def _vline(x: float, line: dict) -> dict:
+    return {"type": "line", "xref": "x", "x0": x, "x1": x, "yref": "paper", "y0": 0, "y1": 1, "line": line}
+
+
+def _hline(y: float, line: dict) -> dict:
+    return {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": y, "y1": y, "line": line}
 
 
 def split_figure(split: SplitPlan) -> go.Figure:

@@ -25,6 +25,8 @@ from planner.model.spec import AttentionKind, ModelSpec
 
 #: The smallest context on a curve (tokens).
 GRID_START = 512
+#: Growth outside the KV cache below this is not worth a sentence (bytes).
+NOTABLE_GROWTH = 256 << 20
 #: Bytes per element of a 16-bit cache, the baseline KV quantization is compared with.
 BASELINE_16BIT = kv.CACHE_TYPES["fp16"]
 
@@ -312,12 +314,39 @@ def context_explanation(spec: ModelSpec, estimates: Sequence[MemoryEstimate]) ->
     return lines
 
 
+def growth_notes(curves: Sequence[ContextCurve]) -> list[str]:
+    """One sentence per curve whose memory grows more outside the KV cache than in it, with both amounts.
+
+    Over the curve's whole range (first to last point); growth under :data:`NOTABLE_GROWTH` is left out.
+    """
+    lines = []
+    for c in curves:
+        (first, low), (last, high) = c.points[0], c.points[-1]
+        kv_growth = c.kv_points[-1][1] - c.kv_points[0][1]
+        other = high - low - kv_growth
+        if other <= kv_growth or other < NOTABLE_GROWTH:
+            continue
+        why = (
+            " transformers runs the whole prompt in one forward pass, so its activations grow with the context"
+            if c.engine == "transformers"
+            else ""
+        )
+        lines.append(
+            f"{c.label}: from {first:,} to {last:,} tokens the KV cache grows by {format_size(kv_growth)} and the "
+            f"rest by {format_size(other)}. Most of this slope is the engine's working memory for the prompt "
+            f"(activations), not the cache.{why}"
+        )
+    return lines
+
+
 __all__ = [
     "GRID_START",
+    "NOTABLE_GROWTH",
     "CacheShape",
     "ContextCurve",
     "cache_shapes",
     "context_curve",
     "context_explanation",
     "context_grid",
+    "growth_notes",
 ]

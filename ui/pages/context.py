@@ -7,10 +7,12 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from planner import PlannerError
+from planner import ModelSpec, PlannerError
 from planner.engines import default_engine, engine_ids, get_engine
-from planner.fit.context import ContextCurve, cache_shapes, context_curve, context_explanation
+from planner.fit import Budget
+from planner.fit.context import ContextCurve, cache_shapes, context_curve, context_explanation, growth_notes
 from planner.formats import format_ids, parse_format
+from planner.memory.estimate import RunSettings
 from ui.budget import plan_budget
 from ui.charts import GIB, context_figure
 from ui.sidebar import current_plan
@@ -21,6 +23,15 @@ MAX_PICKS = 4
 DEFAULT_QUANTIZED_KV = ("q8_0", "q4_0", "fp8")
 #: The 16-bit weights drawn next to the sidebar's format by default, per engine.
 SIXTEEN_BIT = {"llama.cpp": "gguf-f16", "transformers": "bf16", "vllm": "bf16"}
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def _curve(
+    spec: ModelSpec, format_id: str, engine: str | None, settings: RunSettings, budget: Budget
+) -> ContextCurve:
+    """One curve, kept for the session's reruns (every argument is a frozen value; results are immutable)."""
+    return context_curve(spec, format_id, engine, settings, budget)
+
 
 plan = current_plan()
 spec = plan.spec
@@ -55,7 +66,7 @@ kv_default = list(
     dict.fromkeys([plan.settings.kv_dtype_k, *(t for t in DEFAULT_QUANTIZED_KV if t in engine_kv)])
 )[:MAX_PICKS]
 
-left, right = st.columns(2)
+left, right, axis = st.columns([5, 5, 2], vertical_alignment="bottom")
 chosen_formats = left.multiselect(
     "Weight formats", formats, default=format_default, key="ctx_formats", bind="query-params",
     max_selections=MAX_PICKS, help="One curve per format and KV cache type; by default the sidebar's format and 16-bit weights",
@@ -65,6 +76,10 @@ chosen_kv = right.multiselect(
     max_selections=MAX_PICKS,
     help="auto: the engine's default (f16 in llama.cpp, the model dtype in transformers and vLLM). "
     "transformers keeps the cache in the model's dtype; llama.cpp takes q8_0 … q4_0; vLLM takes fp8",
+)  # fmt: skip
+log_x = axis.toggle(
+    "Log axis", value=True, key="ctx_log", bind="query-params",
+    help="Logarithmic context axis. On it a straight line (memory proportional to context) looks curved",
 )  # fmt: skip
 if not chosen_formats or not chosen_kv:
     st.info("Pick at least one weight format and one KV cache type above.")
@@ -77,7 +92,7 @@ for format_id in chosen_formats:
     for kv_type in chosen_kv:
         settings = replace(plan.settings, kv_dtype_k=kv_type, kv_dtype_v=kv_type)
         try:
-            curve = context_curve(spec, format_id, plan.engine_id, settings, budget)
+            curve = _curve(spec, format_id, plan.engine_id, settings, budget)
         except PlannerError as exc:
             refused.append(f"**{format_id}, KV {kv_type}**: {exc}")
             continue
@@ -95,12 +110,10 @@ if not curves:
 context = plan.settings.context
 batch = plan.settings.batch
 st.caption(
-    f"**{spec.name}** on {budget.label}; {batch} concurrent sequence{'s' if batch > 1 else ''} "
-    f"(the sidebar's batch). The sidebar's context ({context:,} tokens) is the grey dashed line."
+    f"**{spec.name}** on {budget.label}, {batch} concurrent sequence{'s' if batch > 1 else ''}; "
+    f"grey dashed line: the sidebar's context ({context:,} tokens)."
 )
 
-log_x = st.toggle("Logarithmic context axis", value=True, key="ctx_log", bind="query-params",
-                  help="On a logarithmic axis a straight line (memory proportional to context) looks curved")  # fmt: skip
 marks = {c.label: c.max_context for c in curves if not c.limit.capped}
 stops = {c.engine: c for c in curves if c.limit_total_bytes != budget.capacity_bytes}
 limits = {f"{engine} stops at": c.limit_total_bytes for engine, c in stops.items()}
@@ -109,7 +122,9 @@ fig = context_figure(
     {c.label: c.points for c in curves}, budget.capacity_bytes, marks, limits=limits, current=context,
     log_x=log_x, y_max_bytes=int(1.5 * max(budget.capacity_bytes, highest_start)),
 )  # fmt: skip
-fig.update_layout(legend={"orientation": "h", "y": -0.22}, height=540)
+fig.update_layout(
+    legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"}, height=470, margin={"t": 60}
+)
 st.plotly_chart(fig, key="context_chart")
 for c in curves:
     if c.max_context is None:
@@ -131,7 +146,7 @@ for c in curves:
             "nothing fits: " + "; ".join(c.limit.fit.blockers) if c.limit.fit.blockers else "nothing fits"
         )
     elif c.limit.capped:
-        limited_by = "the model's limit (memory allows more)"
+        limited_by = "model's limit"
     else:
         limited_by = "GPU memory"
     rows.append(
@@ -157,6 +172,10 @@ st.dataframe(
         f"KV at {context:,} (GiB)": st.column_config.NumberColumn(format="%.2f"),
         f"total at {context:,} (GiB)": st.column_config.NumberColumn(format="%.2f"),
         "max context (tokens)": st.column_config.NumberColumn(format="localized"),
+        "limited by": st.column_config.TextColumn(
+            help="GPU memory: one token more does not fit. Model's limit: max_position_embeddings comes first, "
+            "memory allows more"
+        ),
     },
 )
 for line in same:
@@ -167,7 +186,7 @@ if refused:
             st.markdown(f"- {line}")
 
 st.subheader("What shapes these curves")
-for line in context_explanation(spec, [c.estimate for c in curves]):
+for line in [*context_explanation(spec, [c.estimate for c in curves]), *growth_notes(curves)]:
     st.markdown(f"- {line}")
 with st.expander("How the max context is found"):
     st.markdown(

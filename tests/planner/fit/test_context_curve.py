@@ -8,7 +8,14 @@ from planner.catalog import load_catalog
 from planner.engines import estimate
 from planner.engines.constants import constant
 from planner.fit import budget_from_gpu, budget_from_size, max_context
-from planner.fit.context import cache_shapes, context_curve, context_explanation, context_grid
+from planner.fit.context import (
+    NOTABLE_GROWTH,
+    cache_shapes,
+    context_curve,
+    context_explanation,
+    context_grid,
+    growth_notes,
+)
 from planner.formats import parse_format
 from planner.memory.estimate import MAX_CONTEXT, RunSettings, SettingsError
 from planner.model.spec import AttentionKind
@@ -238,3 +245,16 @@ def test_vllm_explains_its_blocks():
     spec = spec_of(LLAMA)
     est = estimate(spec, parse_format("awq-int4"), "vllm", replace(kv_settings(), context=4096))
     assert any("16-token blocks" in line for line in context_explanation(spec, [est]))
+
+
+def test_growth_outside_the_cache_is_named_with_both_amounts():
+    budget = budget_from_gpu("h100-sxm")
+    jamba = context_curve(spec_of(JAMBA), "bf16", None, kv_settings(), budget)
+    (line,) = growth_notes([jamba])
+    kv_growth = jamba.kv_points[-1][1] - jamba.kv_points[0][1]
+    other = jamba.points[-1][1] - jamba.points[0][1] - kv_growth
+    assert other > kv_growth and other >= NOTABLE_GROWTH
+    assert "from 512 to 262,144 tokens" in line and "one forward pass" in line
+    # llama.cpp on a full-attention model: the cache is the whole slope, nothing to say
+    llama = context_curve(spec_of(LLAMA), "q4_k_m", None, kv_settings(), budget)
+    assert growth_notes([llama]) == []
