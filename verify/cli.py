@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 import warnings
 from collections.abc import Sequence
@@ -134,11 +135,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if record["status"] == "error" else 0
 
 
+def _stop(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def cmd_suite(args: argparse.Namespace) -> int:
     """Run a suite file, one subprocess per configuration."""
     from verify.suite import load_suite, run_suite, select
 
     suite = select(load_suite(args.suite), args.only)
+    # NOTE: SIGTERM (the Verify page stopping, a job scheduler) unwinds through run_one, which kills
+    # the configuration in flight instead of leaving it on the GPU.
+    signal.signal(signal.SIGTERM, _stop)
     records = run_suite(
         suite,
         args.out,

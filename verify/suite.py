@@ -136,6 +136,11 @@ def run_one(
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             return _fallback_record(config, "error", f"timed out after {timeout_s:g} s (killed)")
+        except BaseException:
+            # The suite itself is stopping (SIGTERM, Ctrl-C): leave no run holding GPU memory.
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
     if record_path.is_file():
         try:
             return json.loads(record_path.read_text(encoding="utf-8"))

@@ -9,9 +9,6 @@ torch, so it stays usable on a hosted machine without one.
 from __future__ import annotations
 
 import json
-import re
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -22,11 +19,9 @@ from planner import PlannerError
 from planner.hardware import read_live_gpus
 from planner.hardware.units import GIB
 from planner.measurements import COMPONENT_LABELS, MEASUREMENTS_DIR, accuracy, compare_runs, load_runs
+from ui import verify_runner
 
-ROOT = Path(__file__).resolve().parents[2]
-SUITE = ROOT / "verify" / "suites" / "h100.json"
 SHOWN = ("weights", "kv_cache", "activations", "peak_allocated", "non_torch", "process_total")
-PROGRESS = re.compile(r"^\[(\d+)/(\d+)\s+\d+s\] (\S+): (\w[\w-]*)")
 
 st.title("Verify")
 st.caption(
@@ -153,31 +148,33 @@ if not report.available:
     )
     st.stop()
 
+missing = verify_runner.missing_packages()
+if missing:
+    st.info(
+        f"NVIDIA GPU detected, but this Python lacks {', '.join(missing)}: install the verifier's packages "
+        "(`pip install -r requirements-verify.txt` next to a CUDA build of torch) to run it from here."
+    )
+    st.stop()
+
 names = ", ".join(g.name or f"GPU {g.index}" for g in report.gpus)
 st.markdown(
-    f"Detected: **{names}**. Each configuration runs in its own process; out-of-memory runs are recorded."
+    f"Detected: **{names}**. Each configuration of `{verify_runner.SUITE.name}` runs in its own process; "
+    "out-of-memory runs are recorded. Leaving the page stops the suite."
 )
 if st.button("Run the verifier suite", type="primary"):
     out = Path(tempfile.mkdtemp(prefix="verify-"))
-    cmd = [sys.executable, "-m", "verify", "suite", str(SUITE), "--out", str(out), "--no-progress"]
     bar = st.progress(0.0, text="starting…")
-    lines = []
-    with subprocess.Popen(
-        cmd, cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
-    ) as proc:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            lines.append(line.rstrip())
-            m = PROGRESS.match(line)
-            if m:
-                done, total = int(m.group(1)), int(m.group(2))
-                bar.progress(done / total, text=f"{done}/{total}: {m.group(3)} {m.group(4)}")
-    if proc.returncode == 0:
+
+    def show(p: verify_runner.Progress) -> None:
+        bar.progress(p.done / p.total, text=f"{p.done}/{p.total}: {p.run_id} {p.status}")
+
+    code, lines = verify_runner.run(verify_runner.suite_command(verify_runner.SUITE, out), show)
+    if code == 0:
         bar.progress(1.0, text="done")
         st.success(f"Records in {out}. File them with `python -m verify collect {out}`.")
         summary = out / "summary.md"
         if summary.is_file():
             st.markdown(summary.read_text(encoding="utf-8"))
     else:
-        st.error(f"The suite stopped with exit status {proc.returncode}.")
+        st.error(f"The suite stopped with exit status {code}.")
         st.code("\n".join(lines[-20:]) or "(no output)")

@@ -42,3 +42,31 @@ def test_an_unknown_run_in_the_link_falls_back_to_the_newest():
     at = _run({"verify_run": "1999-01-01_a-gpu"})
     assert not at.exception
     assert at.selectbox(key="verify_run").value == sorted({r.folder for r in load_runs()})[-1]
+
+
+def test_on_a_gpu_machine_the_button_runs_the_suite_with_progress(monkeypatch, tmp_path):
+    import sys
+    from types import SimpleNamespace
+
+    import planner.hardware
+    from ui import verify_runner
+
+    gpu = SimpleNamespace(name="NVIDIA H100 80GB HBM3", index=0)
+    monkeypatch.setattr(
+        planner.hardware, "read_live_gpus", lambda: SimpleNamespace(available=True, gpus=[gpu])
+    )
+    monkeypatch.setattr(verify_runner, "missing_packages", list)
+    script = (
+        "import sys, pathlib; out = pathlib.Path(sys.argv[1]); "
+        "[print(f'[{i}/2  {i}s] run-{i}: ok', file=sys.stderr) for i in (1, 2)]; "
+        "(out / 'summary.md').write_text('# Suite fake\\n')"
+    )
+    monkeypatch.setattr(
+        verify_runner, "suite_command", lambda suite, out: [sys.executable, "-c", script, str(out)]
+    )
+    at = _run()
+    button = next(b for b in at.button if b.label == "Run the verifier suite")
+    at = button.click().run()
+    assert not at.exception
+    assert any("Records in" in s.value for s in at.success)
+    assert any("Suite fake" in m.value for m in at.markdown)
