@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.engines.constants import ENGINES_FILE, MIB, constant, reload_constants
+from planner.errors import PlannerError
 from planner.measurements import (
     COMPONENT_LABELS,
     Accuracy,
@@ -315,6 +316,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--readme", action="store_true", help="rewrite the README's accuracy section")
     args = parser.parse_args(argv)
+    try:
+        return _main(args)
+    except (OSError, ValueError, PlannerError) as exc:
+        print(f"calibration: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main(args: argparse.Namespace) -> int:
     runs = load_runs()
     folders = sorted({r.path.parent for r in runs})
     if not folders:

@@ -63,3 +63,10 @@ def test_readme_accuracy_section_is_generated_from_the_calibration():
     text = README_FILE.read_text(encoding="utf-8")
     section = text.split(README_START, 1)[1].split(README_END, 1)[0].strip()
     assert section == accuracy_markdown(record)
+
+
+def test_the_command_line_refuses_a_folder_with_too_few_runs(capsys):
+    from planner.calibration import main
+
+    assert main(["no-such-folder"]) == 2
+    assert "calibration:" in capsys.readouterr().err
