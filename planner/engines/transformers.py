@@ -157,7 +157,11 @@ class TransformersEngine(Engine):
         # Prefill, per layer: the residual stream (hidden + residual, plus an fp32 RMSNorm temporary)
         # and the larger of the attention transient (q/k/v, rotated q/k, output; eager adds the
         # [b, heads, ctx, ctx] scores in dtype + fp32 softmax + cast back) and the MLP transient
-        # (act(gate), up and their product, each [tokens, intermediate]). generate() passes
+        # (act(gate), up and their product, each [tokens, intermediate]); routed experts run
+        # integrations/moe.py grouped_mm_experts_forward (the default "grouped_mm"): for S = tokens x
+        # top_k pairs it holds the gathered inputs [S, hidden] with either gate_up [S, 2I], act(gate)
+        # and the product [S, I] each, or four [S, hidden] copies around the weighting and the
+        # un-permuting gather, plus int64 sort indices. generate() passes
         # logits_to_keep=1 (generation/utils.py), so logits are [batch, 1, vocab] plus an fp32 copy.
         # Sliding layers pin the whole prompt's K/V until the first decode step (exact part).
         # Two terms sit on top of the largest transient: the boolean [batch, 1, context, context]
@@ -180,7 +184,8 @@ class TransformersEngine(Engine):
         mlp = 3 * tokens * shape.ffn * a
         moe = 0
         if shape.expert_ffn and shape.top_k:
-            moe = tokens * (shape.n_experts * 8 + shape.top_k * (3 * shape.expert_ffn + 2 * shape.hidden) * a)
+            pairs = tokens * shape.top_k
+            moe = pairs * (max(shape.hidden + 4 * shape.expert_ffn, 4 * shape.hidden) * a + 3 * 8)
         linear = 0
         ssm_in = [t.shape[0] for t in spec.tensors if t.role is Role.SSM_IN and len(t.shape) == 2]
         if ssm_in:

@@ -92,3 +92,12 @@ def test_cache_dtype_must_be_the_model_dtype(catalog, bf16, kv):
 def test_other_engines_settings_are_noted(catalog, bf16):
     e = run(catalog, bf16, ubatch=256, gpu_layers=3)
     assert any("ubatch" in n for n in e.notes) and any("gpu-layers" in n for n in e.notes)
+
+
+def test_routed_experts_follow_grouped_mm(catalog, bf16):
+    """Qwen3-30B-A3B (hidden 2048, expert FFN 768, top-8): at 4,096 tokens the 32,768 token-expert
+    pairs hold four [S, 2048] copies around the weighting (8192 > 2048 + 4 x 768), plus int64 sorts."""
+    factor = constant("transformers_activation_factor").value
+    e = run(catalog, bf16, model="Qwen/Qwen3-30B-A3B", context=4096)
+    pairs = 4096 * 8
+    assert e.activations.parts["moe_experts"] == round(pairs * (4 * 2048 * 2 + 3 * 8) * factor)
