@@ -227,8 +227,8 @@ st.dataframe(
         [
             {
                 "bit width": p.bit_width,
-                "model": None if p.pick is None else p.pick.model_id,
-                "format": None if p.pick is None else p.pick.format_id,
+                "model": "—" if p.pick is None else p.pick.model_id,
+                "format": "—" if p.pick is None else p.pick.format_id,
                 "expected": None if p.pick is None else p.pick.quality.expected,
                 "needs GiB": None if p.pick is None else gib(p.pick.fit.required_bytes),
                 "fitting pairs": p.fitting,
