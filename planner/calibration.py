@@ -237,19 +237,28 @@ def _pct(x: float) -> str:
     return f"{x:+.1%}" if x else "0"
 
 
+def _reason(text: str | None) -> str:
+    """A failure's recorded reason, shortened for a sentence."""
+    text = (text or "no reason recorded").replace("`", "'").strip()
+    return text if len(text) <= 110 else text[:107].rstrip() + "..."
+
+
 def accuracy_markdown(record: dict[str, Any]) -> str:
     """The README's accuracy section, from a ``calibration.json`` record."""
     runs = [r for r in load_runs() if r.folder == record["folder"]]
     first = next(r for r in runs if r.status == "ok")
     pk = first.packages
     before = {row["component"]: row for row in record["held_out_accuracy_before"]}
+    oom = [c for c in compare_runs(runs) if c.run.status == "oom"]
+    failed = [r for r in runs if r.status == "error"]
     lines = [
         f"Measured on one **{record['gpu']}** ({first.date}, driver {first.driver}, torch {pk.get('torch')}, "
         f"transformers {pk.get('transformers')}, bitsandbytes {pk.get('bitsandbytes')}, hqq {pk.get('hqq')}) "
         f"with `python -m verify suite`: {len(runs)} configurations, "
-        f"{sum(r.status == 'ok' for r in runs)} ran, {sum(r.status == 'oom' for r in runs)} ran out of memory "
-        f"(predicted: does not fit), {sum(r.status == 'error' for r in runs)} failed "
-        "(FP8 generate() needs the `kernels` package, not on the GPU machine; their weights were measured). "
+        f"{sum(r.status == 'ok' for r in runs)} ran, {len(oom)} ran out of memory "
+        f"({sum(c.predicted_fits is False for c in oom)} of them predicted not to fit), {len(failed)} failed"
+        + (f" ({'; '.join(sorted({_reason(r.reason) for r in failed}))})" if failed else "")
+        + ". "
         f"The transformers engine's four empirical constants were fitted on {len(record['fit_runs'])} runs of "
         f"{len(record['fit_models'])} models and checked on the other {len(record['held_out_runs'])} runs of "
         f"{len(record['held_out_models'])} models ([calibration.json](data/measurements/{record['folder']}/calibration.json)).",
