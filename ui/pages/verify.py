@@ -132,10 +132,20 @@ if not_run:
     with st.expander(f"{len(not_run)} configuration(s) that did not run to the end"):
         for r in not_run:
             st.markdown(f"- **{r.id}** ({r.status}): {r.reason or 'no reason recorded'}")
-st.caption(
-    "Out-of-memory runs check the planner's verdict: each was predicted not to fit. Decode speeds of these "
-    "records time every step including the first, which loads the decode kernels; they are shown, not used."
-)
+oom = [c for c in comparisons if c.run.status == "oom"]
+notes = []
+if oom:
+    agreed = sum(c.predicted_fits is False for c in oom)
+    notes.append(
+        f"Out-of-memory runs check the planner's verdict: {agreed} of {len(oom)} were predicted not to fit."
+    )
+if any(r.measured.get("decode_tokens_per_s") and "decode_step_s" not in r.measured for r in runs):
+    notes.append(
+        "Decode speeds of these records average every step including the first, which loads the decode "
+        "kernels; they are shown, not used (newer records keep each step and report the median)."
+    )
+if notes:
+    st.caption(" ".join(notes))
 
 st.subheader("Run the verifier here")
 report = read_live_gpus()
