@@ -79,7 +79,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         gpu_memory_utilization=args.gpu_memory_utilization,
         max_num_batched_tokens=args.max_num_batched_tokens,
     )
-    budget = _budget(args)
+    budget = gpu_budget(args)
     result = estimate(spec, fmt, args.engine, settings)
     answer = fit_answer(spec, fmt, settings, result, budget) if budget else None
     if args.json:
@@ -117,7 +117,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def _budget(args: argparse.Namespace) -> Budget | None:
+def gpu_budget(args: argparse.Namespace) -> Budget | None:
     """The budget the GPU options describe, or None when none was given."""
     from planner.fit import FitError, budget_from_gpu, budget_from_live, budget_from_size
 
@@ -200,7 +200,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from planner.fit import FitError, best_format, representative_formats
     from planner.memory.estimate import RunSettings
 
-    budget = _budget(args)
+    budget = gpu_budget(args)
     if budget is None:
         raise FitError("fit needs a GPU: --gpu NAME, --vram SIZE or --live")
     settings = RunSettings(context=args.context, batch=args.batch)

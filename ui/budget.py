@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from planner.fit import Budget, FitError, budget_from_gpu, budget_from_live, budget_from_size
+from planner.hardware.units import MIN_BARE_BYTES
 from ui.sidebar import Plan
-
-#: Below 1 MiB a typed size is surely a size without its unit ("24" meaning 24 GiB).
-MIN_BARE_BYTES = 1 << 20
 
 
 def plan_budget(plan: Plan) -> Budget:

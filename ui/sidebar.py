@@ -105,6 +105,27 @@ def render_sidebar() -> Plan:
     return plan
 
 
+def planned_model(plan: Plan) -> ModelSpec:
+    """The plan's model; without one, the page says how to pick one and stops."""
+    if plan.spec is None:
+        st.info(
+            "No model to plan yet. Pick a catalog model, type a Hugging Face id, or upload a config.json in the "
+            "sidebar (a model that cannot be read says why there)."
+        )
+        st.stop()
+    return plan.spec
+
+
+def planned_settings(plan: Plan, to_see: str) -> RunSettings:
+    """The plan's run settings; when they are invalid, the page says so and stops."""
+    if plan.settings is None:
+        st.error(
+            f"The run settings in the sidebar are not valid (the sidebar says why); fix them to see {to_see}."
+        )
+        st.stop()
+    return plan.settings
+
+
 def current_plan() -> Plan:
     """The plan the entry point's sidebar built in this run."""
     return st.session_state["_plan"]

@@ -20,6 +20,9 @@ MB = 10**6
 GB = 10**9
 TB = 10**12
 
+MIN_BARE_BYTES = MIB
+"""A bare number below this (1 MiB) is surely a GPU size typed without its unit ("24" meaning 24 GiB)."""
+
 MAX_SIZE_BYTES = 1 << 50
 """Largest size accepted (1 PiB): far above any GPU or host, small enough to catch typos."""
 

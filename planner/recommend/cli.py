@@ -12,8 +12,8 @@ import json
 from collections import Counter
 from typing import Any
 
-from planner.fit import Budget, FitError, budget_from_gpu, budget_from_live, budget_from_size
-from planner.hardware.units import GIB
+from planner.fit import Budget, FitError
+from planner.hardware.units import GIB, MIN_BARE_BYTES
 from planner.memory.estimate import RunSettings
 from planner.recommend.expected import BENCHMARKS, DEFAULT_BENCHMARK, benchmark_label
 from planner.recommend.filters import Filters
@@ -21,8 +21,6 @@ from planner.recommend.ranking import Candidate, Recommendation, recommend
 
 DEFAULT_CONTEXT = 8192
 DEFAULT_TOP = 10
-#: A bare ``--vram`` number is bytes; below this it is surely a size typed without its unit.
-MIN_BARE_BYTES = 1 << 20
 
 
 def _positive(text: str) -> int:
@@ -88,15 +86,13 @@ def budget_from_args(args: argparse.Namespace) -> Budget:
             f"--vram '{args.vram:.20}' is {int(args.vram)} bytes; give the unit: {args.vram.strip()}GiB "
             f"(x 2^30 bytes) or {args.vram.strip()}GB (x 10^9 bytes)"
         )
-    if args.live:
-        if args.gpu or args.vram:
-            raise FitError("--live reads this machine's GPUs; leave out --gpu and --vram")
-        return budget_from_live(args.gpus)
-    if args.gpu:
-        return budget_from_gpu(args.gpu, args.gpus or 1, vram=args.vram)
-    if args.vram:
-        return budget_from_size(args.vram, args.gpus or 1)
-    raise FitError("recommend needs a GPU: --gpu NAME, --vram SIZE or --live")
+    from planner.cli import gpu_budget
+
+    if not (args.live or args.gpu or args.vram):
+        raise FitError("recommend needs a GPU: --gpu NAME, --vram SIZE or --live")
+    budget = gpu_budget(args)
+    assert budget is not None  # a GPU option was given
+    return budget
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:

@@ -9,17 +9,15 @@ import streamlit as st
 
 from planner.report import compact_layers, params_report
 from ui.charts import parameters_by_role_figure
-from ui.sidebar import current_plan
+from ui.sidebar import current_plan, planned_model
 
-spec = current_plan().spec
+plan = current_plan()
 st.title("Model anatomy")
 st.caption(
     "Every tensor the model's config.json defines, counted exactly (tied weights once), "
     "with the attention kind per layer that decides the KV cache."
 )
-if spec is None:
-    st.info("Pick a catalog model, type a Hugging Face id, or upload a config.json in the sidebar.")
-    st.stop()
+spec = planned_model(plan)
 
 report = params_report(spec)
 if spec.approximate:

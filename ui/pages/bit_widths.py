@@ -26,7 +26,7 @@ from planner.hardware.units import GIB, format_gib
 from ui.budget import plan_budget
 from ui.charts import bits_figure
 from ui.markdown import escape
-from ui.sidebar import current_plan
+from ui.sidebar import current_plan, planned_model, planned_settings
 
 GIB_COLUMN = st.column_config.NumberColumn(format="%.2f")
 
@@ -49,19 +49,8 @@ st.caption(
     "One model in every representative weight format: memory, whether it fits, the accuracy each format keeps "
     "where it is published, and decode speed. Memory in GiB (2^30 bytes)."
 )
-spec = plan.spec
-if spec is None:
-    st.info(
-        "No model to plan yet: pick a catalog model, type a Hugging Face id, or upload a config.json in the "
-        "sidebar (a model that cannot be read says why there)."
-    )
-    st.stop()
-if plan.settings is None:
-    st.error(
-        "The run settings in the sidebar are not valid (the sidebar says why); fix them to see the table."
-    )
-    st.stop()
-settings = plan.settings
+spec = planned_model(plan)
+settings = planned_settings(plan, "the table")
 
 try:
     budget = plan_budget(plan)

@@ -15,7 +15,7 @@ from planner.formats import format_ids, parse_format
 from planner.memory.estimate import RunSettings
 from ui.budget import plan_budget
 from ui.charts import GIB, context_figure
-from ui.sidebar import current_plan
+from ui.sidebar import current_plan, planned_model, planned_settings
 
 #: At most this many formats and KV types each (up to 16 curves keep the chart readable).
 MAX_PICKS = 4
@@ -34,18 +34,13 @@ def _curve(
 
 
 plan = current_plan()
-spec = plan.spec
 st.title("Context")
 st.caption(
     "How GPU memory grows with the context length, per weight format and KV cache type, and the longest "
     "context each fits on the sidebar's GPU. Memory in GiB (2^30 bytes)."
 )
-if spec is None:
-    st.info("Pick a catalog model, type a Hugging Face id, or upload a config.json in the sidebar.")
-    st.stop()
-if plan.settings is None:
-    st.info("Fix the run settings in the sidebar (the message there says which) to draw the curves.")
-    st.stop()
+spec = planned_model(plan)
+planned_settings(plan, "the curves")
 try:
     budget = plan_budget(plan)
 except PlannerError as exc:

@@ -20,7 +20,7 @@ from planner.hardware.units import GIB, format_gib
 from ui.budget import live_free_bytes, plan_budget
 from ui.charts import breakdown_figure, split_figure
 from ui.markdown import escape
-from ui.sidebar import current_plan
+from ui.sidebar import current_plan, planned_model, planned_settings
 
 GIB_COLUMN = st.column_config.NumberColumn(format="%.2f")
 SPLIT_LABELS = {
@@ -58,19 +58,8 @@ st.caption(
     "Will it fit, with how much context, and how fast? Memory in GiB (2^30 bytes); every figure comes from "
     "the planner's rules, explained under *Why these numbers*."
 )
-spec = plan.spec
-if spec is None:
-    st.info(
-        "No model to plan yet: pick a catalog model, type a Hugging Face id, or upload a config.json in the "
-        "sidebar (a model that cannot be read says why there)."
-    )
-    st.stop()
-if plan.settings is None:
-    st.error(
-        "The run settings in the sidebar are not valid (the sidebar says why); fix them to see the plan."
-    )
-    st.stop()
-settings = plan.settings
+spec = planned_model(plan)
+settings = planned_settings(plan, "the plan")
 
 try:
     fmt = parse_format(plan.format_id)

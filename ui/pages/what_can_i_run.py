@@ -24,7 +24,7 @@ from planner.recommend import (
     recommend,
 )
 from ui.budget import plan_budget
-from ui.sidebar import current_plan
+from ui.sidebar import current_plan, planned_settings
 
 GIB_COLUMN = st.column_config.NumberColumn(format="%.2f")
 BEST_STYLE = "background-color: rgba(47, 111, 79, 0.25); font-weight: bold"
@@ -139,11 +139,7 @@ st.caption(
     "expected quality: the model's published benchmark score x the format's published accuracy retention at "
     "that model size. Memory in GiB (2^30 bytes). The sidebar's model and weight format are not used here."
 )
-if plan.settings is None:
-    st.error(
-        "The run settings in the sidebar are not valid (the sidebar says why); fix them to see a ranking."
-    )
-    st.stop()
+planned_settings(plan, "a ranking")
 
 with st.expander("Ranking options", expanded=False):
     cols = st.columns(4)
