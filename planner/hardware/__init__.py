@@ -1,11 +1,14 @@
-"""GPUs: the shipped catalog (``data/gpus.json``), size parsing, and the local GPUs through NVML.
+"""GPUs: the shipped catalog (``data/gpus.json``), size parsing, and this machine's GPUs.
 
-Pure core: no torch, no streamlit. ``pynvml`` is imported only inside
-:func:`read_live_gpus`, and only when no NVML module is passed in.
+Pure core: no torch, no streamlit. ``pynvml`` is imported only inside :func:`read_live_gpus`
+(NVIDIA), and only when no NVML module is passed in; :func:`read_machine` adds a Mac's GPU
+(``sysctl``), AMD GPUs and APUs (``amdsmi``, ``amd-smi``, ``rocm-smi``, sysfs) and Intel GPUs
+(``xpu-smi``), each read with fixed commands and never raising.
 """
 
 from __future__ import annotations
 
+from planner.hardware.device import LiveDevice, ReaderStatus
 from planner.hardware.errors import (
     AmbiguousGpuError,
     GpuCatalogError,
@@ -24,6 +27,7 @@ from planner.hardware.gpus import (
     search_gpus,
 )
 from planner.hardware.live import GpuProcess, LiveGpu, LiveReport, MigDevice, read_live_gpus
+from planner.hardware.machine import MachineReport, read_machine
 from planner.hardware.units import format_bandwidth, format_gb, format_gib, format_size, parse_size
 
 __all__ = [
@@ -33,9 +37,12 @@ __all__ = [
     "GpuCatalogError",
     "GpuProcess",
     "HardwareError",
+    "LiveDevice",
     "LiveGpu",
     "LiveReport",
+    "MachineReport",
     "MigDevice",
+    "ReaderStatus",
     "SizeError",
     "Support",
     "UnknownGpuError",
@@ -49,5 +56,6 @@ __all__ = [
     "match_gpu",
     "parse_size",
     "read_live_gpus",
+    "read_machine",
     "search_gpus",
 ]
