@@ -16,7 +16,7 @@ from planner.engines import default_engine, get_engine
 from planner.engines import estimate as engine_estimate
 from planner.engines.constants import default, model_dtype
 from planner.errors import PlannerError
-from planner.fit.budget import Allowance, Budget, Device, FitError, charged_bytes
+from planner.fit.budget import Allowance, Budget, Device, FitError, charged_bytes, unified_check
 from planner.fit.multi_gpu import SplitPlan, split_layers, split_tensor_parallel
 from planner.formats import QuantFormat, parse_format
 from planner.hardware.units import format_gib
@@ -173,8 +173,9 @@ def fit_estimate(est: MemoryEstimate, budget: Budget) -> FitResult:
     allowance = budget.allowance(est.engine, est.settings)
     required = charged_bytes(est)
     blockers, notes = _unsupported(budget, est.format, est.engine)
-    blockers = [*allowance.blockers, *blockers]
-    notes = [allowance.rule, *allowance.notes, *budget.notes, *notes]
+    shared_notes, shared_blockers = unified_check(est, budget)
+    blockers = [*allowance.blockers, *blockers, *shared_blockers]
+    notes = [allowance.rule, *allowance.notes, *budget.notes, *notes, *shared_notes]
     usable = allowance.total_usable_bytes
     split = None
     if budget.count == 1:
