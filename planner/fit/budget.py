@@ -25,10 +25,8 @@ from planner.hardware.errors import SizeError
 from planner.hardware.gpus import Gpu, find_gpu
 from planner.hardware.live import read_live_gpus
 from planner.hardware.units import MIN_BARE_BYTES, format_gib, parse_size
+from planner.limits import MAX_GPUS
 from planner.memory.estimate import MemoryEstimate, RunSettings
-
-#: The most GPUs one plan may span (a typo guard: 8-GPU nodes are the common maximum).
-MAX_GPUS = 64
 
 VLLM_POOL_SOURCE = (
     "vllm-project/vllm vllm/v1/worker/gpu_worker.py: requested_memory = total_memory x gpu_memory_utilization; "
