@@ -339,6 +339,12 @@ def budget_from_gpu(gpu: Gpu | str, count: int = 1, vram: str | int | None = Non
     else:
         capacity, total = card.plan_bytes, card.memory_bytes
         basis = "NVML total" if card.memory_basis == "nvml" else "nominal capacity"
+        if card.unified_memory:
+            basis = (
+                "GPU share of unified memory, approximate: less the OS's share"
+                if card.os_reserve_bytes is not None and capacity < card.usable_bytes
+                else "GPU share of unified memory"
+            )
         label = f"{_times(count, card.name)}, {format_gib(capacity)} each (catalog, {basis})"
         source = "catalog"
         if card.memory_basis == "nvml":
