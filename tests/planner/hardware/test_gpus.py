@@ -461,3 +461,9 @@ def test_loader_rejects_bad_files(tmp_path, content):
 def test_loader_reports_missing_file(tmp_path):
     with pytest.raises(GpuCatalogError, match="unreadable"):
         read_gpus(tmp_path / "absent.json")
+
+
+def test_readme_counts_the_catalog():
+    readme = (GPUS_PATH.parent.parent / "README.md").read_text(encoding="utf-8")
+    count = int(re.search(r"\(`python -m planner gpus`\): (\d+) GPUs", readme)[1])
+    assert count == len(GPUS)
