@@ -13,8 +13,7 @@ from typing import Any
 
 from planner.hardware.gpus import FORMS, Gpu, find_gpu, load_gpus
 from planner.hardware.live import read_live_gpus
-from planner.hardware.machine import read_machine
-from planner.hardware.report import gpu_to_dict, machine_lines, machine_report_to_dict
+from planner.hardware.report import gpu_to_dict
 from planner.hardware.units import format_bandwidth, format_gib
 
 
@@ -88,7 +87,10 @@ def _print_gpu(g: Gpu) -> None:
 def run(args: argparse.Namespace) -> int:
     """List the catalog (optionally one ``--form``), show one GPU, or read the local GPUs."""
     if args.live:
-        report = read_machine(nvml_report=read_live_gpus())
+        from planner.hardware import machine
+        from planner.hardware.report import machine_lines, machine_report_to_dict
+
+        report = machine.read_machine(nvml_report=read_live_gpus())
         if args.json:
             print(json.dumps(machine_report_to_dict(report), indent=2))
         else:

@@ -22,18 +22,20 @@ fit it together (:meth:`Budget.host_room`), so moving layers to "host RAM" frees
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.engines.constants import MIB, constant, default, default_source
 from planner.errors import PlannerError, RequestError
-from planner.hardware.device import LiveDevice
 from planner.hardware.errors import SizeError
 from planner.hardware.gpus import Gpu, find_gpu
 from planner.hardware.live import read_live_gpus
-from planner.hardware.machine import MachineReport, read_machine
 from planner.hardware.units import MIN_BARE_BYTES, format_gib, parse_size
 from planner.limits import MAX_GPUS
 from planner.memory.estimate import MemoryEstimate, RunSettings
+
+if TYPE_CHECKING:
+    from planner.hardware.device import LiveDevice
+    from planner.hardware.machine import MachineReport
 
 VLLM_POOL_SOURCE = (
     "vllm-project/vllm vllm/v1/worker/gpu_worker.py: requested_memory = total_memory x gpu_memory_utilization; "
@@ -417,6 +419,8 @@ def budget_from_live(
     reader's reason when no GPU can be read, and when fewer than ``count`` GPUs report their memory.
     """
     if machine is None:
+        from planner.hardware.machine import read_machine
+
         machine = read_machine(nvml_report=read_live_gpus(nvml))
     if not machine.available:
         raise FitError(machine.reason or "no GPU detected")

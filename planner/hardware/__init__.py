@@ -3,12 +3,14 @@
 Pure core: no torch, no streamlit. ``pynvml`` is imported only inside :func:`read_live_gpus`
 (NVIDIA), and only when no NVML module is passed in; :func:`read_machine` adds a Mac's GPU
 (``sysctl``), AMD GPUs and APUs (``amdsmi``, ``amd-smi``, ``rocm-smi``, sysfs) and Intel GPUs
-(``xpu-smi``), each read with fixed commands and never raising.
+(``xpu-smi``), each read with fixed commands and never raising. Those readers load on first use
+(``read_machine``, ``MachineReport``, ``LiveDevice``, ``ReaderStatus``), keeping the CLI's start light.
 """
 
 from __future__ import annotations
 
-from planner.hardware.device import LiveDevice, ReaderStatus
+from typing import Any
+
 from planner.hardware.errors import (
     AmbiguousGpuError,
     GpuCatalogError,
@@ -27,7 +29,6 @@ from planner.hardware.gpus import (
     search_gpus,
 )
 from planner.hardware.live import GpuProcess, LiveGpu, LiveReport, MigDevice, read_live_gpus
-from planner.hardware.machine import MachineReport, read_machine
 from planner.hardware.units import format_bandwidth, format_gb, format_gib, format_size, parse_size
 
 __all__ = [
@@ -59,3 +60,22 @@ __all__ = [
     "read_machine",
     "search_gpus",
 ]
+
+_LAZY = {
+    "LiveDevice": "planner.hardware.device",
+    "ReaderStatus": "planner.hardware.device",
+    "MachineReport": "planner.hardware.machine",
+    "read_machine": "planner.hardware.machine",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The machine readers, imported on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'planner.hardware' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from planner.hardware.device import LiveDevice
 from planner.hardware.gpus import Gpu
 from planner.hardware.live import LiveGpu, LiveReport
-from planner.hardware.machine import MachineReport
 from planner.hardware.units import format_bandwidth, format_size
+
+if TYPE_CHECKING:
+    from planner.hardware.device import LiveDevice
+    from planner.hardware.machine import MachineReport
 
 
 def gpu_to_dict(gpu: Gpu) -> dict[str, Any]:

@@ -104,8 +104,10 @@ def test_live_without_gpu(monkeypatch, capsys):
 
 def test_live_reads_an_amd_card(monkeypatch, capsys):
     """The command wires read_machine; the readers themselves are tested with recorded outputs."""
-    from planner.hardware.machine import read_machine
+    import planner.hardware.machine as machine
     from tests.planner.hardware.fakes import FIXTURES, FakeRunner, fixture
+
+    read_machine = machine.read_machine
 
     nothing = LiveReport(False, "no NVIDIA GPU detected: x", None, None, ())
     rocm = FakeRunner(
@@ -116,7 +118,7 @@ def test_live_reads_an_amd_card(monkeypatch, capsys):
         }
     )
     monkeypatch.setattr(
-        hw_cli,
+        machine,
         "read_machine",
         lambda nvml_report: read_machine(
             nvml_report=nvml_report,
