@@ -209,6 +209,11 @@ def _checked_size(size: str | int) -> int:
     return value
 
 
+def _numbered(name: str, index: int, count: int) -> str:
+    """Device names that tell several equal GPUs apart (``GPU 1: NVIDIA GeForce RTX 4090``), as NVML numbers them."""
+    return name if count == 1 else f"GPU {index}: {name}"
+
+
 def _times(count: int, text: str) -> str:
     return text if count == 1 else f"{count} x {text}"
 
@@ -285,8 +290,8 @@ def budget_from_gpu(gpu: Gpu | str, count: int = 1, vram: str | int | None = Non
                 f"unified memory: planning against the GPU's default share {format_gib(capacity)} "
                 f"of {format_gib(total)} ({card.gpu_usable_source})"
             )
-    device = Device(card.name, capacity, total, card)
-    return Budget((device,) * count, source, label, tuple(notes))
+    devices = tuple(Device(_numbered(card.name, i, count), capacity, total, card) for i in range(count))
+    return Budget(devices, source, label, tuple(notes))
 
 
 def budget_from_size(size: str | int, count: int = 1, name: str | None = None) -> Budget:
@@ -294,8 +299,9 @@ def budget_from_size(size: str | int, count: int = 1, name: str | None = None) -
     capacity = _checked_size(size)
     count = _checked_count(count)
     label_name = name or f"GPU with {format_gib(capacity)}"
-    device = Device(name or f"custom {format_gib(capacity)}", capacity, capacity, None)
-    return Budget((device,) * count, "custom", f"{_times(count, label_name)} (memory given)")
+    base = name or f"custom {format_gib(capacity)}"
+    devices = tuple(Device(_numbered(base, i, count), capacity, capacity, None) for i in range(count))
+    return Budget(devices, "custom", f"{_times(count, label_name)} (memory given)")
 
 
 def budget_from_live(count: int | None = None, nvml: Any = None) -> Budget:
