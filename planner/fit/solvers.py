@@ -97,7 +97,9 @@ class FitResult:
         """
 
         def amount(headroom: int) -> str:
-            return f"{format_gib(headroom)} headroom" if headroom >= 0 else f"short by {format_gib(-headroom)}"
+            return (
+                f"{format_gib(headroom)} headroom" if headroom >= 0 else f"short by {format_gib(-headroom)}"
+            )
 
         over = f" over {len(self.per_gpu)} GPUs" if len(self.per_gpu) > 1 else ""
         text = (

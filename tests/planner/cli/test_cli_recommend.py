@@ -119,9 +119,7 @@ def test_bad_input_is_one_line_and_status_2(args, message, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize(
-    "args", [["--top", "0"], ["--context", "abc"], ["--batch", "-1"]]
-)
+@pytest.mark.parametrize("args", [["--top", "0"], ["--context", "abc"], ["--batch", "-1"]])
 def test_bad_numbers_are_argparse_errors(args, capsys):
     assert main(["recommend", "--vram", "24GiB", *args]) == 2
     err = capsys.readouterr().err
