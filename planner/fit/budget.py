@@ -21,7 +21,7 @@ from typing import Any
 
 from planner.engines.constants import MIB, constant, default, default_source
 from planner.errors import PlannerError, RequestError
-from planner.hardware.errors import SizeError
+from planner.hardware.errors import AmbiguousGpuError, SizeError, UnknownGpuError
 from planner.hardware.gpus import Gpu, find_gpu
 from planner.hardware.live import read_live_gpus
 from planner.hardware.units import MIN_BARE_BYTES, format_gib, parse_size
@@ -254,6 +254,8 @@ def budget_for(
             return budget_from_size(vram, gpus or 1)
     except SizeError as exc:
         raise RequestError("vram", str(exc)) from None
+    except (UnknownGpuError, AmbiguousGpuError) as exc:
+        raise RequestError("gpu", str(exc)) from None
     if gpus is not None:
         raise RequestError(
             "gpus", "a GPU count needs a GPU: a catalog GPU, a memory size or the live reading"
