@@ -34,7 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from planner.engines.constants import model_shape
+from planner.engines.llamacpp.weights import first_gpu_layer
+from planner.engines.shape import model_shape
 from planner.fit.budget import MAX_GPUS
 from planner.hardware.gpus import Gpu
 from planner.memory import kv
@@ -233,13 +234,13 @@ def layer_kv_bytes(est: MemoryEstimate) -> dict[int, int]:
 def _host_layer_count(est: MemoryEstimate) -> int:
     """Repeating layers the estimate keeps on the host (llama.cpp ``-ngl`` below n_layer + 1), else 0.
 
-    # NOTE: llama.cpp's placement rule (src/llama-model.cpp): i_gpu_start = max(n_layer + 1 - ngl, 0),
-    # the same rule planner/engines/llamacpp.py applies; only read here when the estimate has host layers.
+    # NOTE: llama.cpp's placement rule (src/llama-model.cpp), the one planner/engines/llamacpp/weights.py
+    # applies; only read here when the estimate has host layers.
     """
     if "layers" not in est.host_weights.parts or est.settings.gpu_layers is None:
         return 0
     n_layer = est.model.num_layers
-    return min(max(n_layer + 1 - est.settings.gpu_layers, 0), n_layer)
+    return min(first_gpu_layer(n_layer, est.settings.gpu_layers), n_layer)
 
 
 def _activation_share(est: MemoryEstimate, n: int) -> list[int]:

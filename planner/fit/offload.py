@@ -1,7 +1,7 @@
 """llama.cpp partial offload: how many layers (``-ngl``) fit, and for MoE models which experts go to the CPU.
 
 :func:`offload_plan` searches ``-ngl`` with the llama.cpp engine's own placement
-(``planner/engines/llamacpp.py``: layers offloaded from the tail, output layer first).
+(``planner/engines/llamacpp/weights.py``: layers offloaded from the tail, output layer first).
 :func:`experts_on_cpu` models ``--n-cpu-moe N`` (``-ot "blk\\.i\\.ffn_.*_exps=CPU"``), which the
 engine has no setting for: it takes the all-on-GPU estimate and moves the routed-expert tensors of
 layers ``0..N-1`` (exact per-layer GGUF bytes) to host memory; :func:`cpu_moe_plan` finds the
