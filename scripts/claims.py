@@ -17,11 +17,11 @@ from pathlib import Path
 from statistics import median
 
 from planner.catalog import load_catalog
-from planner.engines.constants import MIB, default
+from planner.engines.constants import default
 from planner.errors import PlannerError
 from planner.fit import budget_from_gpu, max_context
 from planner.formats import parse_format
-from planner.hardware.units import GB
+from planner.hardware.units import GB, MIB
 from planner.memory.estimate import RunSettings
 from planner.quality import ACCURACY, FormatQuality, load_format_quality
 

@@ -7,6 +7,7 @@ Engine-neutral by rule: an engine package imports from here (and from :mod:`plan
 from __future__ import annotations
 
 from planner.formats.base import WeightsReport
+from planner.hardware.units import format_short
 from planner.memory import kv
 from planner.memory.estimate import RunSettings, SettingsError
 from planner.memory.figure import Figure
@@ -29,7 +30,7 @@ def weights_figure(report: WeightsReport, where: str) -> Figure:
     total = report.total_bytes
     return Figure(
         total,
-        f"sum of {len(report.tensors)} tensor groups stored as {report.format_id} ({where}) = {kv.fmt_bytes(total)}",
+        f"sum of {len(report.tensors)} tensor groups stored as {report.format_id} ({where}) = {format_short(total)}",
         keys=("format",),
         source="the format's per-tensor storage (planner/formats)",
         parts=parts,

@@ -16,10 +16,10 @@ from typing import Any
 
 from planner.engines.shape import ModelShape, model_dtype, model_shape
 from planner.errors import PlannerError
+from planner.hardware.units import MIB
 from planner.memory.figure import Figure
 
 ENGINES_FILE = Path(__file__).resolve().parents[2] / "data" / "engines.json"
-MIB = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +116,6 @@ def empirical(
 
 __all__ = [
     "ENGINES_FILE",
-    "MIB",
     "Constant",
     "ModelShape",
     "constant",

@@ -19,11 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from planner.engines.constants import MIB, constant, default, default_source
+from planner.engines.constants import constant, default, default_source
 from planner.errors import PlannerError
 from planner.hardware.gpus import Gpu, find_gpu
 from planner.hardware.live import read_live_gpus
-from planner.hardware.units import format_gib, parse_size
+from planner.hardware.units import MIB, format_gib, parse_size
 from planner.memory.estimate import MemoryEstimate, RunSettings
 
 #: The most GPUs one plan may span (a typo guard: 8-GPU nodes are the common maximum).

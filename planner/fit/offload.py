@@ -19,10 +19,9 @@ from planner.fit.budget import Budget, FitError
 from planner.fit.solvers import FitResult, Limit, fit_estimate, largest_fitting
 from planner.formats import QuantFormat, parse_format
 from planner.formats.gguf import GgufTensor, gguf_tensors
-from planner.hardware.units import format_gib
+from planner.hardware.units import format_gib, format_short
 from planner.memory.estimate import MemoryEstimate, RunSettings
 from planner.memory.figure import Figure
-from planner.memory.kv import fmt_bytes
 from planner.model.spec import ModelSpec
 
 #: ``LLM_FFN_EXPS_REGEX`` of llama.cpp ``common/common.h``, matched with a search like the loader's
@@ -232,19 +231,21 @@ def experts_on_cpu(
     h_parts = {**base.host_weights.parts, "cpu_moe_experts": moved}
     a_parts = dict(base.activations.parts)
     a_parts["cpu_weights_staging"] = a_parts.get("cpu_weights_staging", 0) + staging
-    weights = _shifted(base.weights, -moved, f"{what}, -{fmt_bytes(moved)}", CPU_MOE_SOURCE, w_parts)
-    host_weights = _shifted(base.host_weights, moved, f"{what}, +{fmt_bytes(moved)}", CPU_MOE_SOURCE, h_parts)
+    weights = _shifted(base.weights, -moved, f"{what}, -{format_short(moved)}", CPU_MOE_SOURCE, w_parts)
+    host_weights = _shifted(
+        base.host_weights, moved, f"{what}, +{format_short(moved)}", CPU_MOE_SOURCE, h_parts
+    )
     activations = _shifted(
         base.activations,
         staging,
-        f"+ largest CPU expert tensor staged for op offload {fmt_bytes(staging)} "
+        f"+ largest CPU expert tensor staged for op offload {format_short(staging)} "
         f"(batches of {OP_OFFLOAD_MIN_BATCH}+ tokens run the expert matmul on the GPU)",
         "ggml-org/llama.cpp ggml/src/ggml-cuda/ggml-cuda.cu offload_op (min_batch_size 32); ggml-backend.cpp "
         "scheduler copies CPU weights of offloaded ops",
         a_parts,
     )
     note = (
-        f"{what}: {fmt_bytes(moved)} moved; all layers' attention and KV cache stay on the GPU; decode "
+        f"{what}: {format_short(moved)} moved; all layers' attention and KV cache stay on the GPU; decode "
         f"(batches under {OP_OFFLOAD_MIN_BATCH} tokens) runs those experts on the CPU, reading host memory"
     )
     return replace(

@@ -15,12 +15,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from planner.hardware.units import format_short
 from planner.memory.estimate import SettingsError
 from planner.memory.figure import Figure
 from planner.model.spec import AttentionKind, LayerSpec, ModelSpec, Role
-
-MIB = 1 << 20
-GIB = 1 << 30
 
 # ---------------------------------------------------------------------------------------------
 # cache element types
@@ -227,15 +225,6 @@ def parts_by_kind(layers: Iterable[LayerCache]) -> dict[str, int]:
     return parts
 
 
-def fmt_bytes(n: int) -> str:
-    """Bytes as a short MiB/GiB string (``512 MiB``, ``4.00 GiB``)."""
-    if n >= GIB:
-        return f"{n / GIB:.2f} GiB"
-    if n >= MIB:
-        return f"{n / MIB:.2f} MiB".replace(".00 MiB", " MiB")
-    return f"{n:,} B"
-
-
 def cache_figure(
     layers: Iterable[LayerCache],
     lines: list[str],
@@ -248,7 +237,7 @@ def cache_figure(
     parts = parts_by_kind(layers)
     total = sum(layer.bytes for layer in layers)
     rule = "; ".join(lines) if lines else "no per-token or recurrent cache"
-    return Figure(total, f"{rule} = {fmt_bytes(total)}", keys=keys, source=source, parts=parts)
+    return Figure(total, f"{rule} = {format_short(total)}", keys=keys, source=source, parts=parts)
 
 
 def group_lines(layers: Iterable[LayerCache], describe) -> list[str]:

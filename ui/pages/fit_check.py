@@ -16,7 +16,7 @@ from planner.engines import estimate
 from planner.fit import best_format
 from planner.fit.answer import estimate_json, fit_answer, plan_rows, rows_csv
 from planner.formats import parse_format
-from planner.hardware.units import GIB, format_gib
+from planner.hardware.units import format_gib, to_gib
 from ui.budget import live_free_bytes, plan_budget
 from ui.charts import breakdown_figure, split_figure
 from ui.markdown import escape
@@ -31,11 +31,6 @@ LAYER_SPLIT_HOW = {
     "llama.cpp": "llama.cpp -sm layer, its default with several GPUs",
     "transformers": 'transformers device_map="auto" fills the GPUs layer by layer',
 }
-
-
-def gib(n: int | None) -> float | None:
-    """Bytes to GiB for display."""
-    return None if n is None else n / GIB
 
 
 def layer_span(layers: tuple[int, ...], n_layer: int) -> str:
@@ -205,13 +200,13 @@ if fit is not None and fit.split is not None:
                     "layers": layer_span(s.layers, spec.num_layers)
                     if mode == "layer"
                     else f"1/{fit.budget.count} of every layer",
-                    "weights GiB": gib(s.weights),
-                    "KV cache GiB": gib(s.kv_cache),
-                    "activations GiB": gib(s.activations),
-                    "overhead GiB": gib(s.overhead),
-                    "total GiB": gib(s.total),
-                    "usable GiB": gib(s.capacity_bytes - s.margin_bytes),
-                    "headroom GiB": gib(s.headroom),
+                    "weights GiB": to_gib(s.weights),
+                    "KV cache GiB": to_gib(s.kv_cache),
+                    "activations GiB": to_gib(s.activations),
+                    "overhead GiB": to_gib(s.overhead),
+                    "total GiB": to_gib(s.total),
+                    "usable GiB": to_gib(s.capacity_bytes - s.margin_bytes),
+                    "headroom GiB": to_gib(s.headroom),
                     "fits": s.fits,
                 }
                 for s in fit.split.shares
@@ -338,9 +333,9 @@ with st.expander("Why these numbers: rule, config keys, source and uncertainty o
             [
                 {
                     "component": f"{where} {name}",
-                    "GiB": gib(f.bytes),
-                    "low GiB": gib(f.band[0]),
-                    "high GiB": gib(f.band[1]),
+                    "GiB": to_gib(f.bytes),
+                    "low GiB": to_gib(f.band[0]),
+                    "high GiB": to_gib(f.band[1]),
                     "kind": "exact arithmetic" if f.exact else "estimate (empirical band)",
                 }
                 for name, where, f in shown

@@ -15,8 +15,8 @@ Placement follows ``llama_model::load_tensors`` (src/llama-model.cpp):
 from __future__ import annotations
 
 from planner.formats.base import WeightsReport
+from planner.hardware.units import format_short
 from planner.memory.figure import Figure
-from planner.memory.kv import fmt_bytes
 from planner.model.spec import ModelSpec, Role
 
 INPUT_ROLES = frozenset({Role.EMBEDDING, Role.POSITION_EMBEDDING})
@@ -72,7 +72,7 @@ def placement(
     weights = Figure(
         gpu_total,
         f"-ngl {ngl}: {where} on the GPU{tied}; i_gpu_start = max(n_layer + 1 - ngl, 0) = {i_gpu_start} "
-        f"= {fmt_bytes(gpu_total)}",
+        f"= {format_short(gpu_total)}",
         keys=("format", "gpu_layers"),
         source="llama.cpp src/llama-model.cpp load_tensors (get_layer_buft_list, dev_output, TENSOR_DUPLICATED)",
         parts=gpu,
@@ -80,7 +80,7 @@ def placement(
     host_fig = Figure(
         host_total,
         f"input layer (token_embd) always on the CPU{'; ' + str(min(i_gpu_start, n_layer)) + ' repeating layers on the CPU' if i_gpu_start else ''}"
-        f"{'; output layer on the CPU' if not output_on_gpu else ''} = {fmt_bytes(host_total)}",
+        f"{'; output layer on the CPU' if not output_on_gpu else ''} = {format_short(host_total)}",
         keys=("format", "gpu_layers"),
         source="llama.cpp src/llama-model.cpp: 'there is very little benefit to offloading the input layer, so always keep it on the CPU'",
         parts=host,

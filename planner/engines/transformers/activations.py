@@ -6,9 +6,10 @@ from planner.engines.constants import constant, empirical
 from planner.engines.shape import model_shape
 from planner.engines.transformers.kv import transformers_sliding_retention
 from planner.formats.base import WeightsReport
+from planner.hardware.units import format_short
 from planner.memory.estimate import RunSettings
 from planner.memory.figure import Figure
-from planner.memory.kv import CacheType, fmt_bytes
+from planner.memory.kv import CacheType
 from planner.model.spec import AttentionKind, ModelSpec, Role
 
 SOURCE = (
@@ -80,17 +81,17 @@ def activations_figure(
     parts = {k: round(v * scale) if k != "sliding_prefill_retention" else v for k, v in parts.items()}
     total = sum(parts.values())
     rule = (
-        f"prefill of {b} x {ctx:,} tokens ({attn}): residual {fmt_bytes(residual)} + "
-        f"max(attention {fmt_bytes(attention)}, mlp {fmt_bytes(mlp)}"
-        + (f", moe {fmt_bytes(moe)}" if moe else "")
-        + (f", mixer {fmt_bytes(linear)}" if linear else "")
+        f"prefill of {b} x {ctx:,} tokens ({attn}): residual {format_short(residual)} + "
+        f"max(attention {format_short(attention)}, mlp {format_short(mlp)}"
+        + (f", moe {format_short(moe)}" if moe else "")
+        + (f", mixer {format_short(linear)}" if linear else "")
         + ")"
-        + (f" + sliding-window mask {fmt_bytes(mask)}" if mask else "")
-        + (f" + LLM.int8 matmul {fmt_bytes(int8)}" if int8 else "")
-        + f" + last-token logits {fmt_bytes(logits)} (logits_to_keep=1, fp32 copy)"
+        + (f" + sliding-window mask {format_short(mask)}" if mask else "")
+        + (f" + LLM.int8 matmul {format_short(int8)}" if int8 else "")
+        + f" + last-token logits {format_short(logits)} (logits_to_keep=1, fp32 copy)"
         + (f" x {factor.value:g}" if factor.value != 1 else "")
         + (
-            f" + sliding layers pin the prompt's K/V until the first decode step {fmt_bytes(retention)}"
+            f" + sliding layers pin the prompt's K/V until the first decode step {format_short(retention)}"
             if retention
             else ""
         )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from planner.engines.constants import constant, empirical
+from planner.hardware.units import format_short
 from planner.memory.figure import Figure
-from planner.memory.kv import fmt_bytes
 
 
 def overhead_figure(dynamic: int) -> Figure:
@@ -24,7 +24,7 @@ def overhead_figure(dynamic: int) -> Figure:
     rule = (
         f"outside torch (CUDA context, kernel modules) {ctx.value:g} MiB + cuBLAS workspaces in torch's "
         f"allocator {kern.value:g} MiB + "
-        f"caching-allocator slack {slack.value:g} x (KV + activations) {fmt_bytes(s_point)}"
+        f"caching-allocator slack {slack.value:g} x (KV + activations) {format_short(s_point)}"
     )
     return empirical(
         point,

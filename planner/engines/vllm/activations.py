@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from planner.engines.constants import constant, empirical
 from planner.engines.shape import model_shape
+from planner.hardware.units import format_short
 from planner.memory.figure import Figure
-from planner.memory.kv import CacheType, fmt_bytes
+from planner.memory.kv import CacheType
 from planner.model.spec import ModelSpec, Role
 
 SOURCE = (
@@ -57,11 +58,11 @@ def activations_figure(spec: ModelSpec, act: CacheType, mnbt: int, max_seqs: int
     }
     total = sum(parts.values())
     rule = (
-        f"profile_run: {t:,}-token dummy forward (residual {fmt_bytes(residual)} + max(attention "
-        f"{fmt_bytes(attention)}, mlp {fmt_bytes(mlp)}"
-        + (f", fused moe {fmt_bytes(moe)}" if moe else "")
-        + (f", mamba mixer {fmt_bytes(linear)}" if linear else "")
-        + f")) + dummy sampler over {seqs} requests x vocab {shape.vocab:,} x {a + 12} B {fmt_bytes(sampler)}"
+        f"profile_run: {t:,}-token dummy forward (residual {format_short(residual)} + max(attention "
+        f"{format_short(attention)}, mlp {format_short(mlp)}"
+        + (f", fused moe {format_short(moe)}" if moe else "")
+        + (f", mamba mixer {format_short(linear)}" if linear else "")
+        + f")) + dummy sampler over {seqs} requests x vocab {shape.vocab:,} x {a + 12} B {format_short(sampler)}"
         + (f" x {factor.value:g}" if factor.value != 1 else "")
     )
     return empirical(
