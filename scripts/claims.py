@@ -164,7 +164,7 @@ def claim_gb_per_billion() -> list[str]:
 def _context_row(model_id: str, fid: str, engine: str, kv: str, budget) -> tuple[str, int | None, bool]:
     spec = load_catalog()[model_id].spec()
     settings = RunSettings(kv_dtype_k=kv, kv_dtype_v=kv)
-    limit = max_context(spec, fid, engine, settings, budget)
+    limit = max_context(spec, parse_format(fid), engine, settings, budget)
     weights = limit.fit.estimate.weights.bytes
     kv_label = limit.fit.estimate.kv_dtype
     if limit.value is None:

@@ -97,7 +97,7 @@ class ContextCurve:
 
 def context_curve(
     spec: ModelSpec,
-    fmt: QuantFormat | str,
+    fmt: QuantFormat,
     engine: str | None,
     settings: RunSettings | None,
     budget: Budget,

@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from planner.engines import estimate as engine_estimate
 from planner.engines import get_engine
 from planner.fit.budget import Budget, FitError
-from planner.fit.solvers import FitResult, Limit, fit_estimate, largest_fitting
-from planner.formats import QuantFormat, parse_format
+from planner.fit.solvers import FitResult, Limit, fit_estimate, largest_fitting, parsed
+from planner.formats import QuantFormat
 from planner.formats.gguf import GgufTensor, gguf_tensors
 from planner.hardware.units import format_gib, format_short
 from planner.memory.estimate import MemoryEstimate, RunSettings
@@ -96,8 +96,8 @@ class OffloadPlan:
         return "" if self.gpu_layers is None else f"-ngl {self.gpu_layers}"
 
 
-def _llamacpp_format(fmt: QuantFormat | str) -> QuantFormat:
-    chosen = parse_format(fmt) if isinstance(fmt, str) else fmt
+def _llamacpp_format(fmt: QuantFormat) -> QuantFormat:
+    chosen = parsed(fmt)
     if not get_engine("llama.cpp").loads(chosen):
         raise FitError(
             f"partial offload is a llama.cpp plan; llama.cpp does not load '{chosen.id}' (use a GGUF type)"
@@ -120,7 +120,7 @@ def _host(est: MemoryEstimate, host_ram_bytes: int | None) -> tuple[bool | None,
 
 def offload_plan(
     spec: ModelSpec,
-    fmt: QuantFormat | str,
+    fmt: QuantFormat,
     settings: RunSettings | None,
     budget: Budget,
     host_ram_bytes: int | None = None,
@@ -169,7 +169,7 @@ def offload_plan(
 # ---------------------------------------------------------------------------------------------
 
 
-def expert_tensors(spec: ModelSpec, fmt: QuantFormat | str) -> tuple[GgufTensor, ...]:
+def expert_tensors(spec: ModelSpec, fmt: QuantFormat) -> tuple[GgufTensor, ...]:
     """The GGUF tensors ``--n-cpu-moe`` moves (routed experts: ``blk.i.ffn_{up,down,gate,gate_up}_exps``).
 
     Shared experts (``ffn_*_shexp``) and the router (``ffn_gate_inp``) stay on the GPU.
@@ -179,7 +179,7 @@ def expert_tensors(spec: ModelSpec, fmt: QuantFormat | str) -> tuple[GgufTensor,
     return tuple(t for t in gguf_tensors(spec, chosen.id) if t.layer is not None and pattern.search(t.name))
 
 
-def expert_bytes_by_layer(spec: ModelSpec, fmt: QuantFormat | str) -> dict[int, int]:
+def expert_bytes_by_layer(spec: ModelSpec, fmt: QuantFormat) -> dict[int, int]:
     """Routed-expert bytes of each layer (exact GGUF bytes; layers without experts are left out)."""
     out: dict[int, int] = {}
     for t in expert_tensors(spec, fmt):
@@ -203,7 +203,7 @@ def _shifted(fig: Figure, delta: int, rule: str, source: str, parts: dict[str, i
 
 
 def experts_on_cpu(
-    spec: ModelSpec, fmt: QuantFormat | str, settings: RunSettings | None, n_cpu_moe: int
+    spec: ModelSpec, fmt: QuantFormat, settings: RunSettings | None, n_cpu_moe: int
 ) -> MemoryEstimate:
     """The llama.cpp estimate with every layer on the GPU except the routed experts of layers ``0..n-1``.
 
@@ -259,7 +259,7 @@ def experts_on_cpu(
 
 def cpu_moe_plan(
     spec: ModelSpec,
-    fmt: QuantFormat | str,
+    fmt: QuantFormat,
     settings: RunSettings | None,
     budget: Budget,
     host_ram_bytes: int | None = None,

@@ -252,14 +252,24 @@ def _pooled(budget: Budget, usable: tuple[int, ...], required: int) -> tuple[Dev
     return tuple(DeviceFit(d.name, u, n) for d, u, n in zip(budget.devices, usable, used, strict=True))
 
 
-def _resolve(fmt: QuantFormat | str, engine: str | None) -> tuple[QuantFormat, str]:
-    chosen = parse_format(fmt) if isinstance(fmt, str) else fmt
+def parsed(fmt: QuantFormat) -> QuantFormat:
+    """``fmt`` itself; the fit layer takes formats parsed once at the edge (:func:`planner.formats.parse_format`)."""
+    if not isinstance(fmt, QuantFormat):
+        raise TypeError(
+            f"the fit layer takes a parsed QuantFormat, not {type(fmt).__name__} {fmt!r:.40}; "
+            "parse it once with planner.formats.parse_format"
+        )
+    return fmt
+
+
+def _resolve(fmt: QuantFormat, engine: str | None) -> tuple[QuantFormat, str]:
+    chosen = parsed(fmt)
     return chosen, (get_engine(engine).id if engine else default_engine(chosen).id)
 
 
 def fits(
     spec: ModelSpec,
-    fmt: QuantFormat | str,
+    fmt: QuantFormat,
     engine: str | None,
     settings: RunSettings | None,
     budget: Budget,
@@ -302,7 +312,7 @@ def largest_fitting(
 
 def max_context(
     spec: ModelSpec,
-    fmt: QuantFormat | str,
+    fmt: QuantFormat,
     engine: str | None,
     settings: RunSettings | None,
     budget: Budget,
@@ -332,7 +342,7 @@ def max_context(
 
 def max_batch(
     spec: ModelSpec,
-    fmt: QuantFormat | str,
+    fmt: QuantFormat,
     engine: str | None,
     settings: RunSettings | None,
     budget: Budget,
@@ -365,7 +375,7 @@ def max_batch(
 
 
 def vllm_kv_capacity(
-    spec: ModelSpec, fmt: QuantFormat | str, settings: RunSettings | None, budget: Budget
+    spec: ModelSpec, fmt: QuantFormat, settings: RunSettings | None, budget: Budget
 ) -> KvCapacity:
     """Tokens vLLM's KV pool holds on one GPU and the concurrency it logs for ``settings.context``.
 
@@ -474,16 +484,17 @@ def best_format(
     engine: str | None,
     settings: RunSettings | None,
     budget: Budget,
-    candidates: Iterable[QuantFormat | str] | None = None,
+    candidates: Iterable[str] | None = None,
 ) -> list[FormatOption]:
     """Every candidate format's fit, most bits per weight first; the first that fits is the pick.
 
+    ``candidates`` are format ids (default :func:`representative_formats`), each parsed once here.
     Candidates ``engine`` does not load, or that the format or engine refuses for this model, are
     left out. Bits are the model's actual average (quantization state and 16-bit tensors included).
     """
     options: list[tuple[float, str, FitResult]] = []
     for candidate in candidates if candidates is not None else representative_formats(engine):
-        fmt = parse_format(candidate) if isinstance(candidate, str) else candidate
+        fmt = parse_format(candidate)
         if engine and not get_engine(engine).loads(fmt):
             continue
         try:

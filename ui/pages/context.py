@@ -31,7 +31,7 @@ def _curve(
     spec: ModelSpec, format_id: str, engine: str | None, settings: RunSettings, budget: Budget
 ) -> ContextCurve:
     """One curve, kept for the session's reruns (every argument is a frozen value; results are immutable)."""
-    return context_curve(spec, format_id, engine, settings, budget)
+    return context_curve(spec, parse_format(format_id), engine, settings, budget)
 
 
 plan = current_plan()

@@ -41,7 +41,9 @@ def test_answer_for_a_plan_that_fits():
     assert answer.fit.headroom_bytes == answer.fit.usable_bytes - answer.fit.required_bytes > 0
     assert answer.speed is not None and answer.speed.decode_tokens_per_s > 0
     spec = load_catalog()[LLAMA].spec()
-    assert answer.max_context == max_context(spec, "q4_k_m", "llama.cpp", RunSettings(context=8192), budget)
+    assert answer.max_context == max_context(
+        spec, parse_format("q4_k_m"), "llama.cpp", RunSettings(context=8192), budget
+    )
 
 
 def test_llamacpp_plan_that_does_not_fit_gets_an_offload_plan_with_its_speed():
