@@ -19,12 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from planner.engines.constants import MIB, constant, default, default_source
+from planner.engines.constants import constant, default, default_source
 from planner.errors import PlannerError, RequestError
 from planner.hardware.errors import AmbiguousGpuError, SizeError, UnknownGpuError
 from planner.hardware.gpus import Gpu, find_gpu
 from planner.hardware.live import read_live_gpus
-from planner.hardware.units import MIN_BARE_BYTES, format_gib, parse_size
+from planner.hardware.units import MIB, MIN_BARE_BYTES, format_gib, parse_size
 from planner.limits import MAX_GPUS
 from planner.memory.estimate import MemoryEstimate, RunSettings
 

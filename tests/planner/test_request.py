@@ -11,7 +11,15 @@ LLAMA = "meta-llama/Llama-3.1-8B"
 
 @pytest.mark.parametrize(
     ("text", "tokens"),
-    [("8192", 8192), ("8,192", 8192), ("32k", 32768), ("32K", 32768), ("1m", 1 << 20), ("0.5k", 512), (4096, 4096)],
+    [
+        ("8192", 8192),
+        ("8,192", 8192),
+        ("32k", 32768),
+        ("32K", 32768),
+        ("1m", 1 << 20),
+        ("0.5k", 512),
+        (4096, 4096),
+    ],
 )
 def test_token_counts_read_as_the_app_labels_them(text, tokens):
     # the app's context slider labels 32,768 tokens "32k" (n // 1024) and 1,048,576 "1024k"
@@ -26,7 +34,9 @@ def test_bad_token_counts_name_the_parameter(text):
     assert len(str(err.value)) < 120  # a long value is cut, never echoed whole
 
 
-@pytest.mark.parametrize(("text", "ok"), [("1", True), ("64", True), ("0", False), ("1000", False), ("abc", False)])
+@pytest.mark.parametrize(
+    ("text", "ok"), [("1", True), ("64", True), ("0", False), ("1000", False), ("abc", False)]
+)
 def test_gpu_counts(text, ok):
     if ok:
         assert parse_whole("gpus", text, 1, 64) == int(text)
@@ -43,12 +53,21 @@ def test_fractions_outside_0_1_are_refused(text):
 
 def test_from_params_reads_link_and_api_spellings():
     request = PlanRequest.from_params(
-        {"model": LLAMA, "format": "Q4_K_M", "context": "32k", "kv-dtype": "q8_0", "gpu": "rtx-3090", "gpus": "2"}
+        {
+            "model": LLAMA,
+            "format": "Q4_K_M",
+            "context": "32k",
+            "kv-dtype": "q8_0",
+            "gpu": "rtx-3090",
+            "gpus": "2",
+        }
     )
     assert (request.context, request.kv_dtype, request.gpus) == (32768, "q8_0", 2)
     plan = resolve(request)
     assert plan.format.id == "q4_k_m" and plan.engine == "llama.cpp"  # capitals as the README writes them
-    assert plan.budget.count == 2 and plan.budget.devices[0].capacity_bytes == 24 * GIB  # NVML total 24576 MiB
+    assert (
+        plan.budget.count == 2 and plan.budget.devices[0].capacity_bytes == 24 * GIB
+    )  # NVML total 24576 MiB
     assert plan.settings.kv_dtype_k == plan.settings.kv_dtype_v == "q8_0"
 
 
