@@ -114,7 +114,7 @@ def test_a_host_side_too_big_blocks_even_when_the_gpu_side_fits():
 def test_given_host_ram_is_ignored_on_unified_memory():
     spec = load_catalog()[QWEN_235B].spec()
     offload = offload_plan(
-        spec, "q3_k_m", SETTINGS, budget_from_gpu("Strix Halo 128GB"), host_ram_bytes=512 * GIB
+        spec, parse_format("q3_k_m"), SETTINGS, budget_from_gpu("Strix Halo 128GB"), host_ram_bytes=512 * GIB
     )
     assert offload.host_ram_bytes < 30 * GIB
     assert any("host RAM given (512.00 GiB) is ignored" in n for n in offload.notes)
