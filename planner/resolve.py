@@ -8,10 +8,14 @@ from planner.catalog import find_entry
 from planner.errors import ModelNotFoundError, PlannerError
 from planner.model import ModelSpec, model_from_bytes, model_from_config
 from planner.model.config import MAX_CONFIG_BYTES
+from planner.ollama_tags import looks_like_tag, require_tag
 
 
 def load_model(ref: str, *, allow_hub: bool = True, allow_local: bool = True) -> ModelSpec:
-    """Resolve ``ref`` in order: catalog id, local path, Hugging Face Hub id.
+    """Resolve ``ref`` in order: catalog id, Ollama library tag, local path, Hugging Face Hub id.
+
+    An Ollama tag (``llama3.1:8b``, from ``data/ollama_tags.json``) names the catalog model its
+    blob was converted from (:mod:`planner.ollama_tags`; its format is the request's default).
 
     The app passes ``allow_local=False``: text typed into a shared page must never
     read files on the server. Raises :class:`ModelNotFoundError` when none matches,
@@ -23,6 +27,12 @@ def load_model(ref: str, *, allow_hub: bool = True, allow_local: bool = True) ->
     entry = find_entry(ref)
     if entry is not None:
         return entry.spec()
+    if looks_like_tag(ref):
+        tag = require_tag(ref)
+        found = find_entry(tag.model)
+        if found is None:  # pragma: no cover - the tag map test holds every model to the catalog
+            raise ModelNotFoundError(f"Ollama tag {tag.tag} names {tag.model}, which is not in the catalog")
+        return found.spec()
     if not allow_local:
         return _from_hub(ref, allow_hub)
     path = Path(ref).expanduser()

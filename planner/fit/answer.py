@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from planner.fit.budget import Budget, charged_bytes
-from planner.fit.offload import OffloadPlan, offload_plan
+from planner.fit.offload import OFFLOAD_ENGINES, OffloadPlan, offload_plan
 from planner.fit.solvers import FitResult, Limit, fit_estimate, max_batch, max_context
 from planner.fit.speed import SpeedEstimate, estimate_speed
 from planner.formats import QuantFormat
@@ -28,6 +28,7 @@ from planner.memory.figure import Figure
 from planner.model import ModelSpec
 
 if TYPE_CHECKING:
+    from planner.engines.base import Launch
     from planner.request import ResolvedPlan
 
 #: The keys ``estimate --json`` adds when a GPU is given (all ``None`` without one).
@@ -90,8 +91,8 @@ def fit_answer(
 ) -> FitAnswer:
     """The full answer for ``est`` (made from ``spec``, ``fmt`` and ``settings``) on ``budget``."""
     fit = fit_estimate(est, budget)
-    partial = est.engine == "llama.cpp" and not fit.fits and not fit.blockers
-    offload = offload_plan(spec, fmt, settings, budget) if partial else None
+    partial = est.engine in OFFLOAD_ENGINES and not fit.fits and not fit.blockers
+    offload = offload_plan(spec, fmt, settings, budget, engine=est.engine) if partial else None
     offload_speed = None
     if offload is not None and offload.gpu_layers is not None:
         offload_speed = plan_speed(offload.fit.estimate, budget)
@@ -199,9 +200,18 @@ def fit_json(answer: FitAnswer | None) -> dict[str, Any]:
     }
 
 
+def plan_launch(est: MemoryEstimate, answer: FitAnswer | None = None) -> Launch | None:
+    """The command that runs ``est`` (the engine's own :meth:`~planner.engines.base.Engine.launch`)."""
+    from planner.engines import get_engine
+
+    return get_engine(est.engine).launch(est, answer)
+
+
 def estimate_json(est: MemoryEstimate, answer: FitAnswer | None = None) -> dict[str, Any]:
-    """What ``python -m planner estimate --json`` prints: the estimate, and the fit keys (null without a GPU)."""
-    return {**est.to_dict(), **fit_json(answer)}
+    """What ``python -m planner estimate --json`` prints: the estimate, the fit keys (null without a GPU)
+    and ``launch``, the command that runs the plan (null where none is modelled)."""
+    launch = plan_launch(est, answer)
+    return {**est.to_dict(), **fit_json(answer), "launch": None if launch is None else launch.to_dict()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,6 +364,7 @@ __all__ = [
     "gpu_json",
     "offload_json",
     "plan_json",
+    "plan_launch",
     "plan_rows",
     "plan_speed",
     "rows_csv",

@@ -14,13 +14,13 @@ Placement follows ``llama_model::load_tensors`` (src/llama-model.cpp):
 
 from __future__ import annotations
 
+from planner.engines.llamacpp.mmproj import MMPROJ_ROLES
 from planner.formats.base import WeightsReport
 from planner.hardware.units import format_short
 from planner.memory.figure import Figure
 from planner.model.spec import ModelSpec, Role
 
 INPUT_ROLES = frozenset({Role.EMBEDDING, Role.POSITION_EMBEDDING})
-MMPROJ_ROLES = frozenset({Role.VISION, Role.PROJECTOR})
 
 
 def first_gpu_layer(n_layer: int, ngl: int) -> int:
@@ -55,7 +55,7 @@ def placement(
                 host["layers"] = host.get("layers", 0) + t.bytes - g
                 largest_cpu = max(largest_cpu, t.bytes // n)
         elif role in MMPROJ_ROLES:
-            gpu["mmproj"] = gpu.get("mmproj", 0) + t.bytes
+            continue  # the mmproj file: its own component (mmproj.py), loaded by mtmd, not load_tensors
         else:  # output layer: output.weight, output_norm (and any other non-repeating tensor)
             target = gpu if output_on_gpu else host
             target["output_layer"] = target.get("output_layer", 0) + t.bytes
