@@ -30,6 +30,16 @@ class Launch:
     notes: tuple[str, ...] = ()
     kind: Literal["shell", "python"] = "shell"
     source: str = ""
+    argv: tuple[str, ...] = ()  # the single command's words, when the launch is one command
+
+    @classmethod
+    def from_argv(
+        cls, argv: tuple[str, ...] | list[str], env: Mapping[str, str] | None = None, **kw: Any
+    ) -> Launch:
+        """A one-command launch from its words (shell-quoted for ``command``)."""
+        import shlex
+
+        return cls(command=shlex.join(argv), env=dict(env or {}), argv=tuple(argv), **kw)
 
     @property
     def script(self) -> str:

@@ -83,7 +83,8 @@ def shell_command(argv: Sequence[str], *, wrap: int = 3) -> str:
     lines = [" ".join(head)]
     i = 0
     while i < len(rest):
-        if rest[i].startswith("-") and i + 1 < len(rest) and not rest[i + 1].startswith("-"):
+        value = i + 1 < len(rest) and (not rest[i + 1].startswith("-") or rest[i + 1] == "-")
+        if rest[i].startswith("-") and value:
             lines.append(f"{rest[i]} {rest[i + 1]}")
             i += 2
         else:

@@ -207,11 +207,16 @@ def plan_launch(est: MemoryEstimate, answer: FitAnswer | None = None) -> Launch 
     return get_engine(est.engine).launch(est, answer)
 
 
+def launch_json(est: MemoryEstimate, answer: FitAnswer | None = None) -> dict[str, Any] | None:
+    """The ``launch`` object of ``estimate --json`` (``None`` where no command is modelled)."""
+    launch = plan_launch(est, answer)
+    return None if launch is None else launch.to_dict()
+
+
 def estimate_json(est: MemoryEstimate, answer: FitAnswer | None = None) -> dict[str, Any]:
     """What ``python -m planner estimate --json`` prints: the estimate, the fit keys (null without a GPU)
     and ``launch``, the command that runs the plan (null where none is modelled)."""
-    launch = plan_launch(est, answer)
-    return {**est.to_dict(), **fit_json(answer), "launch": None if launch is None else launch.to_dict()}
+    return {**est.to_dict(), **fit_json(answer), "launch": launch_json(est, answer)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,10 +266,12 @@ def plan_rows(est: MemoryEstimate, answer: FitAnswer | None = None) -> list[dict
         _figure_row("gpu kv_cache", est.kv_cache),
         _figure_row("gpu activations", est.activations),
         _figure_row("gpu overhead", est.overhead),
+        *(_figure_row(f"gpu {c.name}", c.gpu) for c in est.extras),
         _row("gpu total", est.total, "bytes", low=low, high=high, exact=low == high),
         _figure_row("host weights", est.host_weights),
         _figure_row("host kv_cache", est.host_kv_cache),
         _figure_row("host activations", est.host_activations),
+        *(_figure_row(f"host {c.name}", c.host) for c in est.extras if c.host.bytes),
         _row("host total", est.host_total, "bytes"),
     ]
     if answer is None:
@@ -362,6 +369,7 @@ __all__ = [
     "fit_answer",
     "fit_json",
     "gpu_json",
+    "launch_json",
     "offload_json",
     "plan_json",
     "plan_launch",

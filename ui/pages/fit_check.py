@@ -16,6 +16,7 @@ from planner.request import resolve_engine, resolve_format
 from ui.budget import plan_budget
 from ui.fit_check.alternatives import draw_format_that_fits, draw_offload
 from ui.fit_check.chart import draw_chart
+from ui.fit_check.launch import draw_launch
 from ui.fit_check.verdict import draw_limits, draw_memory_metrics, draw_verdict
 from ui.fit_check.why import draw_downloads, draw_why
 from ui.sidebar import current_plan, planned_model, planned_settings
@@ -69,5 +70,6 @@ draw_chart(spec, est, answer)
 if answer is not None:
     draw_offload(answer)
     draw_format_that_fits(spec, plan.engine_id, settings, est, answer)
+draw_launch(est, answer)
 draw_why(est, answer)
 draw_downloads(est, answer)

@@ -158,8 +158,8 @@ class LlamaCppEngine(Engine):
 GGUF_EQUIVALENT = {
     "mxfp4": (
         "mxfp4_moe",
-        "gpt-oss's MXFP4 experts load as the GGUF type 'mxfp4_moe' (experts MXFP4, the rest Q8_0/F16 as "
-        "convert_hf_to_gguf writes them): use --format mxfp4_moe",
+        "gpt-oss's MXFP4 experts load as the GGUF type 'mxfp4_moe' (routed experts MXFP4, everything else "
+        "Q8_0): use --format mxfp4_moe",
     ),
     "bf16": ("gguf-bf16", "16-bit weights load as the GGUF type 'gguf-bf16': use --format gguf-bf16"),
     "fp16": ("gguf-f16", "16-bit weights load as the GGUF type 'gguf-f16': use --format gguf-f16"),

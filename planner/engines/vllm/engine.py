@@ -15,18 +15,25 @@ How many tokens the reserved pool holds on a given GPU is the fit solver's quest
 
 from __future__ import annotations
 
-from planner.engines.base import Engine
+from typing import TYPE_CHECKING
+
+from planner.engines.base import Engine, Launch
 from planner.engines.common import ignored_settings, resolve_plain_kv, weights_figure, zero
 from planner.engines.constants import default
 from planner.engines.registry import register_engine
 from planner.engines.shape import model_dtype
+from planner.engines.vllm import adapters
 from planner.engines.vllm.activations import SOURCE, activations_figure
 from planner.engines.vllm.kv import vllm_cache
+from planner.engines.vllm.launch import vllm_launch
 from planner.engines.vllm.overhead import overhead_figure
 from planner.formats.base import QuantFormat
 from planner.memory import kv
-from planner.memory.estimate import MemoryEstimate, RunSettings, SettingsError
+from planner.memory.estimate import Component, MemoryEstimate, RunSettings, SettingsError
 from planner.model.spec import AttentionKind, ModelSpec
+
+if TYPE_CHECKING:
+    from planner.fit.answer import FitAnswer
 
 
 class VllmEngine(Engine):
@@ -121,6 +128,15 @@ class VllmEngine(Engine):
             host_activations=zero(host_rule),
             notes=tuple(notes),
         )
+
+    def draft_component(self, spec: ModelSpec, fmt: QuantFormat, settings: RunSettings) -> Component:
+        return adapters.draft_component(self, spec, settings)
+
+    def lora_component(self, spec: ModelSpec, fmt: QuantFormat, settings: RunSettings) -> Component:
+        return adapters.lora_component(spec, fmt, settings)
+
+    def launch(self, est: MemoryEstimate, answer: FitAnswer | None = None) -> Launch | None:
+        return vllm_launch(est, answer)
 
 
 ENGINE = register_engine(VllmEngine())
