@@ -137,7 +137,7 @@ class MlxEngine(Engine):
         """``--draft-model``: a second mlx-lm model with its own prompt cache (mlx_lm/generate.py speculative_generate_step)."""
         draft = settings.draft
         assert draft is not None
-        est, gpu, _ = draft_parts(self, spec, settings, with_buffers=False)
+        _est, gpu, _ = draft_parts(self, spec, settings, with_buffers=False)
         rule = (
             f"draft {draft.spec.name} in {draft.format.id}: weights {format_short(gpu['draft_weights'])} + its "
             f"prompt cache {format_short(gpu['draft_kv_cache'])} for the same tokens"

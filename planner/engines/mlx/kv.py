@@ -81,10 +81,7 @@ def mlx_cache(
     geoms = {g.index: g for g in layer_geometry(spec)}
     for g in geoms.values():
         if g.kind in (AttentionKind.FULL, AttentionKind.SLIDING, AttentionKind.MLA):
-            if g.kind is AttentionKind.SLIDING and rotating:
-                n = min(cells, g.window or cells)
-            else:
-                n = cells
+            n = min(cells, g.window or cells) if g.kind is AttentionKind.SLIDING and rotating else cells
             if g.kind is AttentionKind.MLA:
                 # NOTE: mlx-lm's deepseek_v3 caches the normed latent (as keys) and the rope key (as
                 # values): kv_lora_rank + rope per token; deepseek_v2 caches expanded per-head K and V.
