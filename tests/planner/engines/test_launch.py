@@ -110,7 +110,7 @@ def test_mlx_convert_then_generate_or_serve(catalog):
 
 
 def test_vllm_serve_flags(catalog):
-    est, launch = _launch(
+    _est, launch = _launch(
         catalog, LLAMA, "fp8", "vllm", context=16384, batch=8, gpu_memory_utilization=0.85, lora_rank=32
     )
     words = _words(launch.command)
