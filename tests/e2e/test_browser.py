@@ -229,3 +229,20 @@ def test_a_shared_context_url_seeds_the_page(page, shots):
     page.wait_for_url(lambda url: parse_qs(urlparse(url).query).get("ctx_formats") == ["q4_k_m", "q8_0"])
     _settled(page)
     page.screenshot(path=shots / "5-context-shared.png")
+
+
+def test_the_launch_section_shows_the_command_with_a_copy_button(page, shots):
+    page.goto(
+        f"/?model=meta-llama/Llama-3.1-8B-Instruct&format=q4_k_m&engine=ollama&gpu={RTX_3060.replace(' ', '+')}"
+    )
+    sync_api.expect(_verdict(page)).to_contain_text("Fits")
+    heading = _main(page).get_by_role("heading", name="Launch command")
+    sync_api.expect(heading).to_be_visible()
+    code = _main(page).get_by_test_id("stCode").filter(has_text="ollama serve")
+    sync_api.expect(code).to_contain_text("export OLLAMA_NUM_PARALLEL=1")
+    sync_api.expect(code).to_contain_text("PARAMETER num_ctx 8192")
+    code.hover()  # Streamlit shows st.code's copy button on hover
+    sync_api.expect(code.get_by_role("button")).to_be_visible()
+    _settled(page)
+    code.scroll_into_view_if_needed()
+    page.screenshot(path=shots / "6-launch-command.png")

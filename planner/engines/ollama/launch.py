@@ -85,6 +85,16 @@ def ollama_launch(est: MemoryEstimate, answer: FitAnswer | None) -> Launch:
             f"ollama run {name}",
         ]
     )
+    if answer is not None:
+        from planner.engines.ollama.kv import default_context
+
+        devices = answer.fit.budget.devices
+        auto = default_context(sum(d.total_bytes for d in devices))
+        notes.append(
+            f"without num_ctx Ollama v0.32.15 would pick {auto:,} tokens on {sum(d.total_bytes for d in devices) / 2**30:.0f} "
+            "GiB of GPU memory (4096 below 23 GiB, 32768 below 47 GiB, else 262144; capped at the model's training "
+            f"context): the Modelfile pins {s.context:,}"
+        )
     notes.append(
         "the environment applies to the server (ollama serve); on the desktop app set it in the app's "
         "environment and restart it"

@@ -148,3 +148,13 @@ def test_every_engine_has_a_launch_in_the_json(catalog, engine, fmt):
     launch = launch_json(est)
     assert set(launch) >= {"command", "env", "kind", "script", "notes", "source"}
     assert launch["source"]
+
+
+def test_ollama_launch_says_what_num_ctx_ollama_would_pick_on_the_gpu(catalog):
+    spec = catalog[LLAMA].spec()
+    fmt = parse_format("q4_k_m")
+    run = RunSettings(context=8192)
+    est = estimate(spec, fmt, "ollama", run)
+    answer = fit_answer(spec, fmt, run, est, budget_from_gpu("rtx-4090"))
+    notes = get_engine("ollama").launch(est, answer).notes
+    assert any("would pick 32,768 tokens" in n for n in notes)  # a 24 GiB card is in the 23-47 GiB tier
