@@ -118,7 +118,7 @@ def fit(records: Sequence[LogRecord]) -> dict[str, Fitted]:
 
 
 def _apply(fitted: dict[str, Fitted]) -> dict[str, tuple[float, float, float]]:
-    """Put ``fitted`` in the live constants (returns the previous values to restore)."""
+    """Put ``fitted`` (rounded as stored) in the live constants; returns the previous values."""
     from planner.engines import constants as mod
 
     data = mod._data()
@@ -126,7 +126,7 @@ def _apply(fitted: dict[str, Fitted]) -> dict[str, tuple[float, float, float]]:
     for name, f in fitted.items():
         entry = data["constants"][name]
         before[name] = (entry["value"], entry["low"], entry["high"])
-        entry["value"], entry["low"], entry["high"] = f.value, f.low, f.high
+        entry["value"], entry["low"], entry["high"] = (round(x, 3) for x in (f.value, f.low, f.high))
     return before
 
 
@@ -177,12 +177,15 @@ def stated_error(cmps: Sequence[Comparison]) -> dict[str, float]:
 
 
 def calibrate(engine: str = "vllm") -> dict[str, Any]:
-    """Split, fit (vLLM), and the errors on both halves; the fit stays applied in this process."""
+    """Split, fit (vLLM), and the errors on both halves under the fitted constants."""
     records = list(load_records(engine))
     fit_half, held = split_by_model(records)
     fitted = fit(fit_half) if engine == "vllm" else {}
-    _apply(fitted)
-    fit_cmp, held_cmp = comparisons(fit_half), comparisons(held)
+    before = _apply(fitted)
+    try:
+        fit_cmp, held_cmp = comparisons(fit_half), comparisons(held)
+    finally:
+        _restore(before)
     acc = accuracy(held_cmp)
     targets = {}
     for row in acc:
