@@ -178,3 +178,26 @@ def startup(
 
 
 __all__ = ["VERSION", "gpu_defaults", "mem_fraction_static", "startup"]
+
+
+def launch_args(
+    model: str, settings: ServerSettings, *, fmt_id: str = "bf16"
+) -> tuple[list[str], dict[str, str]]:
+    """``python -m sglang.launch_server`` arguments that enforce this plan's flags."""
+    s = settings
+    args = ["python", "-m", "sglang.launch_server", "--model-path", model]
+    if s.max_model_len:
+        args += ["--context-length", str(s.max_model_len)]
+    if s.mem_fraction_static:
+        args += ["--mem-fraction-static", f"{s.mem_fraction_static:g}"]
+    if s.tensor_parallel > 1:
+        args += ["--tp", str(s.tensor_parallel)]
+    if s.kv_cache_dtype.lower().startswith("fp8"):
+        args += ["--kv-cache-dtype", "fp8_e4m3"]
+    if s.chunked_prefill_size:
+        args += ["--chunked-prefill-size", str(s.chunked_prefill_size)]
+    if s.cuda_graph_max_bs:
+        args += ["--cuda-graph-max-bs", str(s.cuda_graph_max_bs)]
+    if fmt_id == "fp8":
+        args += ["--quantization", "fp8"]
+    return args, {}

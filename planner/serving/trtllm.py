@@ -1,11 +1,12 @@
 """TensorRT-LLM (PyTorch backend, ``trtllm-serve``) at start-up, re-derived from its source.
 
 ``KvCacheCreator`` (tensorrt_llm/_torch/pyexecutor/_util.py) loads the weights, builds a small
-temporary KV cache and runs dummy requests up to ``max_num_tokens`` (the dry run), reads the peak
+temporary KV cache and runs dummy context requests of up to ``max_seq_len`` tokens each,
+``max_num_tokens`` in all (the dry run; ``_create_dummy_context_requests``), reads the peak
 (torch peak + everything outside torch on the device) and gives the KV cache
 ``available_kv_mem = (total_gpu_memory - peak_memory + allocated_bytes) x fraction``
 (``_cal_max_memory``; ``allocated_bytes`` is the temporary cache, added back). The fraction is
-``KvCacheConfig.free_gpu_memory_fraction`` (0.9): a fraction of the memory *free after the dry run*,
+``KvCacheConfig.free_gpu_memory_fraction`` (0.9; ``trtllm-serve --kv_cache_free_gpu_memory_fraction``): a fraction of the memory *free after the dry run*,
 not of the total as vLLM's and SGLang's. The pool is cut into ``tokens_per_block`` (32) token blocks
 of ``get_cache_size_per_token`` bytes (KV heads per rank x head dim x 2 x layers x dtype).
 """
@@ -48,7 +49,8 @@ def startup(
     act = 4 if model_dtype(fmt) == "fp32" else 2
     w = sum(x.bytes for x in rank_shares(fmt.weights(spec), spec, tp))
     f = forward(spec, act, tp=tp, tokens=tokens)
-    reqs = min(batch, tokens)
+    seq = min(s.max_model_len or spec.max_position_embeddings or tokens, tokens)
+    reqs = min(batch, -(-tokens // max(seq, 1)))
     logits = reqs * model_shape(spec).vocab * 4
     factor = constant("trtllm_activation_factor")
     structural = f.peak + logits
@@ -57,7 +59,8 @@ def startup(
         point,
         low,
         high,
-        f"dry run of {tokens:,} tokens: forward {kv.fmt_bytes(f.peak)} + float32 logits of {reqs:,} requests "
+        f"dry run of {tokens:,} tokens in {reqs:,} dummy context request(s) of up to {seq:,} tokens: forward "
+        f"{kv.fmt_bytes(f.peak)} + float32 logits of {reqs:,} request(s) "
         f"{kv.fmt_bytes(logits)}" + (f" x {factor.value:g}" if factor.value != 1 else ""),
         keys=("max_num_tokens", "max_batch_size"),
         source=f"{SRC}; {factor.source}",
@@ -137,3 +140,22 @@ def startup(
 
 
 __all__ = ["FREE_FRACTION", "VERSION", "startup"]
+
+
+def launch_args(
+    model: str, settings: ServerSettings, *, fmt_id: str = "bf16"
+) -> tuple[list[str], dict[str, str]]:
+    """``trtllm-serve`` arguments that enforce this plan's flags (options of trtllm-serve's CLI reference)."""
+    s = settings
+    args = ["trtllm-serve", model, "--backend", "pytorch"]
+    if s.max_model_len:
+        args += ["--max_seq_len", str(s.max_model_len)]
+    if s.tensor_parallel > 1:
+        args += ["--tp_size", str(s.tensor_parallel)]
+    fraction = s.free_gpu_memory_fraction or FREE_FRACTION
+    args += ["--kv_cache_free_gpu_memory_fraction", f"{fraction:g}"]
+    if s.max_num_tokens:
+        args += ["--max_num_tokens", str(s.max_num_tokens)]
+    if s.max_batch_size:
+        args += ["--max_batch_size", str(s.max_batch_size)]
+    return args, {}

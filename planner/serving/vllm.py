@@ -480,3 +480,32 @@ __all__ = [
     "startup",
     "weights",
 ]
+
+
+def launch_args(
+    model: str, settings: ServerSettings, *, fmt_id: str = "bf16"
+) -> tuple[list[str], dict[str, str]]:
+    """``vllm serve`` arguments (and environment) that enforce this plan's flags."""
+    s = settings
+    args = ["vllm", "serve", model]
+    if s.max_model_len:
+        args += ["--max-model-len", str(s.max_model_len)]
+    util = s.gpu_memory_utilization or float(default("vllm", "gpu_memory_utilization"))
+    args += ["--gpu-memory-utilization", f"{util:g}"]
+    if s.tensor_parallel > 1:
+        args += ["--tensor-parallel-size", str(s.tensor_parallel)]
+    if s.max_num_batched_tokens:
+        args += ["--max-num-batched-tokens", str(s.max_num_batched_tokens)]
+    if s.max_num_seqs:
+        args += ["--max-num-seqs", str(s.max_num_seqs)]
+    if s.kv_cache_dtype.lower().startswith("fp8"):
+        args += ["--kv-cache-dtype", "fp8"]
+    if s.kv_cache_memory:
+        args += ["--kv-cache-memory", str(s.kv_cache_memory)]
+    if s.enforce_eager:
+        args.append("--enforce-eager")
+    if fmt_id == "fp8":
+        args += ["--quantization", "fp8"]  # online FP8 of a 16-bit checkpoint
+    elif fmt_id in ("fp32", "fp16"):
+        args += ["--dtype", {"fp32": "float32", "fp16": "float16"}[fmt_id]]
+    return args, {}

@@ -59,3 +59,9 @@ def test_too_small_fraction_refuses_to_start():
 def test_bad_fraction_names_the_parameter():
     with pytest.raises(SettingsError, match="mem_fraction_static"):
         ServerSettings(mem_fraction_static=1.5)
+
+
+def test_launch_args():
+    args, _ = sglang.launch_args("Qwen/Qwen3-8B", ServerSettings(tensor_parallel=4, mem_fraction_static=0.8))
+    assert args[:5] == ["python", "-m", "sglang.launch_server", "--model-path", "Qwen/Qwen3-8B"]
+    assert args[args.index("--tp") + 1] == "4" and args[args.index("--mem-fraction-static") + 1] == "0.8"

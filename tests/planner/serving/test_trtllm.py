@@ -39,3 +39,12 @@ def test_blocks_of_32_tokens_and_fraction_flag():
     assert st.kv_tokens % 32 == 0
     assert st.kv_tokens == st.kv_pool_bytes // (st.kv_bytes_per_token * 32) * 32
     assert st.settings["free_gpu_memory_fraction"] == 0.5
+
+
+def test_launch_args_use_trtllm_serve_options():
+    # trtllm-serve options (nvidia.github.io/TensorRT-LLM commands/trtllm-serve): --tp_size, --max_seq_len,
+    # --kv_cache_free_gpu_memory_fraction, --backend pytorch
+    args, _ = trtllm.launch_args("Qwen/Qwen3-8B", ServerSettings(tensor_parallel=2, max_model_len=8192))
+    assert args[:4] == ["trtllm-serve", "Qwen/Qwen3-8B", "--backend", "pytorch"]
+    assert args[args.index("--tp_size") + 1] == "2"
+    assert args[args.index("--kv_cache_free_gpu_memory_fraction") + 1] == "0.9"

@@ -116,3 +116,18 @@ def test_fp8_kv_halves_bytes_per_token():
     fp8 = vllm.startup(spec, parse_format("bf16"), H100, ServerSettings(kv_cache_dtype="fp8"))
     assert fp8.kv_bytes_per_token * 2 == auto.kv_bytes_per_token
     assert fp8.kv_tokens == pytest.approx(2 * auto.kv_tokens, abs=16)
+
+
+def test_launch_args_enforce_the_plan():
+    s = ServerSettings(tensor_parallel=2, max_model_len=32768, kv_cache_dtype="fp8", enforce_eager=True)
+    args, env = vllm.launch_args("Qwen/Qwen3-8B", s, fmt_id="fp8")
+    assert args[:3] == ["vllm", "serve", "Qwen/Qwen3-8B"] and env == {}
+    for flag, value in (
+        ("--max-model-len", "32768"),
+        ("--gpu-memory-utilization", "0.9"),
+        ("--tensor-parallel-size", "2"),
+        ("--kv-cache-dtype", "fp8"),
+        ("--quantization", "fp8"),
+    ):
+        assert args[args.index(flag) + 1] == value
+    assert "--enforce-eager" in args
