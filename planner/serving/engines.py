@@ -18,8 +18,8 @@ from planner.serving import sglang as sglang_rules
 from planner.serving import trtllm as trtllm_rules
 from planner.serving.forward import forward
 
-#: Format families the servers load from safetensors checkpoints (GGUF, EXL2/3 and HQQ are other runtimes').
-SGLANG_FAMILIES = frozenset({"dense", "bitsandbytes", "grouped", "mxfp4"})
+#: Format families SGLang loads from safetensors checkpoints, plus GPTQ/AWQ (GGUF, EXL2/3 and HQQ are other runtimes').
+SGLANG_FAMILIES = frozenset({"dense", "bitsandbytes", "mxfp4"})
 SGLANG_SOURCE = (
     "sgl-project/sglang docs (quantization: FP8, AWQ, GPTQ, bitsandbytes, MXFP4 for gpt-oss); "
     "python/sglang/srt/layers/quantization"
@@ -127,7 +127,7 @@ class SglangEngine(Engine):
     kv_dtypes = ("auto", "bf16", "fp16", "fp8", "fp8_e4m3", "fp8_e5m2")
 
     def loads(self, fmt: QuantFormat) -> bool:
-        return fmt.family in SGLANG_FAMILIES and fmt.id != "int8"
+        return (fmt.family in SGLANG_FAMILIES and fmt.id != "int8") or fmt.id.startswith(("gptq-", "awq-"))
 
     def estimate(self, spec: ModelSpec, fmt: QuantFormat, settings: RunSettings) -> MemoryEstimate:
         dtype = model_dtype(fmt)
