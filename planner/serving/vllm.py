@@ -10,7 +10,8 @@ init_snapshot.total_memory x gpu_memory_utilization`` after the CUDA context and
 ``get_kv_cache_config`` (vllm/v1/core/kv_cache_utils.py) cuts that into 16-token pages per layer.
 CUDA graphs are captured afterwards (``compile_or_warm_up_model``), from the memory the
 utilization leaves; since v0.21 their estimate is taken out of the KV budget first
-(``VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS``, "default since v0.21.0" in its own log line).
+(``VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS``: "CUDA graph memory profiling is enabled (default since
+v0.21.0)" in vLLM's own log, quoted in github.com/noonghunna/club-3090/issues/127; vllm-project/vllm PR #30515).
 """
 
 from __future__ import annotations
