@@ -323,6 +323,18 @@ def resolve_settings(request: PlanRequest) -> RunSettings:
     )
 
 
+def with_gpu(settings: RunSettings, budget: Budget) -> RunSettings:
+    """``settings`` that name the budget's first GPU (vLLM chooses kernels and batch defaults by it)."""
+    device = budget.devices[0]
+    gpu = device.catalog
+    return replace(
+        settings,
+        gpu_name=gpu.name if gpu is not None else device.name,
+        gpu_capability=gpu.compute_capability if gpu is not None else None,
+        gpu_memory_bytes=device.total_bytes,
+    )
+
+
 def resolve_budget(request: PlanRequest) -> Budget | None:
     """The GPU budget the request names, or ``None`` when it names none (see :func:`planner.fit.budget_for`)."""
     from planner.fit.budget import budget_for
@@ -357,6 +369,8 @@ def resolve(
     engine = resolve_engine(request, fmt)
     settings = resolve_settings(request)
     budget = resolve_budget(request)
+    if budget is not None:
+        settings = with_gpu(settings, budget)
     if need_budget and budget is None:
         raise RequestError("gpu", "no GPU given: a catalog GPU, a memory size or the live reading")
     return ResolvedPlan(request, model, fmt, engine, settings, budget)
@@ -381,4 +395,5 @@ __all__ = [
     "resolve_format",
     "resolve_model",
     "resolve_settings",
+    "with_gpu",
 ]

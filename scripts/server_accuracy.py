@@ -2,7 +2,7 @@
 
 One table per engine (vLLM, SGLang, TensorRT-LLM), every figure computed here from the stored
 records and their calibration (``data/public_logs/calibration.json``, written by
-``python -m planner.serving.calibration --write``): how many logs, versions, GPUs and formats, the
+``python -m planner.public_logs.calibration --write``): how many logs, versions, GPUs and formats, the
 held-out error of each component and the error of every record for the engines too sparse to fit.
 
 Run ``python -m scripts.server_accuracy`` to rewrite the section between the markers in README.md,
@@ -17,17 +17,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from planner.serving.calibration import CALIBRATION_FILE, TARGETS
-from planner.serving.logs import COMPONENTS, ENGINES, compare, load_records
+from planner.public_logs.calibration import CALIBRATION_FILE, TARGETS
+from planner.public_logs.records import COMPONENTS, ENGINES, compare, load_records
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START = "<!-- server-accuracy:start -->"
 END = "<!-- server-accuracy:end -->"
 NAMES = {"vllm": "vLLM", "sglang": "SGLang", "trtllm": "TensorRT-LLM"}
 RULES = {
-    "vllm": "planner/serving/vllm.py (vLLM v0.19.0, V1 engine)",
-    "sglang": "planner/serving/sglang.py (SGLang 0.5 series)",
-    "trtllm": "planner/serving/trtllm.py (TensorRT-LLM PyTorch backend)",
+    "vllm": "planner/engines/vllm/ (vLLM v0.19.0, V1 engine)",
+    "sglang": "planner/engines/sglang/ (SGLang 0.5 series)",
+    "trtllm": "planner/engines/trtllm/ (TensorRT-LLM PyTorch backend)",
 }
 
 
@@ -111,7 +111,7 @@ def render() -> str:
         "",
         "Serving engines size their KV cache at start-up and print what they measured. Each stored log quotes "
         "those lines with the page, engine version, GPU, model and flags; the planner replays the same "
-        "configuration (`python -m planner.serving.calibration`). Error = (planner - printed) / printed; sizes "
+        "configuration (`python -m planner.public_logs.calibration`). Error = (planner - printed) / printed; sizes "
         f"in GiB. vLLM's empirical terms are fitted on half the logs (split by model) and checked on the other "
         f"half; targets: {targets}. No GPU was used: these are public logs only.",
         "",

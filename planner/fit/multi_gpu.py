@@ -36,6 +36,7 @@ from typing import Any
 
 from planner.engines.llamacpp.weights import first_gpu_layer
 from planner.engines.shape import model_shape
+from planner.engines.tensor_parallel import REPLICATED_ROLES
 from planner.fit.budget import MAX_GPUS
 from planner.hardware.gpus import Gpu
 from planner.hardware.units import format_short
@@ -43,20 +44,6 @@ from planner.memory import kv
 from planner.memory.estimate import MemoryEstimate, SettingsError
 from planner.model.spec import AttentionKind, LayerSpec, ModelSpec, Role
 
-#: Roles every tensor-parallel rank holds whole.
-REPLICATED_ROLES = frozenset(
-    {
-        Role.NORM,
-        Role.BIAS,
-        Role.ROUTER,
-        Role.SHARED_EXPERT_ROUTER,
-        Role.POSITION_EMBEDDING,
-        Role.ATTN_Q_A,
-        Role.ATTN_KV_A,
-        Role.VISION,
-        Role.PROJECTOR,
-    }
-)
 #: Activation parts every rank holds whole: the residual stream and the gathered logits.
 REPLICATED_ACTIVATIONS = frozenset({"residual_stream", "sampler", "logits", "cpu_weights_staging"})
 LLAMACPP_SOURCE = (

@@ -38,6 +38,10 @@ class RunSettings:
     enforce_eager: bool = False  # vLLM --enforce-eager (no CUDA graphs)
     mem_fraction_static: float | None = None  # SGLang (default derived from the GPU's memory)
     free_gpu_memory_fraction: float | None = None  # TensorRT-LLM (default 0.9 of free memory)
+    # The GPU the plan runs on, when known (vLLM picks kernels and batch defaults by it):
+    gpu_name: str | None = None
+    gpu_capability: str | None = None  # CUDA compute capability "major.minor"
+    gpu_memory_bytes: int | None = None  # the device's total memory
 
     def __post_init__(self) -> None:
         if not 1 <= self.context <= MAX_CONTEXT:

@@ -1,6 +1,6 @@
 """README's public-log accuracy section is generated from data/public_logs and up to date."""
 
-from planner.serving.logs import ENGINES, load_records
+from planner.public_logs.records import ENGINES, load_records
 from scripts import server_accuracy
 
 

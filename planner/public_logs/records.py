@@ -108,7 +108,7 @@ def all_records() -> tuple[LogRecord, ...]:
 
 
 def _vllm(record: LogRecord) -> Startup:
-    from planner.serving import vllm
+    from planner.engines.vllm import startup as vllm
 
     s = record.settings
     gpu = find_gpu(record.gpu)
@@ -133,7 +133,7 @@ def _vllm(record: LogRecord) -> Startup:
 
 
 def _sglang(record: LogRecord) -> Startup:
-    from planner.serving import sglang
+    from planner.engines.sglang import startup as sglang
 
     s = record.settings
     gpu = find_gpu(record.gpu)
@@ -155,7 +155,7 @@ def _sglang(record: LogRecord) -> Startup:
 
 
 def _trtllm(record: LogRecord) -> Startup:
-    from planner.serving import trtllm
+    from planner.engines.trtllm import startup as trtllm
 
     s = record.settings
     settings = ServerSettings(
@@ -167,6 +167,22 @@ def _trtllm(record: LogRecord) -> Startup:
     )
     return trtllm.startup(
         load_model(record.model), parse_format(record.format), record.device_bytes, settings
+    )
+
+
+def profile_plan(record: LogRecord):
+    """vLLM's profile terms for the record (the sampler and the forward apart, for the calibration)."""
+    from planner.engines.shape import model_dtype
+    from planner.engines.vllm.activations import profile
+
+    s = record.settings
+    fmt = parse_format(record.format)
+    return profile(
+        load_model(record.model),
+        4 if model_dtype(fmt) == "fp32" else 2,
+        tp=s.get("tensor_parallel_size") or 1,
+        max_num_batched_tokens=s["max_num_batched_tokens"],
+        max_num_seqs=s["max_num_seqs"],
     )
 
 
@@ -252,5 +268,6 @@ __all__ = [
     "compare",
     "compare_all",
     "load_records",
+    "profile_plan",
     "replay",
 ]

@@ -15,7 +15,7 @@ error the README states (error = (planner - printed) / printed); ``stated_error`
 of any record, rounded up to half a percent) is what tests hold every record to. SGLang and
 TensorRT-LLM have too few public logs to fit anything: their records are checked, not fitted.
 
-``python -m planner.serving.calibration`` prints the fit; ``--write`` stores it in
+``python -m planner.public_logs.calibration`` prints the fit; ``--write`` stores it in
 ``data/public_logs/calibration.json`` and the fitted values in ``data/engines.json``.
 """
 
@@ -32,7 +32,7 @@ from typing import Any
 
 from planner.engines.constants import ENGINES_FILE, MIB, constant, reload_constants
 from planner.errors import PlannerError
-from planner.serving.logs import (
+from planner.public_logs.records import (
     ENGINES,
     GIB,
     LOGS_DIR,
@@ -41,7 +41,7 @@ from planner.serving.logs import (
     comparable,
     compare,
     load_records,
-    replay,
+    profile_plan,
 )
 
 CALIBRATION_FILE = LOGS_DIR / "calibration.json"
@@ -74,12 +74,11 @@ def _implied_sampler(record: LogRecord) -> float | None:
     """Bytes per logit the record's printed peak implies, or ``None`` when the forward dominates."""
     if "torch_peak" not in comparable(record):
         return None
-    st = replay(record)
-    parts = st.profile_peak.parts
+    p = profile_plan(record)
     c = constant("vllm_sampler_bytes_per_logit").value
-    logits = parts["sampler"] / c  # num_reqs x vocab
-    sampler = record.printed["torch_peak_gib"] * GIB - parts["moe_workspace"] - parts["hidden_kept"]
-    if sampler < parts["forward"] - parts["hidden_kept"] or logits <= 0:
+    logits = p.sampler / c  # num_reqs x vocab
+    sampler = record.printed["torch_peak_gib"] * GIB - p.moe_workspace - p.hidden_kept
+    if sampler < p.forward - p.hidden_kept or logits <= 0:
         return None
     return sampler / logits
 
@@ -242,7 +241,7 @@ def write_constants(result: dict[str, Any]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m planner.serving.calibration", description=__doc__.split("\n")[0]
+        prog="python -m planner.public_logs.calibration", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
         "--write", action="store_true", help="store calibration.json and update data/engines.json"

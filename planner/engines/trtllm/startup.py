@@ -13,14 +13,15 @@ of ``get_cache_size_per_token`` bytes (KV heads per rank x head dim x 2 x layers
 
 from __future__ import annotations
 
-from planner.engines.constants import constant, empirical, model_dtype, model_shape
+from planner.engines.constants import constant, empirical
+from planner.engines.forward import forward
+from planner.engines.shape import model_dtype, model_shape
+from planner.engines.tensor_parallel import kv_bytes_per_token, rank_shares
 from planner.formats.base import QuantFormat
-from planner.memory import kv
+from planner.hardware.units import format_short
 from planner.memory.figure import Figure
 from planner.memory.startup import ServerSettings, Startup
 from planner.model.spec import ModelSpec
-from planner.serving.forward import forward
-from planner.serving.tp import kv_bytes_per_token, rank_shares
 
 VERSION = "1.x PyTorch backend (_util.py KvCacheCreator._cal_max_memory)"
 SRC = (
@@ -60,8 +61,8 @@ def startup(
         low,
         high,
         f"dry run of {tokens:,} tokens in {reqs:,} dummy context request(s) of up to {seq:,} tokens: forward "
-        f"{kv.fmt_bytes(f.peak)} + float32 logits of {reqs:,} request(s) "
-        f"{kv.fmt_bytes(logits)}" + (f" x {factor.value:g}" if factor.value != 1 else ""),
+        f"{format_short(f.peak)} + float32 logits of {reqs:,} request(s) "
+        f"{format_short(logits)}" + (f" x {factor.value:g}" if factor.value != 1 else ""),
         keys=("max_num_tokens", "max_batch_size"),
         source=f"{SRC}; {factor.source}",
         parts={"forward": f.peak, "logits": logits},
@@ -88,8 +89,8 @@ def startup(
     blocks = pool // (per_token * TOKENS_PER_BLOCK) if pool > 0 and per_token else 0
     budget = Figure(
         pool,
-        f"free_gpu_memory_fraction {fraction:g} x (total {kv.fmt_bytes(device_bytes)} - dry-run peak "
-        f"{kv.fmt_bytes(peak)}): a fraction of free memory, not of the total",
+        f"free_gpu_memory_fraction {fraction:g} x (total {format_short(device_bytes)} - dry-run peak "
+        f"{format_short(peak)}): a fraction of free memory, not of the total",
         keys=("free_gpu_memory_fraction",),
         source=f"{SRC}; {SRC_DEFAULTS}",
     )
@@ -97,7 +98,7 @@ def startup(
         max(pool, 0),
         max(low_pool, 0),
         max(high_pool, 0),
-        f"{fraction:g} x {kv.fmt_bytes(free_after)} free after the dry run = {kv.fmt_bytes(pool)}; {blocks:,} blocks "
+        f"{fraction:g} x {format_short(free_after)} free after the dry run = {format_short(pool)}; {blocks:,} blocks "
         f"of {TOKENS_PER_BLOCK} tokens x {per_token:,} B",
         keys=("free_gpu_memory_fraction", "kv_cache_dtype"),
         source=SRC,

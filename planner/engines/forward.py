@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planner.engines.constants import model_shape
+from planner.engines.constants import empirical
+from planner.engines.shape import model_shape
+from planner.engines.tensor_parallel import kv_heads_per_rank
+from planner.hardware.units import format_short
+from planner.memory.figure import Figure
 from planner.model.spec import AttentionKind, ModelSpec
-from planner.serving.tp import kv_heads_per_rank
 
 #: vLLM ``VLLM_FUSED_MOE_CHUNK_SIZE`` (vllm/envs.py): fused MoE runs at most this many tokens at once.
 MOE_CHUNK_TOKENS = 16 * 1024
@@ -65,4 +68,33 @@ def forward(spec: ModelSpec, act_bytes: int, *, tp: int, tokens: int) -> Forward
     return Forward(2 * hidden, max(attention, mlp), moe, hidden)
 
 
-__all__ = ["MOE_CHUNK_TOKENS", "Forward", "forward"]
+def forward_figure(
+    spec: ModelSpec,
+    act_bytes: int,
+    *,
+    tokens: int,
+    logits_rows: int,
+    source: str,
+    factor: object | None = None,
+) -> Figure:
+    """A forward of ``tokens`` tokens plus float32 logits of ``logits_rows`` rows, optionally scaled by an
+    empirical constant (``factor``: a :class:`~planner.engines.constants.Constant`)."""
+    f = forward(spec, act_bytes, tp=1, tokens=tokens)
+    logits = logits_rows * model_shape(spec).vocab * 4
+    point = low = high = f.peak + logits
+    if factor is not None:
+        point, low, high = factor.scale(point)
+    return empirical(
+        point,
+        low,
+        high,
+        f"forward of {tokens:,} tokens (residual {format_short(f.residual)} + transient {format_short(f.transient)}"
+        + (f" + MoE workspaces {format_short(f.moe_workspace)}" if f.moe_workspace else "")
+        + f") + float32 logits of {logits_rows:,} row(s) {format_short(logits)}",
+        keys=("context", "hidden_size", "intermediate_size", "vocab_size"),
+        source=source,
+        parts={"forward": f.peak, "logits": logits},
+    )
+
+
+__all__ = ["MOE_CHUNK_TOKENS", "Forward", "forward", "forward_figure"]

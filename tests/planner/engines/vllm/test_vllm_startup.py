@@ -2,12 +2,10 @@
 
 import pytest
 
-from planner.engines.constants import constant
+from planner.engines.vllm import startup as vllm
 from planner.formats.registry import parse_format
 from planner.memory.startup import ServerSettings
 from planner.resolve import load_model
-from planner.serving import vllm
-from planner.serving.tp import kv_bytes_per_token
 
 GIB = 1 << 30
 H100 = round(79.19 * GIB)  # cudaMemGetInfo total of an H100 80GB (llm-d v0.19 report)
@@ -18,60 +16,6 @@ def test_batch_defaults_follow_get_batch_defaults():
     assert vllm.batch_defaults(H100, "NVIDIA H100 80GB HBM3") == (8192, 1024)
     assert vllm.batch_defaults(round(79.15 * GIB), "NVIDIA A100-SXM4-80GB") == (2048, 256)
     assert vllm.batch_defaults(round(23.6 * GIB), "NVIDIA GeForce RTX 4090") == (2048, 256)
-
-
-def test_mxfp4_backend_follows_get_mxfp4_backend():
-    # mxfp4.py: SM100 + FlashInfer -> FlashInfer BF16; SM90 -> triton_kernels; else Marlin
-    assert vllm.mxfp4_backend((9, 0)) == "triton"
-    assert vllm.mxfp4_backend((10, 0)) == "flashinfer-sm100"
-    for cc in ((8, 0), (8, 6), (8, 9), (12, 0), None):
-        assert vllm.mxfp4_backend(cc) == "marlin"
-
-
-def test_marlin_pads_gpt_oss_experts_as_create_weights_does():
-    # Mxfp4MoEMethod.create_weights, Marlin: intermediate round_up(2880, 128) = 2944, hidden
-    # round_up(2880, 256) = 3072; w13 [E, 2*2944, 3072//2] + scale [E, 2*2944, 3072//32] uint8,
-    # w2 [E, 3072, 2944//2] + scale [E, 3072, 2944//32], biases bf16 [E, 2*2944] and [E, 3072].
-    spec = load_model("openai/gpt-oss-120b")
-    plan = vllm.weights(spec, parse_format("mxfp4"), backend="marlin")
-    e, layers = 128, 36
-    padded = e * (2 * 2944 * 3072 // 2 + 2 * 2944 * 3072 // 32 + 3072 * 2944 // 2 + 3072 * 2944 // 32)
-    padded += e * (2 * 2944 + 3072) * 2
-    ckpt = e * (2 * 2880 * 2880 // 2 + 2 * 2880 * 2880 // 32 + 2880 * 2880 // 2 + 2880 * 2880 // 32)
-    ckpt += e * (2 * 2880 + 2880) * 2
-    assert plan.parts["mxfp4_padding"] == pytest.approx(layers * (padded - ckpt), rel=1e-6)
-    # several GiB more than the checkpoint, as vLLM logs on Hopper with Marlin (issue #23278: 65.9651 GiB)
-    assert plan.bytes - plan.checkpoint_bytes > 5 * GIB
-    assert plan.bytes / GIB == pytest.approx(65.9651, rel=0.005)
-
-
-def test_rotary_cache_is_max_position_by_rotary_dim_in_model_dtype():
-    spec = load_model("meta-llama/Llama-3.1-8B-Instruct")
-    plan = vllm.weights(spec, parse_format("bf16"))
-    assert plan.parts["rotary_cos_sin_cache"] == 131072 * 128 * 2
-    assert vllm.weights(spec, parse_format("fp32")).parts["rotary_cos_sin_cache"] == 131072 * 128 * 4
-
-
-def test_tensor_parallel_splits_weights_and_replicates_kv_heads():
-    spec = load_model("Qwen/Qwen2.5-7B-Instruct")  # 4 KV heads
-    whole = vllm.weights(spec, parse_format("bf16")).checkpoint_bytes
-    two = vllm.weights(spec, parse_format("bf16"), tp=2).checkpoint_bytes
-    assert whole / 2 < two < whole / 2 * 1.01  # norms and biases replicated
-    # QKVParallelLinear: tp >= kv heads -> one whole head per rank
-    assert kv_bytes_per_token(spec, 2, 8) == kv_bytes_per_token(spec, 2, 4) == 28 * 1 * 128 * 2 * 2
-
-
-def test_profile_terms_follow_profile_run():
-    spec = load_model("Qwen/Qwen3-30B-A3B")
-    p = vllm.profile(spec, 2, tp=1, max_num_batched_tokens=8192, max_num_seqs=1024)
-    c = constant("vllm_sampler_bytes_per_logit").value
-    assert p.num_reqs == 1024 and p.sampler == round(1024 * 151936 * c)
-    # TritonExperts.workspace_shapes: (M, topk, max(N//2, K)) + (M, topk, max(N, K)) + (M, K), N = 2 x 768
-    m, topk, n, k = 8192, 8, 1536, 2048
-    assert p.moe_workspace == (m * topk * max(n // 2, k) + m * topk * max(n, k) + m * k) * 2
-    assert p.peak == p.moe_workspace + max(p.forward, p.hidden_kept + p.sampler)
-    few = vllm.profile(spec, 2, tp=1, max_num_batched_tokens=2048, max_num_seqs=4096)
-    assert few.num_reqs == 2048  # min(max_num_seqs, max_num_batched_tokens)
 
 
 def test_kv_pool_is_utilization_of_total_less_weights_peak_and_non_torch():

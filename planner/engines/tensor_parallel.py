@@ -12,11 +12,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planner.fit.multi_gpu import REPLICATED_ROLES
 from planner.formats.base import TensorStorage, WeightsReport
 from planner.memory.kv import cdiv
 from planner.model.spec import AttentionKind, ModelSpec, Role
 
+#: Roles every tensor-parallel rank holds whole.
+REPLICATED_ROLES = frozenset(
+    {
+        Role.NORM,
+        Role.BIAS,
+        Role.ROUTER,
+        Role.SHARED_EXPERT_ROUTER,
+        Role.POSITION_EMBEDDING,
+        Role.ATTN_Q_A,
+        Role.ATTN_KV_A,
+        Role.VISION,
+        Role.PROJECTOR,
+    }
+)
 #: vLLM ``DEFAULT_VOCAB_PADDING_SIZE`` (vocab_parallel_embedding.py): vocabularies are padded to 64.
 VOCAB_PADDING = 64
 
@@ -92,4 +105,4 @@ def kv_bytes_per_token(spec: ModelSpec, dtype_bytes: float, tp: int) -> int:
     return round(total)
 
 
-__all__ = ["RankShare", "kv_bytes_per_token", "kv_heads_per_rank", "rank_shares"]
+__all__ = ["REPLICATED_ROLES", "RankShare", "kv_bytes_per_token", "kv_heads_per_rank", "rank_shares"]

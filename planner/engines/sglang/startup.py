@@ -16,13 +16,14 @@ activations and CUDA graphs must fit in the reserved share.
 
 from __future__ import annotations
 
-from planner.engines.constants import constant, empirical, model_dtype
+from planner.engines.constants import constant, empirical
+from planner.engines.shape import model_dtype
+from planner.engines.tensor_parallel import kv_bytes_per_token, rank_shares
 from planner.formats.base import QuantFormat
-from planner.memory import kv
+from planner.hardware.units import format_short
 from planner.memory.figure import Figure
 from planner.memory.startup import ServerSettings, Startup
 from planner.model.spec import ModelSpec
-from planner.serving.tp import kv_bytes_per_token, rank_shares
 
 VERSION = "0.5 series (server_args.py with piecewise CUDA graph and NSA settings)"
 MIB = 1 << 20
@@ -105,7 +106,7 @@ def startup(
     tokens = pool // per_token if pool > 0 and per_token else 0
     budget = Figure(
         int(fraction * free_init),
-        f"{fraction_rule}; x free memory after init {kv.fmt_bytes(free_init)} (total - "
+        f"{fraction_rule}; x free memory after init {format_short(free_init)} (total - "
         f"{'CUDA context + torch.distributed' if tp > 1 else 'CUDA context'} {init.value:g} MiB)",
         keys=("mem_fraction_static", "tensor_parallel"),
         source=f"{SRC_ARGS}; {SRC_POOL}",
@@ -119,7 +120,7 @@ def startup(
         max(pool, 0),
         max(low, 0),
         max(high, 0),
-        f"{fraction:g} x {kv.fmt_bytes(free_init)} - weights {kv.fmt_bytes(w)} = {kv.fmt_bytes(pool)}; "
+        f"{fraction:g} x {format_short(free_init)} - weights {format_short(w)} = {format_short(pool)}; "
         f"{tokens:,} tokens of {per_token:,} B (cell_size)",
         keys=("mem_fraction_static", "kv_cache_dtype"),
         source=f"{SRC_POOL}; {init.source}",
@@ -136,7 +137,7 @@ def startup(
     )
     outside = Figure(
         int((1 - fraction) * free_init) + init.bytes,
-        f"the (1 - {fraction:g}) share of free memory ({kv.fmt_bytes(int((1 - fraction) * free_init))}), where "
+        f"the (1 - {fraction:g}) share of free memory ({format_short(int((1 - fraction) * free_init))}), where "
         "activations, CUDA graphs and sampling buffers live, plus the CUDA context",
         keys=("mem_fraction_static",),
         source=SRC_ARGS,

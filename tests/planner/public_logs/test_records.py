@@ -9,8 +9,8 @@ from planner.catalog import get_entry
 from planner.engines.constants import constant
 from planner.formats.registry import parse_format
 from planner.hardware.gpus import find_gpu
-from planner.serving.calibration import CALIBRATION_FILE, FITTED, TARGETS, calibrate, split_by_model
-from planner.serving.logs import ENGINES, LOGS_DIR, all_records, comparable, compare, load_records
+from planner.public_logs.calibration import CALIBRATION_FILE, FITTED, TARGETS, calibrate, split_by_model
+from planner.public_logs.records import ENGINES, LOGS_DIR, all_records, comparable, compare, load_records
 
 PRINTED = {
     "weights_gib",

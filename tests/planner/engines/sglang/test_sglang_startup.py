@@ -3,11 +3,11 @@
 import pytest
 
 from planner.engines.constants import constant
+from planner.engines.sglang import startup as sglang
 from planner.formats.registry import parse_format
 from planner.memory.estimate import SettingsError
 from planner.memory.startup import ServerSettings
 from planner.resolve import load_model
-from planner.serving import sglang
 
 MIB = 1 << 20
 

@@ -1,9 +1,10 @@
 """TensorRT-LLM start-up rules against tensorrt_llm/_torch/pyexecutor/_util.py (KvCacheCreator)."""
 
+from planner.engines.trtllm import startup as trtllm
+from planner.engines.vllm import startup as vllm
 from planner.formats.registry import parse_format
 from planner.memory.startup import ServerSettings
 from planner.resolve import load_model
-from planner.serving import trtllm, vllm
 
 GIB = 1 << 30
 
