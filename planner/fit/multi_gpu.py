@@ -45,7 +45,9 @@ from planner.memory.estimate import MemoryEstimate, SettingsError
 from planner.model.spec import AttentionKind, LayerSpec, ModelSpec, Role
 
 #: Activation parts every rank holds whole: the residual stream and the gathered logits.
-REPLICATED_ACTIVATIONS = frozenset({"residual_stream", "sampler", "logits", "cpu_weights_staging"})
+REPLICATED_ACTIVATIONS = frozenset(
+    {"residual_stream", "sampler", "logits", "cpu_weights_staging", "hidden_kept"}
+)
 LLAMACPP_SOURCE = (
     "ggml-org/llama.cpp src/llama-model.cpp load_tensors (splits by free memory, upper_bound, dev_output)"
 )
@@ -303,6 +305,11 @@ def split_tensor_parallel(
         else:
             shares = _spread(t.bytes, n)
         weights = [w + s for w, s in zip(weights, shares, strict=True)]
+    # bytes an engine adds while loading (vLLM: the rotary cache, replicated; MXFP4 padding, split)
+    added = est.weights.bytes - est.weights_report.total_bytes
+    if added > 0:
+        rope = est.weights.parts.get("rotary_cos_sin_cache", 0)
+        weights = [w + rope + s for w, s in zip(weights, _spread(added - rope, n), strict=True)]
 
     kv_share = [0] * n
     layers = {layer.index: layer for layer in spec.layers}
@@ -443,6 +450,12 @@ def split_layers(
                     weights[output_gpu] += t.bytes  # the last stage needs the tied head too
             else:
                 weights[output_gpu] += t.bytes
+        # bytes the engine adds while loading (vLLM's rotary cache: every stage builds its own layers')
+        added = est.weights.bytes - est.weights_report.total_bytes
+        if added > 0:
+            rope = est.weights.parts.get("rotary_cos_sin_cache", 0)
+            weights = [w + rope for w in weights]
+            weights = [w + s for w, s in zip(weights, _apportion(added - rope, weights), strict=True)]
 
     kv_share = [0] * n
     for index, b in layer_kv_bytes(est).items():

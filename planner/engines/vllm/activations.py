@@ -39,7 +39,8 @@ SRC_MOE_WS = (
 class ProfilePlan:
     """The torch peak increase of ``profile_run`` and its terms (bytes, one rank)."""
 
-    forward: int  # transient of the dummy forward (freed before the sampler)
+    forward: int  # the dummy forward: residual stream + transient (freed before the sampler)
+    residual: int  # its residual stream (whole on every tensor-parallel rank)
     hidden_kept: int  # the forward's hidden states, still referenced while the sampler runs
     sampler: int  # dummy sampler over num_reqs x vocab logits
     moe_workspace: int  # fused-MoE workspaces, held by the workspace manager
@@ -69,7 +70,7 @@ def profile(
     reqs = min(max_num_seqs, max_num_batched_tokens)
     sampler = round(reqs * model_shape(spec).vocab * constant("vllm_sampler_bytes_per_logit").value)
     return ProfilePlan(
-        f.residual + f.transient, f.hidden, sampler, f.moe_workspace, max_num_batched_tokens, reqs
+        f.residual + f.transient, f.residual, f.hidden, sampler, f.moe_workspace, max_num_batched_tokens, reqs
     )
 
 
@@ -100,7 +101,7 @@ def _phase_parts(p: ProfilePlan) -> dict[str, int]:
     """The terms of the phase that sets the peak (they sum to it)."""
     parts = {"moe_workspace": p.moe_workspace} if p.moe_workspace else {}
     if p.forward >= p.hidden_kept + p.sampler:
-        return {**parts, "forward": p.forward}
+        return {**parts, "residual_stream": p.residual, "forward_transient": p.forward - p.residual}
     return {**parts, "hidden_kept": p.hidden_kept, "sampler": p.sampler}
 
 

@@ -216,9 +216,14 @@ def test_unknown_engine_has_no_margin_rule():
         budget_from_size("24GiB").allowance("tensorrt")
 
 
-def test_vllm_charges_everything_but_the_cuda_context():
+def test_vllm_charges_everything_but_the_cuda_context_and_graphs():
+    # gpu_worker.py v0.19: the init snapshot follows the CUDA context; capture_model runs after the KV cache
     spec = load_catalog()["meta-llama/Llama-3.1-8B-Instruct"].spec()
     est = estimate(spec, parse_format("bf16"), "vllm", RunSettings())
-    assert charged_bytes(est) == est.total - est.overhead.parts["cuda_context"]
+    parts = est.overhead.parts
+    assert charged_bytes(est) == est.total - parts["cuda_context"] - parts["cuda_graphs"]
+    eager = estimate(spec, parse_format("bf16"), "vllm", RunSettings(enforce_eager=True))
+    assert eager.overhead.parts["cuda_graphs"] == 0
+    assert charged_bytes(eager) == eager.total - eager.overhead.parts["cuda_context"]
     other = estimate(spec, parse_format("bf16"), "transformers", RunSettings())
     assert charged_bytes(other) == other.total

@@ -220,7 +220,8 @@ def test_vllm_kv_capacity_follows_vllms_block_arithmetic(llama):
     assert cap.layers_per_block == 32 and cap.block_tokens == 16
     usable = int(budget.devices[0].total_bytes * 0.9)
     pool_free = usable - est.weights.bytes - est.activations.bytes - est.overhead.bytes
-    assert cap.available_bytes == pool_free + est.overhead.parts["cuda_context"]
+    outside = est.overhead.parts["cuda_context"] + est.overhead.parts["cuda_graphs"]
+    assert cap.available_bytes == pool_free + outside
     assert cap.num_blocks == cap.available_bytes // cap.page_bytes // 32
     assert cap.tokens == cap.num_blocks * 16
     assert cap.blocks_per_request == kv.cdiv(8192, 16)
