@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from planner.engines.constants import constant, default, empirical
 from planner.engines.shape import model_dtype
-from planner.engines.tensor_parallel import kv_bytes_per_token
+from planner.engines.tensor_parallel import kv_bytes_per_token, kv_heads_per_rank
 from planner.engines.vllm.activations import activations_figure
+from planner.engines.vllm.kv import vllm_cache
 from planner.engines.vllm.overhead import SRC_WORKER, cuda_graphs, non_torch
 from planner.engines.vllm.weights import weights, weights_figure
 from planner.errors import PlannerError
 from planner.formats.base import QuantFormat
 from planner.hardware.units import format_short
+from planner.memory import kv
 from planner.memory.figure import Figure
 from planner.memory.startup import ServerSettings, Startup
 from planner.model.spec import AttentionKind, ModelSpec
@@ -67,24 +69,52 @@ def kv_dtype_bytes(kv_cache_dtype: str, act_bytes: int) -> float:
     raise PlannerError(f"unknown vLLM --kv-cache-dtype '{kv_cache_dtype:.40}'; use auto, bf16, fp16 or fp8")
 
 
-def kv_tokens(spec: ModelSpec, pool: int, dtype_bytes: float, tp: int) -> tuple[int, int]:
-    """``(tokens, bytes per token)`` the pool holds (``get_kv_cache_config`` for one uniform group).
+def kv_tokens(
+    spec: ModelSpec,
+    pool: int,
+    dtype_bytes: float,
+    tp: int,
+    *,
+    context: int = 8192,
+    max_num_batched_tokens: int = 8192,
+    state_bytes: float = 2,
+) -> tuple[int, int]:
+    """``(tokens, bytes per token)`` one rank's pool holds: ``get_kv_cache_config`` (kv_cache_utils.py).
 
-    # NOTE: uniform layers: ``num_blocks = pool // page_size // num_layers``, tokens =
-    # ``num_blocks x block_size``. Hybrid models (sliding + full, Mamba) pack several layer types
-    # per block group; they are counted here as one page per attention layer (approximate).
+    # NOTE: uniform models: ``num_blocks = pool // page_size // num_layers``, tokens = ``num_blocks x
+    # block_size``. Hybrid models: layers in groups of ``group_size`` share a block id, ``num_blocks =
+    # pool // page_size // group_size`` and the logged size is ``num_blocks // num_groups x block_size``
+    # (the per-layer pages come from :func:`planner.engines.vllm.kv.vllm_cache`, KV heads per rank).
     """
     per_token = kv_bytes_per_token(spec, dtype_bytes, tp)
-    if per_token <= 0 or pool <= 0:
+    cache_t = kv.cache_type({1: "fp8", 2: "bf16", 4: "fp32"}.get(round(dtype_bytes), "bf16"))
+    state_t = kv.cache_type({2: "bf16", 4: "fp32"}.get(round(state_bytes), "bf16"))
+    layers, _, layout = vllm_cache(spec, cache_t, state_t, context, 1, max_num_batched_tokens, BLOCK_SIZE)
+    cached = [layer for layer in layers if layer.kind is not AttentionKind.NONE]
+    if pool <= 0 or not cached:
         return 0, per_token
-    layers = [
-        layer
-        for layer in spec.layers
-        if layer.attention in (AttentionKind.FULL, AttentionKind.SLIDING, AttentionKind.MLA)
-    ]
-    page = per_token * BLOCK_SIZE // max(len(layers), 1)
-    blocks = pool // max(page, 1) // max(len(layers), 1)
-    return blocks * BLOCK_SIZE, per_token
+    heads = {layer.index: layer.kv_heads for layer in spec.layers}
+
+    def blocks(layer: kv.LayerCache) -> int:
+        return layer.cells // layout.attn_block if layer.cells else 1
+
+    def page(layer: kv.LayerCache) -> int:
+        whole = (layer.k_bytes + layer.v_bytes + layer.state_bytes) // blocks(layer)
+        h = heads.get(layer.index, 0)
+        if layer.kind in (AttentionKind.FULL, AttentionKind.SLIDING) and h:
+            return whole * kv_heads_per_rank(h, tp) // h
+        return whole
+
+    pages = [page(layer) for layer in cached]
+    kinds: dict[AttentionKind, int] = {}
+    for layer in cached:
+        kinds[layer.kind] = kinds.get(layer.kind, 0) + 1
+    if len(kinds) == 1:
+        return pool // sum(pages) * layout.attn_block, per_token
+    span = layout.group_size or max(kinds.values())
+    groups = sum(kv.cdiv(n, span) for n in kinds.values())
+    num_blocks = pool // max(pages) // span
+    return num_blocks // groups * layout.attn_block, per_token
 
 
 def startup(
@@ -140,7 +170,9 @@ def startup(
             pool -= graphs.bytes
             pool_rule += f" - CUDA graphs {format_short(graphs.bytes)} (v0.21+ estimate)"
     dtype_b = kv_dtype_bytes(s.kv_cache_dtype, act)
-    tokens, per_token = kv_tokens(spec, pool, dtype_b, tp)
+    tokens, per_token = kv_tokens(
+        spec, pool, dtype_b, tp, context=s.max_model_len or 8192, max_num_batched_tokens=mnbt, state_bytes=act
+    )
     low_pool = requested - w.bytes - profile_fig.band[1] - nt.band[1]
     high_pool = requested - w.bytes - profile_fig.band[0] - nt.band[0]
     if s.kv_cache_memory is not None:
