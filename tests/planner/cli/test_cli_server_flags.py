@@ -49,3 +49,37 @@ def test_bad_values_name_the_flag(capsys):
     ):
         assert main(["estimate", "--model", "Qwen/Qwen3-8B", "--format", "bf16", *argv]) == 2
         assert flag in capsys.readouterr().err
+
+
+def test_estimate_json_has_the_startup_and_the_launch_command(capsys):
+    base = ["estimate", "--model", "Qwen/Qwen3-8B", "--format", "bf16", "--json", "--offline"]
+    assert main([*base, "--engine", "vllm", "--gpu", "h100-sxm", "-tp", "2"]) == 0
+    d = __import__("json").loads(capsys.readouterr().out)
+    assert d["launch"]["command"].startswith("vllm serve Qwen/Qwen3-8B")
+    assert "--tensor-parallel-size 2" in d["launch"]["command"] and d["launch"]["env"] == {}
+    st = d["startup"]
+    assert st["engine"] == "vllm" and st["tensor_parallel"] == 2 and st["kv_tokens"] > 0
+    assert st["budget"]["bytes"] == int(85_520_809_984 * 0.9)  # utilization x the catalog's total
+    assert main([*base, "--engine", "trtllm"]) == 0  # no GPU: no start-up, a command all the same
+    d = __import__("json").loads(capsys.readouterr().out)
+    assert d["startup"] is None and d["launch"]["command"].startswith("trtllm-serve Qwen/Qwen3-8B")
+    assert main(["estimate", "--model", "Qwen/Qwen3-8B", "--format", "q4_k_m", "--json", "--offline"]) == 0
+    assert __import__("json").loads(capsys.readouterr().out)["launch"] is None  # llama.cpp: issue 14
+
+
+def test_estimate_text_shows_the_startup_as_an_estimate(capsys):
+    argv = [
+        "estimate",
+        "--model",
+        "Qwen/Qwen3-8B",
+        "--format",
+        "bf16",
+        "--engine",
+        "sglang",
+        "--gpu",
+        "h100-sxm",
+    ]
+    assert main([*argv, "--offline"]) == 0
+    out = capsys.readouterr().out
+    assert "start-up (SGLang" in out and "estimate)" in out and "KV pool" in out
+    assert "launch: python -m sglang.launch_server" in out
