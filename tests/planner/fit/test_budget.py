@@ -266,3 +266,9 @@ def test_vllm_kv_cache_memory_replaces_the_utilization_budget():
     allowance = budget.allowance("vllm", RunSettings(kv_cache_memory=10 << 30, enforce_eager=True))
     assert allowance.usable_bytes == (d.capacity_bytes - constant("cuda_context_mib").bytes,)
     assert "--kv-cache-memory" in allowance.rule
+
+
+def test_live_free_above_total_is_refused_with_the_reason():
+    with pytest.raises(FitError, match=r"contradict each other \(free .* is above total") as caught:
+        budget_from_live(nvml=FakeNvml([gpu_4090(30 * GIB)]))
+    assert "none reported its memory" in str(caught.value)
