@@ -3,6 +3,7 @@ and the command that runs a plan."""
 
 from __future__ import annotations
 
+import shlex
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from planner.model.spec import ModelSpec
 
 if TYPE_CHECKING:
     from planner.fit.answer import FitAnswer
+    from planner.memory.startup import Startup
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +39,6 @@ class Launch:
         cls, argv: tuple[str, ...] | list[str], env: Mapping[str, str] | None = None, **kw: Any
     ) -> Launch:
         """A one-command launch from its words (shell-quoted for ``command``)."""
-        import shlex
 
         return cls(command=shlex.join(argv), env=dict(env or {}), argv=tuple(argv), **kw)
 
@@ -62,7 +63,6 @@ class Launch:
 
 
 def _quote(value: str) -> str:
-    import shlex
 
     return shlex.quote(value)
 
@@ -93,6 +93,17 @@ class Engine(ABC):
     @abstractmethod
     def estimate(self, spec: ModelSpec, fmt: QuantFormat, settings: RunSettings) -> MemoryEstimate:
         """Bytes per component for ``spec`` stored in ``fmt`` and run with ``settings``."""
+
+    def startup(
+        self,
+        spec: ModelSpec,
+        fmt: QuantFormat,
+        settings: RunSettings,
+        device_bytes: int,
+        tensor_parallel: int = 1,
+    ) -> Startup | None:
+        """What a serving engine reserves at start-up on one GPU of ``device_bytes`` (``None``: not a server)."""
+        return None
 
     def launch(self, est: MemoryEstimate, answer: FitAnswer | None = None) -> Launch | None:
         """The command that runs ``est`` (``answer`` adds what the fit chose: offload, GPU count).

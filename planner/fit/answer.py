@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from planner.fit.budget import Budget, charged_bytes
 from planner.fit.offload import OFFLOAD_ENGINES, OffloadPlan, offload_plan
-from planner.fit.solvers import FitResult, Limit, fit_estimate, max_batch, max_context
+from planner.fit.solvers import (
+    TENSOR_PARALLEL_ENGINES,
+    FitResult,
+    Limit,
+    fit_estimate,
+    max_batch,
+    max_context,
+)
 from planner.fit.speed import SpeedEstimate, estimate_speed
 from planner.formats import QuantFormat
 from planner.hardware.units import GIB
@@ -29,6 +36,7 @@ from planner.model import ModelSpec
 
 if TYPE_CHECKING:
     from planner.engines.base import Launch
+    from planner.memory.startup import Startup
     from planner.request import ResolvedPlan
 
 #: The keys ``estimate --json`` adds when a GPU is given (all ``None`` without one).
@@ -41,6 +49,7 @@ FIT_KEYS = (
     "max_batch",
     "decode_tokens_per_s",
     "prefill_seconds",
+    "startup",
 )
 #: Columns of :func:`plan_rows` (and of the CSV download), in order.
 ROW_COLUMNS = ("quantity", "value", "unit", "gib", "low", "high", "exact", "rule", "config_keys", "source")
@@ -62,6 +71,7 @@ class FitAnswer:
     speed: SpeedEstimate | None
     offload: OffloadPlan | None
     offload_speed: SpeedEstimate | None = None
+    startup: Startup | None = None  # vLLM, SGLang, TensorRT-LLM: what the server reserves on this GPU
 
     @property
     def bar_limit_bytes(self) -> int:
@@ -82,7 +92,7 @@ def plan_speed(est: MemoryEstimate, budget: Budget, fits: bool = True) -> SpeedE
     """
     if budget.gpu is None or not fits:
         return None
-    mode = "tensor" if est.engine == "vllm" else "layer"
+    mode = "tensor" if est.engine in TENSOR_PARALLEL_ENGINES else "layer"
     return estimate_speed(est, budget.gpu, budget.count, mode=mode)
 
 
@@ -96,6 +106,11 @@ def fit_answer(
     offload_speed = None
     if offload is not None and offload.gpu_layers is not None:
         offload_speed = plan_speed(offload.fit.estimate, budget)
+    from planner.engines import get_engine
+
+    startup = get_engine(est.engine).startup(
+        spec, fmt, settings, budget.devices[0].total_bytes, tensor_parallel=budget.count
+    )
     return FitAnswer(
         fit=fit,
         max_context=max_context(spec, fmt, est.engine, settings, budget),
@@ -103,6 +118,7 @@ def fit_answer(
         speed=plan_speed(est, budget, fit.fits),
         offload=offload,
         offload_speed=offload_speed,
+        startup=startup,
     )
 
 
@@ -197,6 +213,7 @@ def fit_json(answer: FitAnswer | None) -> dict[str, Any]:
         "fit_rule": {"rule": allowance.rule, "source": allowance.source},
         "fit_blockers": list(fit.blockers),
         "fit_notes": [*fit.notes, *answer.max_context.notes, *answer.max_batch.notes],
+        "startup": answer.startup.to_dict() if answer.startup is not None else None,
     }
 
 

@@ -13,7 +13,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from planner.engines.base import Engine, Launch
-from planner.engines.common import draft_note, draft_parts, ignored_settings, weights_figure, zero
+from planner.engines.common import (
+    SERVER_SETTINGS,
+    draft_note,
+    draft_parts,
+    ignored_settings,
+    weights_figure,
+    zero,
+)
 from planner.engines.mlx import kv as mlx_kv
 from planner.engines.mlx.activations import activations_figure
 from planner.engines.mlx.launch import mlx_launch
@@ -82,7 +89,14 @@ class MlxEngine(Engine):
         notes = ignored_settings(
             settings,
             self.id,
-            ("ubatch", "gpu_layers", "gpu_memory_utilization", "max_num_batched_tokens", "flash_attn"),
+            (
+                "ubatch",
+                "gpu_layers",
+                "gpu_memory_utilization",
+                "max_num_batched_tokens",
+                "flash_attn",
+                *SERVER_SETTINGS,
+            ),
         )
         if settings.mmproj:
             raise SettingsError(

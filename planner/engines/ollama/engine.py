@@ -23,7 +23,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from planner.engines.base import Engine, Launch
-from planner.engines.common import ignored_settings
+from planner.engines.common import SERVER_SETTINGS, ignored_settings
 from planner.engines.ollama import activations, kv, overhead
 from planner.engines.ollama.launch import ollama_launch
 from planner.engines.registry import get_engine, register_engine
@@ -96,7 +96,10 @@ class OllamaEngine(Engine):
             raise SettingsError(f"ollama does not load '{fmt.id}' weights")
         inner, notes = self.inner_settings(spec, settings)
         notes = (
-            ignored_settings(settings, self.id, ("gpu_memory_utilization", "max_num_batched_tokens")) + notes
+            ignored_settings(
+                settings, self.id, ("gpu_memory_utilization", "max_num_batched_tokens", *SERVER_SETTINGS)
+            )
+            + notes
         )
         est = _llamacpp().estimate(spec, fmt, inner)
         extras = list(est.extras)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from planner.engines.base import Engine, Launch
 from planner.engines.common import (
+    SERVER_SETTINGS,
     draft_note,
     draft_parts,
     ignored_settings,
@@ -61,7 +62,9 @@ class TransformersEngine(Engine):
         cache_t = kv.cache_type(k_name)
         attn = ATTN_IMPLEMENTATIONS[settings.flash_attn]
         notes = ignored_settings(
-            settings, self.id, ("ubatch", "gpu_layers", "gpu_memory_utilization", "max_num_batched_tokens")
+            settings,
+            self.id,
+            ("ubatch", "gpu_layers", "gpu_memory_utilization", "max_num_batched_tokens", *SERVER_SETTINGS),
         )
         notes.append(
             f"transformers' DynamicCache stores K/V in the activation dtype ({dtype}); quantized caches "
