@@ -39,5 +39,5 @@ def test_launch_from_run_settings():
     est = estimate(SPEC, parse_format("bf16"), "trtllm", run)
     answer = fit_answer(SPEC, parse_format("bf16"), run, est, budget_from_gpu("h100-sxm", 4))
     launch = ENGINE.launch(est, answer)
-    assert launch.argv[:4] == ("trtllm-serve", "Qwen/Qwen3-8B", "--backend", "pytorch")
+    assert launch.argv[:4] == ("trtllm-serve", SPEC.name, "--backend", "pytorch")
     assert "--tp_size 4" in launch.command and "--max_seq_len 8192" in launch.command
