@@ -6,8 +6,8 @@ each step goes to a temporary folder (printed with ``-s``). Elements are found b
 sees (the sidebar's "GPU" box by its label, the verdict by its text), and every step waits for
 Streamlit's elements instead of sleeping.
 
-Skips only when the ``playwright`` package or a chromium binary is missing (``.ci/run`` installs
-Debian's ``chromium``; set ``CHROMIUM`` to use another binary).
+Skips only when the ``playwright`` package or a chromium binary is missing; the README's test command
+(``scripts/test-setup``) installs both (Debian's ``chromium``; set ``CHROMIUM`` to use another binary).
 """
 
 from __future__ import annotations
