@@ -45,6 +45,7 @@ from planner.errors import PlannerError
 from planner.formats.base import QuantFormat, TensorStorage, WeightsReport
 from planner.formats.gguf_types import fallback_type, ggml_type, tensor_bytes
 from planner.formats.registry import FormatOptions, format_data, register_format
+from planner.memo import per_object
 from planner.model.spec import ROUTED_EXPERT_ROLES, AttentionKind, ModelSpec, Role, TensorGroup
 
 #: The ``-imatrix`` suffix: the file was quantized with an importance matrix (bartowski,
@@ -167,9 +168,11 @@ class GgufTensorType(NamedTuple):
     nbytes: int
 
 
-@dataclass(frozen=True, slots=True)
-class GgufTensor:
-    """One tensor as llama.cpp stores it (``mmproj``: in the separate multimodal projector file)."""
+class GgufTensor(NamedTuple):
+    """One tensor as llama.cpp stores it (``mmproj``: in the separate multimodal projector file).
+
+    A named tuple, not a frozen dataclass: a model has thousands and they are built per file type.
+    """
 
     group: TensorGroup
     layer: int | None
@@ -246,6 +249,7 @@ class _Slot:
     category: str = OTHER
 
 
+@lru_cache(maxsize=4096)
 def _ggml_n_dims(ne: tuple[int, ...]) -> int:
     """ggml ``ggml_n_dims``: the index of the last dimension > 1, plus one (at least 1)."""
     for i in range(len(ne) - 1, 0, -1):
@@ -323,8 +327,9 @@ def _mla_split(spec: ModelSpec, group: TensorGroup, layer: int | None) -> tuple[
     return heads, h_nope // heads, o_in // heads, rank
 
 
-def _slots(spec: ModelSpec) -> list[_Slot]:
-    """Every tensor the converter writes, in llama.cpp loader order."""
+@per_object(maxsize=128)
+def _slots(spec: ModelSpec) -> tuple[_Slot, ...]:
+    """Every tensor the converter writes, in llama.cpp loader order (built once per spec; never mutated)."""
     out: list[_Slot] = []
     native_mxfp4 = spec.architecture == "gpt_oss"
     by_name = {g.name: g for g in spec.tensors}
@@ -368,7 +373,7 @@ def _slots(spec: ModelSpec) -> list[_Slot]:
     for s in out:
         s.category = _category(s.name)
     text = sorted((s for s in out if not s.mmproj), key=_loader_key)
-    return text + [s for s in out if s.mmproj]
+    return (*text, *(s for s in out if s.mmproj))
 
 
 def _loader_key(s: _Slot) -> tuple[int, str]:
@@ -401,6 +406,10 @@ def _category(name: str) -> str:
 def _is_attn_v(cat: str) -> bool:
     """src/llama-quant.cpp category_is_attn_v."""
     return cat in (ATTN_V, ATTN_QKV, ATTN_KV_B)
+
+
+#: Categories whose type depends on llama-quantize's running counters (attn_v, ffn_down, ffn_gate, ffn_up).
+_COUNTED = frozenset({ATTN_V, ATTN_QKV, ATTN_KV_B, FFN_DOWN, FFN_GATE, FFN_UP})
 
 
 # --- step 2: llama-quantize -------------------------------------------------------------------
@@ -624,8 +633,10 @@ def _impl(m: _Model, st: _State, new_type: str, s: _Slot, ftype: str) -> str:
     return new_type
 
 
-def _assign(spec: ModelSpec, ft: FileType, imatrix: bool) -> tuple[tuple[GgufTensor, ...], tuple[str, ...]]:
-    """Every tensor of ``spec`` with the type llama-quantize gives it under ``ft``."""
+def _assign(
+    spec: ModelSpec, ft: FileType, imatrix: bool
+) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]:
+    """The type llama-quantize gives each tensor of :func:`_slots` under ``ft``, its bytes, and notes."""
     slots = _slots(spec)
     text = [s for s in slots if not s.mmproj]
     m = _model(spec)
@@ -638,7 +649,10 @@ def _assign(spec: ModelSpec, ft: FileType, imatrix: bool) -> tuple[tuple[GgufTen
     default = ft.default_type
     src16 = "BF16" if default == "BF16" else "F16"
     quantizing = ggml_type(default).quantized
-    out: list[GgufTensor] = []
+    types: list[str] = []
+    sizes: list[int] = []
+    # categories whose type never depends on the quantize state's counters: one answer per shape
+    pure: dict[tuple[str, tuple[int, ...]], str] = {}
     for s in slots:
         if s.mmproj:
             t = "F32" if s.source == "F32" else "F16"  # convert_hf_to_gguf.py --mmproj default outtype f16
@@ -654,7 +668,11 @@ def _assign(spec: ModelSpec, ft: FileType, imatrix: bool) -> tuple[tuple[GgufTen
         elif not quantizing:
             t = default
         else:
-            t = _impl(m, st, default, s, ft.name)
+            if s.category in _COUNTED:
+                t = _impl(m, st, default, s, ft.name)
+            else:
+                key = (s.category, s.ne)
+                t = pure.get(key) or pure.setdefault(key, _impl(m, st, default, s, ft.name))
             fitted = fallback_type(t, s.ne[0])
             if fitted is None:
                 st.notes.append(
@@ -663,21 +681,55 @@ def _assign(spec: ModelSpec, ft: FileType, imatrix: bool) -> tuple[tuple[GgufTen
                 )
                 fitted = "F16"
             t = fitted
-        out.append(GgufTensor(s.group, s.layer, s.name, s.ne, t, tensor_bytes(t, s.ne), s.mmproj))
-    return tuple(out), tuple(dict.fromkeys(st.notes))
+        types.append(t)
+        sizes.append(tensor_bytes(t, s.ne))
+    return tuple(types), tuple(sizes), tuple(dict.fromkeys(st.notes))
 
 
-@lru_cache(maxsize=64)
-def _plan(spec: ModelSpec, ftype_id: str, imatrix: bool) -> tuple[tuple[GgufTensor, ...], tuple[str, ...]]:
+@per_object(maxsize=256)
+def _typed(
+    spec: ModelSpec, ftype_id: str, imatrix: bool
+) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]:
     return _assign(spec, file_types()[ftype_id], imatrix)
 
 
-@lru_cache(maxsize=64)
-def _by_group(spec: ModelSpec, ftype_id: str, imatrix: bool) -> dict[TensorGroup, list[GgufTensor]]:
-    out: dict[TensorGroup, list[GgufTensor]] = {}
-    for t in _plan(spec, ftype_id, imatrix)[0]:
-        out.setdefault(t.group, []).append(t)
+@per_object(maxsize=64)
+def _plan(spec: ModelSpec, ftype_id: str, imatrix: bool) -> tuple[tuple[GgufTensor, ...], tuple[str, ...]]:
+    types, sizes, notes = _typed(spec, ftype_id, imatrix)
+    tensors = tuple(
+        GgufTensor(s.group, s.layer, s.name, s.ne, t, n, s.mmproj)
+        for s, t, n in zip(_slots(spec), types, sizes, strict=True)
+    )
+    return tensors, notes
+
+
+@per_object(maxsize=256)
+def _by_group(spec: ModelSpec, ftype_id: str, imatrix: bool) -> dict[int, tuple[list[str], int, bool]]:
+    """Per group (by ``id()``: the spec's own group objects, no hashing): its tensors' types, their
+    bytes, and whether they sit in the mmproj file."""
+    types, sizes, _ = _typed(spec, ftype_id, imatrix)
+    out: dict[int, tuple[list[str], int, bool]] = {}
+    for s, t, n in zip(_slots(spec), types, sizes, strict=True):
+        key = id(s.group)
+        entry = out.get(key)
+        if entry is None:
+            out[key] = ([t], n, s.mmproj)
+        else:
+            entry[0].append(t)
+            out[key] = (entry[0], entry[1] + n, entry[2])
     return out
+
+
+@per_object(maxsize=128)
+def _layout_facts(spec: ModelSpec) -> tuple[bool, bool, bool]:
+    """What the converter's tensor list holds, whatever the file type: an mmproj part, an
+    ``output.weight`` copy of the tied embedding, MLA's split ``attn_k_b``."""
+    slots = _slots(spec)
+    return (
+        any(t.mmproj for t in slots),
+        any(t.name == "output.weight" and t.group.role is Role.EMBEDDING for t in slots),
+        any(t.name.endswith("attn_k_b.weight") for t in slots),
+    )
 
 
 def gguf_tensors(spec: ModelSpec, ftype: str, *, imatrix: bool | None = None) -> list[GgufTensor]:
@@ -730,32 +782,34 @@ class GgufFormat(QuantFormat):
         return _plan(spec, self.file_type.id, self.imatrix)
 
     def storage(self, group: TensorGroup, spec: ModelSpec) -> TensorStorage:
-        return self._storage(group, _by_group(spec, self.file_type.id, self.imatrix).get(group, []))
+        return self._storage(group, _by_group(spec, self.file_type.id, self.imatrix).get(id(group)))
 
-    def weights(self, spec: ModelSpec) -> WeightsReport:
+    def build_weights(self, spec: ModelSpec) -> WeightsReport:
         by_group = _by_group(spec, self.file_type.id, self.imatrix)
-        storages = tuple(self._storage(g, by_group.get(g, [])) for g in spec.tensors)
+        storages = tuple(self._storage(g, by_group.get(id(g))) for g in spec.tensors)
         return WeightsReport(self.id, storages, self.notes(spec))
 
     @staticmethod
-    def _storage(group: TensorGroup, tensors: list[GgufTensor]) -> TensorStorage:
-        if not tensors:
+    def _storage(group: TensorGroup, entry: tuple[list[str], int, bool] | None) -> TensorStorage:
+        if entry is None:
             raise PlannerError(f"no GGUF tensor for {group.name}")
-        label = _label([t.ggml_type for t in tensors])
-        if tensors[0].mmproj:
+        types, nbytes, mmproj = entry
+        label = _label(types)
+        if mmproj:
             label += " (mmproj file)"
-        quantized = any(ggml_type(t.ggml_type).quantized for t in tensors)
-        return TensorStorage(group, label, sum(t.nbytes for t in tensors), quantized)
+        quantized = any(ggml_type(t).quantized for t in types)
+        return TensorStorage(group, label, nbytes, quantized)
 
     def notes(self, spec: ModelSpec) -> tuple[str, ...]:
-        tensors, notes = self._plan(spec)
+        notes = _typed(spec, self.file_type.id, self.imatrix)[2]
+        mmproj, output_copy, k_b_split = _layout_facts(spec)
         out = list(notes)
-        if any(t.mmproj for t in tensors):
+        if mmproj:
             out.append(
                 "vision tower and projector: llama.cpp keeps them in a separate mmproj GGUF (F16 here), "
                 "not quantized with the text model"
             )
-        if any(t.name == "output.weight" and t.group.role is Role.EMBEDDING for t in tensors):
+        if output_copy:
             out.append(
                 "the GGUF also stores the checkpoint's lm_head copy of the tied embedding as output.weight"
             )
@@ -763,7 +817,7 @@ class GgufFormat(QuantFormat):
             out.append(
                 "gpt-oss experts stay MXFP4 as in the checkpoint (llama-quantize does not requantize them)"
             )
-        if any(t.name.endswith("attn_k_b.weight") for t in tensors):
+        if k_b_split:
             out.append(
                 "MLA kv_b_proj is stored split as attn_k_b/attn_v_b (convert_hf_to_gguf since 2025); "
                 "older DeepSeek GGUFs hold attn_kv_b instead"

@@ -7,7 +7,7 @@ from planner.engines.shape import model_shape
 from planner.hardware.units import format_short
 from planner.memory.figure import Figure
 from planner.memory.kv import CacheType
-from planner.model.spec import ModelSpec, Role
+from planner.model.spec import ModelSpec
 
 SOURCE = (
     "vllm-project/vllm: vllm/v1/kv_cache_interface.py (page sizes), vllm/v1/core/kv_cache_utils.py "
@@ -40,8 +40,7 @@ def activations_figure(spec: ModelSpec, act: CacheType, mnbt: int, max_seqs: int
     moe = 0
     if shape.expert_ffn and shape.top_k:
         moe = t * (shape.n_experts * 4 + shape.top_k * (3 * shape.expert_ffn + shape.hidden) * a)
-    ssm_in = [g.shape[0] for g in spec.tensors if g.role is Role.SSM_IN and len(g.shape) == 2]
-    linear = 2 * t * max(ssm_in) * a if ssm_in else 0
+    linear = 2 * t * shape.ssm_in * a if shape.ssm_in else 0
     transient = max(attention, mlp, moe, linear)
     forward = residual + transient
     seqs = min(max_seqs, mnbt)
