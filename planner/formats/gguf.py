@@ -370,8 +370,14 @@ def _slots(spec: ModelSpec) -> tuple[_Slot, ...]:
             # Falcon checkpoints store lm_head.weight (a copy of the tied embedding) and
             # convert_hf_to_gguf.py FalconModel writes it as output.weight.
             out.append(_Slot(g, None, "output.weight", ne, "SRC"))
+    # tensor_get_category tests substrings that never reach into a "blk.N." prefix: one answer per name
+    categories: dict[tuple[bool, str], str] = {}
     for s in out:
-        s.category = _category(s.name)
+        key = (True, s.name[s.name.index(".", 4) + 1 :]) if s.name.startswith("blk.") else (False, s.name)
+        category = categories.get(key)
+        if category is None:
+            category = categories[key] = _category(s.name)
+        s.category = category
     text = sorted((s for s in out if not s.mmproj), key=_loader_key)
     return (*text, *(s for s in out if s.mmproj))
 
@@ -633,17 +639,24 @@ def _impl(m: _Model, st: _State, new_type: str, s: _Slot, ftype: str) -> str:
     return new_type
 
 
+@per_object(maxsize=128)
+def _counts(spec: ModelSpec) -> tuple[int, bool]:
+    """init_quantize_state_counters: attn_v-like tensors of the text model, and whether it has no output."""
+    text = [s for s in _slots(spec) if not s.mmproj]
+    return sum(1 for s in text if _is_attn_v(s.category)), not any(s.category == OUTPUT for s in text)
+
+
 def _assign(
     spec: ModelSpec, ft: FileType, imatrix: bool
 ) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]:
     """The type llama-quantize gives each tensor of :func:`_slots` under ``ft``, its bytes, and notes."""
     slots = _slots(spec)
-    text = [s for s in slots if not s.mmproj]
     m = _model(spec)
+    n_attention_wv, has_tied_embeddings = _counts(spec)
     st = _State(
-        n_attention_wv=sum(1 for s in text if _is_attn_v(s.category)),
+        n_attention_wv=n_attention_wv,
         n_ffn_down=m.n_layer,  # init_quantize_state_counters: n_ffn_down = n_ffn_gate = n_ffn_up = n_layer
-        has_tied_embeddings=not any(s.category == OUTPUT for s in text),
+        has_tied_embeddings=has_tied_embeddings,
         has_imatrix=imatrix,
     )
     default = ft.default_type
@@ -651,38 +664,53 @@ def _assign(
     quantizing = ggml_type(default).quantized
     types: list[str] = []
     sizes: list[int] = []
-    # categories whose type never depends on the quantize state's counters: one answer per shape
-    pure: dict[tuple[str, tuple[int, ...]], str] = {}
+    # A tensor's type depends on the quantize state's counters only in the counted categories;
+    # every other tensor's (type, bytes) follows from its category, shape, source and file: one answer each.
+    known: dict[tuple, tuple[str, int, str | None]] = {}
     for s in slots:
-        if s.mmproj:
-            t = "F32" if s.source == "F32" else "F16"  # convert_hf_to_gguf.py --mmproj default outtype f16
-        elif s.source == "F32":
-            t = "F32"
-        elif s.source == "MXFP4":
-            # gpt-oss: the converter keeps the checkpoint's MXFP4 experts; llama-quantize refuses to
-            # requantize an already quantized tensor without --allow-requantize.
-            t = "MXFP4"
-        elif _ggml_n_dims(s.ne) < 2:
-            # tensor_allows_quantization: only 2-D and 3-D tensors are quantized.
-            t = src16
-        elif not quantizing:
-            t = default
-        else:
-            if s.category in _COUNTED:
-                t = _impl(m, st, default, s, ft.name)
+        counted = (
+            quantizing
+            and s.category in _COUNTED
+            and not s.mmproj
+            and s.source == "SRC"
+            and _ggml_n_dims(s.ne) >= 2
+        )
+        key = (s.category, s.ne, s.source, s.mmproj)
+        hit = None if counted else known.get(key)
+        if hit is None:
+            unfit = None  # the type whose rows do not fit, when llama.cpp has no fallback
+            if s.mmproj:
+                t = (
+                    "F32" if s.source == "F32" else "F16"
+                )  # convert_hf_to_gguf.py --mmproj default outtype f16
+            elif s.source == "F32":
+                t = "F32"
+            elif s.source == "MXFP4":
+                # gpt-oss: the converter keeps the checkpoint's MXFP4 experts; llama-quantize refuses to
+                # requantize an already quantized tensor without --allow-requantize.
+                t = "MXFP4"
+            elif _ggml_n_dims(s.ne) < 2:
+                # tensor_allows_quantization: only 2-D and 3-D tensors are quantized.
+                t = src16
+            elif not quantizing:
+                t = default
             else:
-                key = (s.category, s.ne)
-                t = pure.get(key) or pure.setdefault(key, _impl(m, st, default, s, ft.name))
-            fitted = fallback_type(t, s.ne[0])
-            if fitted is None:
-                st.notes.append(
-                    f"{s.name}: rows of {s.ne[0]} are not whole {t} blocks and llama.cpp defines no "
-                    "fallback (llama-quantize stops); counted as F16"
-                )
-                fitted = "F16"
-            t = fitted
+                t = _impl(m, st, default, s, ft.name)
+                fitted = fallback_type(t, s.ne[0])
+                if fitted is None:
+                    unfit, fitted = t, "F16"
+                t = fitted
+            hit = (t, tensor_bytes(t, s.ne), unfit)
+            if not counted:
+                known[key] = hit
+        t, n, unfit = hit
+        if unfit is not None:
+            st.notes.append(
+                f"{s.name}: rows of {s.ne[0]} are not whole {unfit} blocks and llama.cpp defines no "
+                "fallback (llama-quantize stops); counted as F16"
+            )
         types.append(t)
-        sizes.append(tensor_bytes(t, s.ne))
+        sizes.append(n)
     return tuple(types), tuple(sizes), tuple(dict.fromkeys(st.notes))
 
 
@@ -708,16 +736,15 @@ def _by_group(spec: ModelSpec, ftype_id: str, imatrix: bool) -> dict[int, tuple[
     """Per group (by ``id()``: the spec's own group objects, no hashing): its tensors' types, their
     bytes, and whether they sit in the mmproj file."""
     types, sizes, _ = _typed(spec, ftype_id, imatrix)
-    out: dict[int, tuple[list[str], int, bool]] = {}
+    groups: dict[int, list] = {}
     for s, t, n in zip(_slots(spec), types, sizes, strict=True):
-        key = id(s.group)
-        entry = out.get(key)
+        entry = groups.get(id(s.group))
         if entry is None:
-            out[key] = ([t], n, s.mmproj)
+            groups[id(s.group)] = [[t], n, s.mmproj]
         else:
             entry[0].append(t)
-            out[key] = (entry[0], entry[1] + n, entry[2])
-    return out
+            entry[1] += n
+    return {key: (types, n, mmproj) for key, (types, n, mmproj) in groups.items()}
 
 
 @per_object(maxsize=128)
@@ -754,6 +781,11 @@ def gguf_tensor_types(spec: ModelSpec, ftype: str, *, imatrix: bool | None = Non
         GgufTensorType(t.group, t.layer, t.ggml_type, t.nbytes)
         for t in gguf_tensors(spec, ftype, imatrix=imatrix)
     ]
+
+
+@lru_cache(maxsize=128)
+def _quantized(type_name: str) -> bool:
+    return ggml_type(type_name).quantized
 
 
 def _label(types: list[str]) -> str:
@@ -797,7 +829,7 @@ class GgufFormat(QuantFormat):
         label = _label(types)
         if mmproj:
             label += " (mmproj file)"
-        quantized = any(ggml_type(t).quantized for t in types)
+        quantized = any(_quantized(t) for t in types)
         return TensorStorage(group, label, nbytes, quantized)
 
     def notes(self, spec: ModelSpec) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ attention kind.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from planner.hardware.units import format_short
@@ -326,12 +326,15 @@ def cache_figure(
 
 def runs_figure(
     runs: Iterable[CacheRun],
-    lines: list[str],
+    lines: list[str] | Callable[[], list[str]],
     *,
     keys: tuple[str, ...],
     source: str,
 ) -> Figure:
-    """:func:`cache_figure` of the layers of ``runs`` (runs in order of their first layer)."""
+    """:func:`cache_figure` of the layers of ``runs`` (runs in order of their first layer).
+
+    ``lines`` may be a function giving them: the rule text is then made on first read.
+    """
     parts: dict[str, int] = {}
     padding = total = 0
     for r in runs:
@@ -343,8 +346,13 @@ def runs_figure(
         padding += r.padding_bytes * r.count
     if padding:
         parts["group_padding"] = padding
-    rule = "; ".join(lines) if lines else "no per-token or recurrent cache"
-    return Figure(total, f"{rule} = {format_short(total)}", keys=keys, source=source, parts=parts)
+
+    def rule() -> str:
+        text = lines() if callable(lines) else lines
+        joined = "; ".join(text) if text else "no per-token or recurrent cache"
+        return f"{joined} = {format_short(total)}"
+
+    return Figure(total, rule, keys=keys, source=source, parts=parts)
 
 
 def run_lines(runs: Iterable[CacheRun], describe) -> list[str]:

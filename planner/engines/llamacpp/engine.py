@@ -53,7 +53,7 @@ class LlamaCppEngine(Engine):
         src = "llama.cpp src/llama-kv-cache.cpp (K/V rows per cell), src/llama-kv-cache-iswa.cpp (SWA cells), src/llama-memory-recurrent.cpp (F32 r/s)"
         kv_fig = kv.runs_figure(
             gpu_runs,
-            lines if not n_cpu else [*lines, f"layers {i_gpu_start}+ on the GPU"],
+            lines if not n_cpu else lambda: [*lines(), f"layers {i_gpu_start}+ on the GPU"],
             keys=keys,
             source=src,
         )

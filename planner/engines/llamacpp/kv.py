@@ -7,6 +7,8 @@ cells, MLA layers one K row of ``kv_lora_rank + rope`` and no V tensor, recurren
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from planner.memory.estimate import SettingsError
 from planner.memory.kv import (
     CACHE_TYPES,
@@ -46,7 +48,7 @@ def llamacpp_cache(
 ) -> tuple[tuple[LayerCache, ...], list[str]]:
     """:func:`llamacpp_runs` layer by layer."""
     runs, lines = llamacpp_runs(spec, k_type, v_type, context, batch, ubatch, swa_full=swa_full)
-    return expand(runs), lines
+    return expand(runs), lines()
 
 
 def llamacpp_runs(
@@ -58,8 +60,9 @@ def llamacpp_runs(
     ubatch: int,
     *,
     swa_full: bool = False,
-) -> tuple[tuple[CacheRun, ...], list[str]]:
-    """llama.cpp's cache for ``batch`` streams of ``context`` tokens, one run per layer geometry, and its rule lines.
+) -> tuple[tuple[CacheRun, ...], Callable[[], list[str]]]:
+    """llama.cpp's cache for ``batch`` streams of ``context`` tokens, one run per layer geometry, and a
+    function giving its rule lines.
 
     # NOTE: one stream per sequence (``-np batch``, non-unified: ``n_stream = n_seq_max``), each
     # ``GGML_PAD(context, 256)`` cells. K row = ``n_embd_k_gqa`` in ``type_k``, V row =
@@ -112,10 +115,14 @@ def llamacpp_runs(
             f"+ {g.v_elements} V x {vb:g} B {v_type.name})",
         )
 
-    lines = run_lines(out, describe)
-    if swa_seen:
-        n = swa_seen[0]
-        lines.append(f"swa cells = pad(min(pad(ctx,256), window + n_ubatch {ubatch}), 256) = {n}")
+    def lines() -> list[str]:
+        text = run_lines(out, describe)
+        if swa_seen:
+            text.append(
+                f"swa cells = pad(min(pad(ctx,256), window + n_ubatch {ubatch}), 256) = {swa_seen[0]}"
+            )
+        return text
+
     return tuple(out), lines
 
 

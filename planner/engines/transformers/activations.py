@@ -80,22 +80,25 @@ def activations_figure(
     scale = point / prefill if prefill else 1.0
     parts = {k: round(v * scale) if k != "sliding_prefill_retention" else v for k, v in parts.items()}
     total = sum(parts.values())
-    rule = (
-        f"prefill of {b} x {ctx:,} tokens ({attn}): residual {format_short(residual)} + "
-        f"max(attention {format_short(attention)}, mlp {format_short(mlp)}"
-        + (f", moe {format_short(moe)}" if moe else "")
-        + (f", mixer {format_short(linear)}" if linear else "")
-        + ")"
-        + (f" + sliding-window mask {format_short(mask)}" if mask else "")
-        + (f" + LLM.int8 matmul {format_short(int8)}" if int8 else "")
-        + f" + last-token logits {format_short(logits)} (logits_to_keep=1, fp32 copy)"
-        + (f" x {factor.value:g}" if factor.value != 1 else "")
-        + (
-            f" + sliding layers pin the prompt's K/V until the first decode step {format_short(retention)}"
-            if retention
-            else ""
+
+    def rule() -> str:  # made on first read
+        return (
+            f"prefill of {b} x {ctx:,} tokens ({attn}): residual {format_short(residual)} + "
+            f"max(attention {format_short(attention)}, mlp {format_short(mlp)}"
+            + (f", moe {format_short(moe)}" if moe else "")
+            + (f", mixer {format_short(linear)}" if linear else "")
+            + ")"
+            + (f" + sliding-window mask {format_short(mask)}" if mask else "")
+            + (f" + LLM.int8 matmul {format_short(int8)}" if int8 else "")
+            + f" + last-token logits {format_short(logits)} (logits_to_keep=1, fp32 copy)"
+            + (f" x {factor.value:g}" if factor.value != 1 else "")
+            + (
+                f" + sliding layers pin the prompt's K/V until the first decode step {format_short(retention)}"
+                if retention
+                else ""
+            )
         )
-    )
+
     return empirical(
         total,
         low + retention,

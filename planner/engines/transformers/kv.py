@@ -8,14 +8,17 @@ SSM/recurrent state in fp32.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from planner.memory.kv import CACHE_TYPES, CacheRun, CacheType, LayerCache, expand, geometry_runs, run_lines
 from planner.model.spec import AttentionKind, ModelSpec
 
 
 def transformers_runs(
     spec: ModelSpec, dtype: CacheType, context: int, batch: int
-) -> tuple[tuple[CacheRun, ...], list[str]]:
-    """``DynamicCache`` after ``context`` tokens for ``batch`` sequences, one run per layer geometry, and its rule lines.
+) -> tuple[tuple[CacheRun, ...], Callable[[], list[str]]]:
+    """``DynamicCache`` after ``context`` tokens for ``batch`` sequences, one run per layer geometry,
+    and a function giving its rule lines.
 
     # NOTE: transformers ``cache_utils.py`` (5.x): ``DynamicLayer`` concatenates every token;
     # ``DynamicSlidingWindowLayer.update`` keeps ``full_key_states[:, :, -sliding_window + 1:]``,
@@ -60,7 +63,7 @@ def transformers_runs(
             f"{batch} seq x {r.cells:,} tokens x ({g.k_elements} K + {g.v_elements} V) x {el} B",
         )
 
-    return tuple(out), run_lines(out, describe)
+    return tuple(out), lambda: run_lines(out, describe)
 
 
 def transformers_cache(
@@ -68,7 +71,7 @@ def transformers_cache(
 ) -> tuple[tuple[LayerCache, ...], list[str]]:
     """:func:`transformers_runs` layer by layer."""
     runs, lines = transformers_runs(spec, dtype, context, batch)
-    return expand(runs), lines
+    return expand(runs), lines()
 
 
 def transformers_sliding_retention(spec: ModelSpec, dtype: CacheType, context: int, batch: int) -> int:

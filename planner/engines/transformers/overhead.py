@@ -21,11 +21,14 @@ def overhead_figure(dynamic: int) -> Figure:
     point = ctx.bytes + kern.bytes + s_point
     low = ctx.band_bytes[0] + kern.band_bytes[0] + s_low
     high = ctx.band_bytes[1] + kern.band_bytes[1] + s_high
-    rule = (
-        f"outside torch (CUDA context, kernel modules) {ctx.value:g} MiB + cuBLAS workspaces in torch's "
-        f"allocator {kern.value:g} MiB + "
-        f"caching-allocator slack {slack.value:g} x (KV + activations) {format_short(s_point)}"
-    )
+
+    def rule() -> str:  # made on first read
+        return (
+            f"outside torch (CUDA context, kernel modules) {ctx.value:g} MiB + cuBLAS workspaces in torch's "
+            f"allocator {kern.value:g} MiB + "
+            f"caching-allocator slack {slack.value:g} x (KV + activations) {format_short(s_point)}"
+        )
+
     return empirical(
         point,
         low,
