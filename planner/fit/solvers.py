@@ -94,20 +94,25 @@ class FitResult:
     def headroom_text(self) -> str:
         """The verdict's numbers in words: over all devices, and the fullest one's when there are several.
 
-        ``"headroom 3.20 GiB (needs 20.80 GiB of 24.00 GiB usable)"``; on several GPUs it adds
-        ``"; fullest: GPU 1 ..., short by 1.50 GiB"``.
+        ``"3.20 GiB headroom (needs 20.80 GiB of 24.00 GiB usable)"`` or ``"short by 1.10 GiB (...)"``;
+        on several GPUs ``"... over 2 GPUs (...); the fullest, GPU 1, is short by 1.50 GiB (...)"``.
         """
-        side = "headroom" if self.headroom_bytes >= 0 else "short by"
+
+        def amount(headroom: int) -> str:
+            return (
+                f"{format_gib(headroom)} headroom" if headroom >= 0 else f"short by {format_gib(-headroom)}"
+            )
+
         over = f" over {len(self.per_gpu)} GPUs" if len(self.per_gpu) > 1 else ""
         text = (
-            f"{side} {format_gib(abs(self.headroom_bytes))}{over} "
+            f"{amount(self.headroom_bytes)}{over} "
             f"(needs {format_gib(self.required_bytes)} of {format_gib(self.usable_bytes)} usable)"
         )
         if len(self.per_gpu) > 1:
             t = self.tightest
-            t_side = "headroom" if t.headroom_bytes >= 0 else "short by"
+            verb = "has" if t.headroom_bytes >= 0 else "is"
             text += (
-                f"; fullest: {t.name}, {t_side} {format_gib(abs(t.headroom_bytes))} "
+                f"; the fullest, {t.name}, {verb} {amount(t.headroom_bytes)} "
                 f"({format_gib(t.used_bytes)} of {format_gib(t.usable_bytes)})"
             )
         return text
