@@ -236,17 +236,22 @@ def file_type(ftype: str) -> tuple[FileType, bool]:
 # --- step 1: the tensors convert_hf_to_gguf.py writes ----------------------------------------
 
 
-@dataclass(slots=True)
-class _Slot:
+class _Slot(NamedTuple):
     """A tensor before its type is chosen; ``source`` is the converter's type: F32, SRC (16-bit) or MXFP4."""
 
     group: TensorGroup
     layer: int | None
-    name: str
+    rest: str  # the name after its "blk.N." prefix (the whole name when ``blk`` is false)
     ne: tuple[int, ...]
     source: str
-    mmproj: bool = False
-    category: str = OTHER
+    mmproj: bool
+    category: str  # src/llama-quant.cpp tensor_get_category of the name
+    blk: bool  # the name starts "blk.{layer}."
+
+    @property
+    def name(self) -> str:
+        """The llama.cpp tensor name (``blk.3.attn_v.weight``)."""
+        return f"blk.{self.layer}.{self.rest}" if self.blk else self.rest
 
 
 @lru_cache(maxsize=4096)
@@ -333,6 +338,16 @@ def _slots(spec: ModelSpec) -> tuple[_Slot, ...]:
     out: list[_Slot] = []
     native_mxfp4 = spec.architecture == "gpt_oss"
     by_name = {g.name: g for g in spec.tensors}
+    # tensor_get_category tests substrings that never reach into a "blk.N." prefix: one answer per name
+    categories: dict[tuple[bool, str], str] = {}
+
+    def slot(g, layer, rest, ne, source, mmproj=False, blk=False) -> _Slot:
+        category = categories.get((blk, rest))
+        if category is None:
+            name = f"blk.{layer}.{rest}" if blk else rest
+            category = categories[(blk, rest)] = _category(name)
+        return _Slot(g, layer, rest, ne, source, mmproj, category, blk)
+
     for g in spec.tensors:
         layers: tuple[int | None, ...] = g.layers or (None,)
         per_layer = g.count // len(layers)
@@ -343,9 +358,7 @@ def _slots(spec: ModelSpec) -> tuple[_Slot, ...]:
             # convert_hf_to_gguf.py --mmproj: F16 weights, F32 vectors and position embeddings (V_ENC_EMBD_POS)
             source = "F32" if len(g.shape) <= 1 or "position_embedding" in g.name else "SRC"
             for layer in layers:
-                out.extend(
-                    _Slot(g, layer, f"mmproj:{g.name}", ne, source, mmproj=True) for _ in range(copies)
-                )
+                out.extend(slot(g, layer, f"mmproj:{g.name}", ne, source, mmproj=True) for _ in range(copies))
             continue
         base, suffix = _base_name(g, by_name), _suffix(g)
         if g.role in _F32_ROLES or len(g.shape) <= 1 or suffix != ".weight":
@@ -354,37 +367,30 @@ def _slots(spec: ModelSpec) -> tuple[_Slot, ...]:
             source = "MXFP4"
         else:
             source = "SRC"
+        names = [f"{base}.{k}{suffix}" for k in range(copies)] if copies > 1 else [f"{base}{suffix}"]
         for layer in layers:
-            prefix = "" if layer is None else f"blk.{layer}."
+            blk = layer is not None
             if g.role is Role.ATTN_KV_B and (mla := _mla_split(spec, g, layer)):
                 heads, nope, v_dim, rank = mla
                 # convert_hf_to_gguf.py DeepseekV2Model.modify_tensors: kv_b split for MLA absorption,
                 # k_b transposed -> ggml ne [nope, rank, heads]; v_b -> ne [rank, v_dim, heads].
-                out.append(_Slot(g, layer, f"{prefix}attn_k_b.weight", (nope, rank, heads), source))
-                out.append(_Slot(g, layer, f"{prefix}attn_v_b.weight", (rank, v_dim, heads), source))
+                out.append(slot(g, layer, "attn_k_b.weight", (nope, rank, heads), source, blk=blk))
+                out.append(slot(g, layer, "attn_v_b.weight", (rank, v_dim, heads), source, blk=blk))
                 continue
-            for k in range(copies):
-                tag = f".{k}" if copies > 1 else ""
-                out.append(_Slot(g, layer, f"{prefix}{base}{tag}{suffix}", ne, source))
+            for name in names:
+                out.append(slot(g, layer, name, ne, source, blk=blk))
         if g.role is Role.EMBEDDING and spec.tied_embeddings and spec.family == "falcon":
             # Falcon checkpoints store lm_head.weight (a copy of the tied embedding) and
             # convert_hf_to_gguf.py FalconModel writes it as output.weight.
-            out.append(_Slot(g, None, "output.weight", ne, "SRC"))
-    # tensor_get_category tests substrings that never reach into a "blk.N." prefix: one answer per name
-    categories: dict[tuple[bool, str], str] = {}
-    for s in out:
-        key = (True, s.name[s.name.index(".", 4) + 1 :]) if s.name.startswith("blk.") else (False, s.name)
-        category = categories.get(key)
-        if category is None:
-            category = categories[key] = _category(s.name)
-        s.category = category
+            out.append(slot(g, None, "output.weight", ne, "SRC"))
     text = sorted((s for s in out if not s.mmproj), key=_loader_key)
     return (*text, *(s for s in out if s.mmproj))
 
 
 def _loader_key(s: _Slot) -> tuple[int, str]:
-    """llama_model_loader::weight_name_comparer: by ``blk.N`` (-1 for global tensors), then by name."""
-    return (-1 if s.layer is None else s.layer, s.name)
+    """llama_model_loader::weight_name_comparer: by ``blk.N`` (-1 for global tensors), then by name
+    (within one layer every name has the same ``blk.N.`` prefix, so the rest orders them)."""
+    return (-1 if s.layer is None else s.layer, s.rest)
 
 
 def _category(name: str) -> str:
@@ -409,9 +415,12 @@ def _category(name: str) -> str:
     return OTHER
 
 
+_ATTN_V_LIKE = frozenset({ATTN_V, ATTN_QKV, ATTN_KV_B})
+
+
 def _is_attn_v(cat: str) -> bool:
     """src/llama-quant.cpp category_is_attn_v."""
-    return cat in (ATTN_V, ATTN_QKV, ATTN_KV_B)
+    return cat in _ATTN_V_LIKE
 
 
 #: Categories whose type depends on llama-quantize's running counters (attn_v, ffn_down, ffn_gate, ffn_up).
@@ -643,7 +652,7 @@ def _impl(m: _Model, st: _State, new_type: str, s: _Slot, ftype: str) -> str:
 def _counts(spec: ModelSpec) -> tuple[int, bool]:
     """init_quantize_state_counters: attn_v-like tensors of the text model, and whether it has no output."""
     text = [s for s in _slots(spec) if not s.mmproj]
-    return sum(1 for s in text if _is_attn_v(s.category)), not any(s.category == OUTPUT for s in text)
+    return sum(1 for s in text if s.category in _ATTN_V_LIKE), not any(s.category == OUTPUT for s in text)
 
 
 def _assign(
@@ -754,8 +763,8 @@ def _layout_facts(spec: ModelSpec) -> tuple[bool, bool, bool]:
     slots = _slots(spec)
     return (
         any(t.mmproj for t in slots),
-        any(t.name == "output.weight" and t.group.role is Role.EMBEDDING for t in slots),
-        any(t.name.endswith("attn_k_b.weight") for t in slots),
+        any(not t.blk and t.rest == "output.weight" and t.group.role is Role.EMBEDDING for t in slots),
+        any(t.rest.endswith("attn_k_b.weight") for t in slots),
     )
 
 
