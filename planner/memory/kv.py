@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from planner.hardware.units import format_short
 from planner.memo import per_object
@@ -86,6 +87,7 @@ _ALIASES = {
 }
 
 
+@lru_cache(maxsize=256)
 def normalize_cache_type(name: str) -> str:
     """The canonical cache type name (``f16`` -> ``fp16``), lower case; unknown names pass through."""
     key = name.strip().lower()
