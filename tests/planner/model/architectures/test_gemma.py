@@ -42,7 +42,8 @@ def test_multimodal_gemma3_matches_transformers():
     spec = model_from_config(config)
     assert spec.total_parameters == transformers_parameter_count(config)
     roles = spec.parameters_by_role()
-    assert roles[Role.PROJECTOR] == 32 * 48
+    # the projection [vision hidden, text hidden] and its soft-embedding norm (llama.cpp's mmproj tensors)
+    assert roles[Role.PROJECTOR] == 32 * 48 + 32
     assert roles[Role.VISION] > 0
 
 
