@@ -15,6 +15,7 @@ from planner.engines import engine_ids, get_engine
 from planner.formats import format_ids
 from planner.hardware import Gpu, gpus_by_id, load_gpus, parse_size
 from planner.memory.estimate import RunSettings
+from ui.approximate import warn_if_approximate
 from ui.model_input import pick_model
 from ui.url_params import check_choice
 
@@ -113,6 +114,7 @@ def planned_model(plan: Plan) -> ModelSpec:
             "sidebar (a model that cannot be read says why there)."
         )
         st.stop()
+    warn_if_approximate(plan.spec)
     return plan.spec
 
 

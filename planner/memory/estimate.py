@@ -13,6 +13,7 @@ from planner.errors import PlannerError
 from planner.formats.base import QuantFormat, WeightsReport
 from planner.memory.figure import Figure
 from planner.model.spec import ModelSpec
+from planner.report import inventory_report
 
 #: Bounds that keep every figure meaningful (and refuse absurd input with a clear message).
 MAX_CONTEXT = 1 << 24  # 16M tokens
@@ -119,6 +120,7 @@ class MemoryEstimate:
             },
             "bits_per_weight": round(self.weights_report.bits_per_weight, 4),
             "explain": {
+                "inventory": inventory_report(self.model),
                 "weights": self.weights.as_dict(),
                 "kv_cache": self.kv_cache.as_dict(),
                 "activations": self.activations.as_dict(),
