@@ -16,6 +16,7 @@ together and records the source on the spec (``inventory_source``, ``inventory_d
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -76,18 +77,15 @@ def describe(
             base, groups, InventorySource.HEADERS, detail, config, bits=quantized_bits(config)
         )
     if meta is not False:
-        from planner.model.inventory.meta import MetaUnavailable, meta_enabled, meta_groups
+        from planner.model.inventory.meta import MetaUnavailable, meta_groups
 
-        if meta or meta_enabled():
-            try:
-                groups, detail = meta_groups(config)
-            except MetaUnavailable as exc:
-                from dataclasses import replace
-
-                if base.inventory_source is InventorySource.GENERIC:
-                    return replace(base, notes=(*base.notes, f"no exact count: {exc}"))
-                return base
-            return spec_with_inventory(base, groups, InventorySource.META, detail, config)
+        try:
+            groups, detail = meta_groups(config, build=meta)
+        except MetaUnavailable as exc:
+            if base.inventory_source is InventorySource.GENERIC:
+                return replace(base, notes=(*base.notes, f"no exact count: {exc}"))
+            return base
+        return spec_with_inventory(base, groups, InventorySource.META, detail, config)
     return base
 
 

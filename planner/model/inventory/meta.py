@@ -28,7 +28,7 @@ from planner.model.inventory.groups import StoredGroup, StoredTensor, group_tens
 
 logger = logging.getLogger(__name__)
 
-#: Set to ``0`` to never build models with transformers (the hand-written builders answer).
+#: Set to ``0`` to never build models with transformers (inventories already cached are still used).
 META_ENV = "VRAM_PLANNER_META"
 
 
@@ -51,11 +51,14 @@ def meta_enabled() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers", "verify"))
 
 
-def meta_groups(config: Mapping[str, Any]) -> tuple[tuple[StoredGroup, ...], str]:
+def meta_groups(
+    config: Mapping[str, Any], *, build: bool | None = None
+) -> tuple[tuple[StoredGroup, ...], str]:
     """The stored groups of ``config``'s model, from the cache or built now; with a description.
 
-    Raises :class:`MetaUnavailable` with the reason when transformers is absent, does not
-    know the type, or fails to build it.
+    A cache hit needs neither torch nor transformers. ``build`` allows (True), forbids (False)
+    or leaves to :func:`meta_enabled` (None) building on a miss. Raises :class:`MetaUnavailable`
+    with the reason when transformers is absent, does not know the type, or fails to build it.
     """
     version = transformers_version()
     if version is None:
@@ -64,8 +67,8 @@ def meta_groups(config: Mapping[str, Any]) -> tuple[tuple[StoredGroup, ...], str
     cached = cache.load(key)
     if cached is not None:
         return cached, f"transformers {version} on the meta device (cached)"
-    if not meta_enabled():
-        raise MetaUnavailable("building models with transformers is off here")
+    if not (meta_enabled() if build is None else build):
+        raise MetaUnavailable("torch and transformers are not installed here (or VRAM_PLANNER_META=0)")
     tensors, class_name = _build(dict(config))
     groups = group_tensors(tensors)
     cache.save(key, groups, f"transformers {version} {class_name}")
