@@ -14,7 +14,7 @@ tensors (``post_attention_layernorm`` is ``ATTN_POST_NORM`` in some architecture
 ``FFN_NORM`` in others; both are norms).
 
 Three things come before the name map: the vision and audio towers and their projector
-(everything under ``vision_tower.``, ``visual.``, ``audio_tower.``... keeps its tower's role,
+(everything under ``vision_tower.``, ``visual.``, ``audio_tower.``... is VISION or PROJECTOR,
 as llama.cpp writes it to the separate mmproj file), multi-token-prediction layers (``mtp.``,
 ``nextn``, or a decoder layer index past ``num_hidden_layers``, as DeepSeek-V3 and GLM-4.5
 store them), and biases, which are :attr:`Role.BIAS` whatever they belong to.
@@ -139,7 +139,7 @@ def _tensor_role(tensor_name: str) -> Role | None:
     if tensor_name.startswith("V_"):
         return Role.VISION
     if tensor_name.startswith("A_"):
-        return Role.AUDIO
+        return Role.VISION
     if "NORM" in tensor_name:
         return Role.NORM
     return None
@@ -285,14 +285,16 @@ def _fallback_role(path: str, ndim: int) -> Role:
 
 
 def _tower(parts: list[str]) -> Role | None:
-    """VISION, AUDIO or PROJECTOR when a name component says the tensor is not the language model's."""
+    """VISION (vision or audio tower) or PROJECTOR when a name component says the tensor is not the language model's."""
     owners = set(parts[:-1])
     if owners & _PROJECTOR_PARTS:
         return Role.PROJECTOR
     if owners & _VISION_PARTS:
         return Role.VISION
     if owners & _AUDIO_PARTS:
-        return Role.AUDIO
+        # NOTE: an audio tower is stored and placed like a vision tower (llama.cpp's mmproj file,
+        # kept 16-bit by bitsandbytes and GPTQ recipes): one role, VISION, covers both.
+        return Role.VISION
     return None
 
 

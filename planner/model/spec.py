@@ -57,9 +57,8 @@ class Role(StrEnum):
     SSM_PARAM = "ssm_param"  # A_log, D, dt_bias and similar small vectors
     NORM = "norm"
     BIAS = "bias"
-    VISION = "vision"  # vision tower tensors
+    VISION = "vision"  # vision tower tensors (and audio towers: encoders outside the language model)
     PROJECTOR = "projector"  # multimodal projector
-    AUDIO = "audio"  # audio tower tensors (like the vision tower, outside the language model)
     MTP = "mtp"  # multi-token-prediction / next-n / draft-head tensors (DeepSeek-V3, GLM-4.5, Qwen3-Next)
     OTHER = "other"  # a weight of no known kind: quantized like any matrix, kept as-is when a vector
 

