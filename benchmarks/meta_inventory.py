@@ -56,7 +56,10 @@ def _configs() -> dict[str, dict]:
     from planner.catalog import load_catalog
 
     catalog = load_catalog()
-    out = {mid: catalog[mid].config for mid in ("deepseek-ai/DeepSeek-R1", "Qwen/Qwen3-235B-A22B", "google/gemma-3-12b-it")}
+    out = {
+        mid: catalog[mid].config
+        for mid in ("deepseek-ai/DeepSeek-R1", "Qwen/Qwen3-235B-A22B", "google/gemma-3-12b-it")
+    }
     for model_type in ("olmo2", "starcoder2", "cohere2"):
         out[f"{model_type} (transformers default)"] = AutoConfig.for_model(model_type).to_dict() | {
             "model_type": model_type
