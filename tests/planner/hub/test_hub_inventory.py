@@ -79,3 +79,30 @@ def test_headers_are_cached_with_the_summary(hub, monkeypatch):
     again = load_model("fake-org/tiny-llama-gptq", meta=False)
     assert again.inventory_source is InventorySource.HEADERS
     assert again.tensors == first.tensors
+
+
+def test_a_checkpoint_with_more_tensors_than_kept_still_has_its_inventory():
+    """A big MoE lists ~100k tensors: the per-tensor list is dropped, the grouped inventory is not."""
+    from huggingface_hub.utils import SafetensorsFileMetadata, SafetensorsRepoMetadata, TensorInfo
+
+    from planner.hub import MAX_TENSORS_KEPT, summarize_safetensors
+
+    layers, experts, offset, tensors = 4, 1024, 0, {}
+    for i in range(layers):
+        for e in range(experts):
+            for proj, shape in (("gate_proj", [32, 16]), ("up_proj", [32, 16]), ("down_proj", [16, 32])):
+                n = 2 * math.prod(shape)
+                tensors[f"model.layers.{i}.mlp.experts.{e}.{proj}.weight"] = TensorInfo(
+                    "BF16", shape, (offset, offset + n)
+                )
+                offset += n
+    metadata = SafetensorsRepoMetadata(
+        None, False, {}, {"model.safetensors": SafetensorsFileMetadata({}, tensors)}
+    )
+    summary = summarize_safetensors(metadata)
+    assert summary.tensor_count == layers * experts * 3 > MAX_TENSORS_KEPT
+    assert summary.tensors == ()
+    groups = {g.name: g for g in summary.groups}
+    down = groups["model.layers.*.mlp.experts.*.down_proj.weight"]
+    assert (down.count, down.layers, down.shape) == (layers * experts, (0, 1, 2, 3), (16, 32))
+    assert sum(g.nbytes for g in summary.groups) == offset == summary.total_bytes
