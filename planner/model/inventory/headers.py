@@ -4,8 +4,8 @@ A safetensors file starts with an 8-byte little-endian header length and a JSON 
 mapping each tensor name to ``{"dtype", "shape", "data_offsets": [begin, end]}``
 (https://github.com/huggingface/safetensors, "Format"). Only those bytes are read, never a
 weight. A sharded checkpoint lists its files in ``model.safetensors.index.json``
-(``weight_map``: tensor name -> file); without an index every ``*.safetensors`` file in the
-folder is read. Hub checkpoints come the same way through ``huggingface_hub``
+(``weight_map``: tensor name -> file); without an index, ``model.safetensors``, else every
+``*.safetensors`` file in the folder is read. Hub checkpoints come the same way through ``huggingface_hub``
 (:mod:`planner.hub.safetensors`).
 """
 
@@ -20,6 +20,7 @@ from planner.errors import PlannerError
 from planner.model.inventory.groups import StoredGroup, StoredTensor, group_tensors
 
 INDEX_FILE = "model.safetensors.index.json"
+SINGLE_FILE = "model.safetensors"
 #: A header larger than this is not a checkpoint we can read safely (real ones are < 20 MiB).
 MAX_HEADER_BYTES = 100 * 1024 * 1024
 #: Shards read at most (the largest published checkpoints have a few hundred).
@@ -31,7 +32,7 @@ class HeaderError(PlannerError):
 
 
 def safetensors_files(folder: Path) -> list[Path]:
-    """The checkpoint's shards: the index's files if there is one, else every ``*.safetensors``."""
+    """The checkpoint's files: the index's shards, else ``model.safetensors``, else every ``*.safetensors``."""
     index = folder / INDEX_FILE
     if index.is_file():
         try:
@@ -43,6 +44,10 @@ def safetensors_files(folder: Path) -> list[Path]:
         missing = [f.name for f in files if not f.is_file()]
         if missing:
             raise HeaderError(f"{index} lists {len(missing)} missing file(s), e.g. {missing[0]}")
+    elif (folder / SINGLE_FILE).is_file():
+        # NOTE: Mistral repos also ship consolidated.safetensors (the same weights, Mistral's own
+        # names); transformers and huggingface_hub read model.safetensors only.
+        files = [folder / SINGLE_FILE]
     else:
         files = sorted(folder.glob("*.safetensors"))
     if len(files) > MAX_FILES:

@@ -131,3 +131,11 @@ def test_a_folder_without_safetensors_uses_the_config(tmp_path):
     assert spec.inventory_source is InventorySource.BUILDER
     with pytest.raises(PlannerError, match="safetensors headers"):
         parse_format("stored").weights(spec)
+
+
+def test_consolidated_copy_next_to_model_safetensors_is_not_counted_twice(tmp_path):
+    folder = _save(LLAMA, tmp_path / "mistral-style")
+    data = (folder / "model.safetensors").read_bytes()
+    (folder / "consolidated.safetensors").write_bytes(data)  # Mistral repos ship both
+    spec = load_model(str(folder), meta=False)
+    assert spec.total_parameters == transformers_parameter_count(LLAMA)
