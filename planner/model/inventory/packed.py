@@ -153,7 +153,6 @@ def logical_groups(
     groups = list(groups)
     # candidate owners: packed mains, and plain tensors that a companion may belong to
     mains: list[tuple[str, StoredGroup, str]] = []
-    plain: list[StoredGroup] = []
     pending: list[tuple[str, str, StoredGroup]] = []
     for g in groups:
         packed = _split(g.name, _MAINS)
@@ -163,7 +162,6 @@ def logical_groups(
         elif owner is not None:
             pending.append((owner[0], owner[1], g))
         else:
-            plain.append(g)
             mains.append((g.name, g, ""))
     by_name: dict[str, list[int]] = {}
     for i, (name, _, _) in enumerate(mains):

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from planner.catalog import load_catalog
+from planner.formats import parse_format
 from planner.model.architectures import _REGISTRY
 from planner.model.inventory import cache, describe
 from planner.model.spec import InventorySource
@@ -117,3 +119,21 @@ def test_transformers_types_without_a_builder_have_exact_tensors(monkeypatch):
     # the layers still come from the generic reader: the KV cache is the approximate part
     assert spec.approximate
     assert "KV cache" in approximate_warning(spec)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_id", sorted(load_catalog()))
+def test_format_rules_apply_to_the_meta_inventory(model_id):
+    """transformers' tensors, classified by name, get the same bytes in every format as the builder's."""
+    entry = load_catalog()[model_id]
+    meta = describe(entry.config, model_id, meta=True)
+    builder = entry.spec()
+    assert meta.inventory_source is InventorySource.META
+    assert (meta.total_parameters, meta.active_parameters) == (
+        builder.total_parameters,
+        builder.active_parameters,
+    )
+    for fmt in ("bf16", "fp8-block", "bnb-nf4", "gptq-int4", "q4_k_m", "q2_k"):
+        assert (
+            parse_format(fmt).weights(meta).total_bytes == parse_format(fmt).weights(builder).total_bytes
+        ), fmt
