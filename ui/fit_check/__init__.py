@@ -8,11 +8,4 @@ from __future__ import annotations
 
 import streamlit as st
 
-from planner.hardware.units import GIB
-
 GIB_COLUMN = st.column_config.NumberColumn(format="%.2f")
-
-
-def gib(n: int | None) -> float | None:
-    """Bytes to GiB for display."""
-    return None if n is None else n / GIB

@@ -6,12 +6,12 @@ import pandas as pd
 import streamlit as st
 
 from planner.fit.answer import FitAnswer
-from planner.hardware.units import format_gib
+from planner.hardware.units import format_gib, to_gib
 from planner.memory.estimate import MemoryEstimate
 from planner.model import ModelSpec
 from ui.budget import live_free_bytes
 from ui.charts import breakdown_figure, split_figure
-from ui.fit_check import GIB_COLUMN, gib
+from ui.fit_check import GIB_COLUMN
 from ui.markdown import escape
 
 SPLIT_LABELS = {
@@ -56,13 +56,13 @@ def draw_split(spec: ModelSpec, est: MemoryEstimate, answer: FitAnswer) -> None:
             "layers": layer_span(s.layers, spec.num_layers)
             if mode == "layer"
             else f"1/{fit.budget.count} of every layer",
-            "weights GiB": gib(s.weights),
-            "KV cache GiB": gib(s.kv_cache),
-            "activations GiB": gib(s.activations),
-            "overhead GiB": gib(s.overhead),
-            "total GiB": gib(s.total),
-            "usable GiB": gib(s.capacity_bytes - s.margin_bytes),
-            "headroom GiB": gib(s.headroom),
+            "weights GiB": to_gib(s.weights),
+            "KV cache GiB": to_gib(s.kv_cache),
+            "activations GiB": to_gib(s.activations),
+            "overhead GiB": to_gib(s.overhead),
+            "total GiB": to_gib(s.total),
+            "usable GiB": to_gib(s.capacity_bytes - s.margin_bytes),
+            "headroom GiB": to_gib(s.headroom),
             "fits": s.fits,
         }
         for s in fit.split.shares

@@ -8,9 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from planner.fit.answer import FitAnswer, estimate_json, plan_rows, rows_csv
-from planner.hardware.units import format_gib
+from planner.hardware.units import format_gib, to_gib
 from planner.memory.estimate import MemoryEstimate
-from ui.fit_check import GIB_COLUMN, gib
+from ui.fit_check import GIB_COLUMN
 from ui.markdown import escape
 
 
@@ -32,9 +32,9 @@ def draw_why(est: MemoryEstimate, answer: FitAnswer | None) -> None:
                 [
                     {
                         "component": f"{where} {name}",
-                        "GiB": gib(f.bytes),
-                        "low GiB": gib(f.band[0]),
-                        "high GiB": gib(f.band[1]),
+                        "GiB": to_gib(f.bytes),
+                        "low GiB": to_gib(f.band[0]),
+                        "high GiB": to_gib(f.band[1]),
                         "kind": "exact arithmetic" if f.exact else "estimate (empirical band)",
                     }
                     for name, where, f in shown
