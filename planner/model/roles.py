@@ -22,7 +22,6 @@ store them), and biases, which are :attr:`Role.BIAS` whatever they belong to.
 
 from __future__ import annotations
 
-import re
 from functools import cache
 
 from planner.model.spec import Role
@@ -136,9 +135,7 @@ def _tensor_role(tensor_name: str) -> Role | None:
         return Role.MTP
     if tensor_name.startswith(("V_MM", "V_RESMPL", "A_MM", "V_DS_")):
         return Role.PROJECTOR
-    if tensor_name.startswith("V_"):
-        return Role.VISION
-    if tensor_name.startswith("A_"):
+    if tensor_name.startswith(("V_", "A_")):  # vision and audio encoders (see _tower)
         return Role.VISION
     if "NORM" in tensor_name:
         return Role.NORM
@@ -160,9 +157,6 @@ def _gguf_names() -> dict[str, tuple[str, ...]]:
                 if tensor.name not in names:
                     names.append(tensor.name)
     return {key: tuple(names) for key, names in out.items()}
-
-
-_NUMBER = re.compile(r"(?<=\.)\d+(?=\.|$)")
 
 
 def module_path(name: str) -> str:
