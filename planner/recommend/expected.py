@@ -132,6 +132,13 @@ def expected_quality(model_id: str, format_id: str, params_billion: float, bench
     )
 
 
+@cache
+def native_formats(model_id: str) -> tuple[str, ...]:
+    """Formats ``model_id`` is released in (``formats.json`` ``native``: gpt-oss MXFP4, DeepSeek-V3 FP8 blocks)."""
+    table = load_format_quality()
+    return tuple(fid for fid, marker in table.native.items() if model_id in marker.models)
+
+
 def is_native(model_id: str, format_id: str) -> bool:
     """Whether ``model_id`` is released in ``format_id`` (so no quantization loss applies)."""
     return model_id in _native_models(format_id)
@@ -145,5 +152,6 @@ __all__ = [
     "expected_quality",
     "format_retention",
     "is_native",
+    "native_formats",
     "published_score",
 ]
