@@ -25,6 +25,7 @@ plus rows within a factor 1.25 of that log-distance; a median above 100% counts 
 """
 
 import time
+from itertools import pairwise
 
 import pytest
 
@@ -151,7 +152,7 @@ def test_pareto_front():
     result = _rank("24GiB")
     front = result.pareto
     assert front[-1].quality.expected == result.best.quality.expected
-    for a, b in zip(front, front[1:], strict=False):
+    for a, b in pairwise(front):
         assert a.fit.required_bytes <= b.fit.required_bytes and a.quality.expected < b.quality.expected
     for point in front:
         assert not any(
