@@ -624,7 +624,7 @@ def recommend(
     widths = sorted({*BIT_WIDTHS, *(bit_width(f) for f in parsed.values())}, reverse=True)
     if filters.bit_widths:
         widths = [w for w in widths if w in filters.bit_widths]
-    picks = best_per_bit_width(ordered, widths)
+    picks = best_per_bit_width(ordered, widths, {bit_width(f) for f in parsed.values()})
     if context_of_largest:
         picks = tuple(replace(p, largest_context=_context_left(p.largest, settings, budget)) for p in picks)
     trade_offs = tuple(larger_at_fewer_bits(ordered, label, high, low) for high, low in TRADE_OFF_WIDTHS)

@@ -66,11 +66,16 @@ def _largest(at: Sequence[Candidate]) -> Candidate | None:
     return min(at, key=lambda c: (-c.parameters, c.fit.required_bytes, c.model_id, c.format_id), default=None)
 
 
-def best_per_bit_width(candidates: Sequence[Candidate], widths: Iterable[int]) -> tuple[BitWidthPick, ...]:
+def best_per_bit_width(
+    candidates: Sequence[Candidate], widths: Iterable[int], tried: Iterable[int] | None = None
+) -> tuple[BitWidthPick, ...]:
     """For each width (highest first): the first ranked candidate at it (or why there is none), and the largest.
 
-    ``candidates`` must already be in ranking order (ranked first).
+    ``candidates`` must already be in ranking order (ranked first). ``tried`` are the widths of the
+    formats tried (all of ``widths`` when ``None``), so an empty row says whether nothing fit or
+    nothing of that width was tried.
     """
+    tried_widths = set(widths if tried is None else tried)
     out = []
     for width in sorted(set(widths), reverse=True):
         at = [c for c in candidates if c.bit_width == width]
@@ -84,9 +89,13 @@ def best_per_bit_width(candidates: Sequence[Candidate], widths: Iterable[int]) -
                 f"{len(at)} option(s) fit at {width}-bit, but none has both a published score and a published "
                 "accuracy retention; they are listed unranked"
             )
-        else:
+        elif width in tried_widths:
             pick = None
             note = f"nothing tried at {width}-bit fits"
+        else:
+            pick = None
+            have = ", ".join(str(w) for w in sorted(tried_widths, reverse=True))
+            note = f"no {width}-bit format was tried (the formats tried are {have}-bit)"
         out.append(BitWidthPick(width, pick, len(at), note, _largest(at)))
     return tuple(out)
 

@@ -84,6 +84,44 @@ def test_filters_and_engine(capsys):
     }
 
 
+def test_readme_example_returns_a_ranked_answer(capsys):
+    """The README's example used to answer best: null; Qwen2.5-32B-Instruct (MMLU-Pro 69.0, Qwen's table) in
+    AWQ int4 fits 24 GiB under vLLM (0.9 x 24 GiB usable): 69.0 x 0.9944 (the AWQ rows nearest 32.8B:
+    69.0B 100.17, 70.55B 99.71, 72.7B 97.81, 13.0B 99.17 -> median 99.44%) = 68.61."""
+    out = _json(capsys, "--vram", "24GiB", "--engine", "vllm", "--family", "qwen")
+    assert out["best"] is not None and out["ranked_total"] > 0
+    assert (out["best"]["model"], out["best"]["format"]) == ("Qwen/Qwen2.5-32B-Instruct", "awq-int4")
+    assert out["best"]["expected_quality"] == pytest.approx(69.0 * 0.9944, abs=0.01)
+
+
+def test_new_filters_sort_and_hub_models(capsys):
+    out = _json(
+        capsys,
+        "--vram",
+        "24GiB",
+        "--bits",
+        "4,16",
+        "--modality",
+        "text",
+        "--arch",
+        "dense",
+        "--sort",
+        "headroom",
+    )
+    assert out["filters"]["bit_widths"] == [4, 16] and out["sort"] == "headroom"
+    rows = out["ranked"] + out["unranked"]
+    assert {r["bit_width"] for r in rows} <= {4, 16} and {r["architecture"] for r in rows} == {"dense"}
+    assert [e["bit_width"] for e in out["by_bit_width"]] == [16, 4]
+    headroom = [r["memory"]["headroom"] for r in out["ranked"]]
+    assert headroom == sorted(headroom, reverse=True)
+
+
+def test_bad_bit_width_is_one_line(capsys):
+    assert main(["recommend", "--vram", "24GiB", "--bits", "four"]) == 2
+    err = capsys.readouterr().err
+    assert "--bits" in err and "not a bit width" in err and len(err.strip().splitlines()) == 1
+
+
 def test_text_output(capsys):
     assert main(["recommend", "--vram", "12GiB", "--top", "5"]) == 0
     out = capsys.readouterr().out
@@ -94,6 +132,7 @@ def test_text_output(capsys):
         "mistralai/Mistral-Small-24B-Instruct-2501" in first and "q2_k" in first
     )  # test_ranking::test_12_gib
     assert "best pick per bit width:" in out and "16-bit vs a larger model at 4-bit:" in out
+    assert "largest model per bit width" in out and "4-bit vs a larger model at 2-bit:" in out
     assert "evidence for #1 mistralai/Mistral-Small-24B-Instruct-2501 q2_k:" in out
     assert "https://" in out and "assumptions:" in out
     assert "left out: microsoft/Phi-3-mini-4k-instruct: max_position_embeddings 4,096" in out
@@ -116,12 +155,15 @@ def test_mmlu(capsys):
         (["--gpu", "no-such-card-xyz"], "no-such-card-xyz"),
         (["--vram", "24GiB", "--family", "nope"], "families:"),
         (["--vram", "24GiB", "--license", "nope"], "licenses:"),
+        (["--vram", "24GiB", "--modality", "audio"], "unknown modality"),
+        (["--vram", "24GiB", "--sort", "price"], "unknown sort"),
+        (["--vram", "24GiB", "--bits", "7"], "no format tried is 7-bit"),
         (["--vram", "24GiB", "--engine", "nope"], "valid engines"),
         (["--vram", "24GiB", "--formats", "bogus"], "valid formats"),
         (["--vram", "24GiB", "--engine", "vllm", "--formats", "q4_k_m"], "loads none of the formats"),
         (["--vram", "24GiB", "--gpus", "100"], "between 1 and 64"),
         (["--vram", "24GiB", "--context", "99999999"], "context must be between"),
-        (["--vram", "24GiB", "--benchmark", "x"], "unknown benchmark 'x'; valid: mmlu, mmlu-pro"),
+        (["--vram", "24GiB", "--benchmark", "x"], "unknown benchmark 'x'; valid: mmlu-pro, mmlu"),
         (["--live", "--vram", "24GiB"], "--live: a live reading uses this machine's GPUs"),
     ],
 )
@@ -132,9 +174,7 @@ def test_bad_input_is_one_line_and_status_2(args, message, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize(
-    "args", [["--top", "0"], ["--context", "abc"], ["--batch", "-1"]]
-)
+@pytest.mark.parametrize("args", [["--top", "0"], ["--context", "abc"], ["--batch", "-1"]])
 def test_bad_numbers_are_argparse_errors(args, capsys):
     assert main(["recommend", "--vram", "24GiB", *args]) == 2
     err = capsys.readouterr().err
