@@ -230,6 +230,11 @@ class Recommendation:
         return next(iter(self.ranked), None)
 
     @property
+    def benchmark_label(self) -> str:
+        """The ranking benchmark's name as shown (``"MMLU-Pro"``)."""
+        return benchmark_label(self.benchmark)
+
+    @property
     def listing(self) -> tuple[Candidate, ...]:
         """Every fitting pair in the ``sort`` order: ranked ones first, then the unranked ones."""
         return sorted_candidates(self.ranked, self.sort) + sorted_candidates(self.unranked, self.sort)
