@@ -594,13 +594,25 @@ def load_model_scores() -> dict[str, ModelScore]:
     return scores
 
 
+#: Organisations renamed on the Hub (the Hub redirects the old name): new prefix -> the old one a source uses.
+RENAMED_ORGS = {"coherelabs/": "cohereforai/"}
+
+
 def model_score(model_id: str) -> ModelScore | None:
-    """The published scores of ``model_id`` (a Hub id, matched without regard to case), or ``None``."""
+    """The published scores of ``model_id`` (a Hub id, matched without regard to case), or ``None``.
+
+    An id under a renamed organisation also finds scores published under the old name
+    (CohereLabs was CohereForAI when the Open LLM Leaderboard ran).
+    """
     scores = load_model_scores()
     if model_id in scores:
         return scores[model_id]
     lowered = model_id.lower()
-    return next((s for k, s in scores.items() if k.lower() == lowered), None)
+    found = next((s for k, s in scores.items() if k.lower() == lowered), None)
+    for new, old in RENAMED_ORGS.items():
+        if found is None and lowered.startswith(new):
+            found = model_score(old + model_id[len(new) :])
+    return found
 
 
 def _read(path: Path) -> Any:
