@@ -434,10 +434,14 @@ def _assumptions(benchmark: str, budget: Budget) -> tuple[str, ...]:
         f"expected quality = the model's published {label} score x the format's median published accuracy "
         "retention at the nearest measured model size (planner.quality.retention, data/quality/formats.json); "
         "retention was measured on other models and benchmarks and is assumed to carry over",
+        "a format with no published accuracy but a published KL divergence is read off Unsloth's KLD-to-MMLU "
+        "anchors (Gemma 3 27B) by linear interpolation between the two anchors around it; such retentions are "
+        "approximate and marked '~'",
         "a published retention above 100% (benchmark noise) counts as 100%: no format is expected to beat its "
         "16-bit original; a model released in a format (gpt-oss MXFP4, DeepSeek-V3/R1 FP8 blocks) keeps 100% in it",
-        "scores are as their publishers printed them (data/quality/models.json); some are the base checkpoint's "
-        "(see each note) and evaluation harnesses differ, so a difference of a point or two is within noise",
+        "scores are as their publishers printed them (data/quality/models.json), else the Open LLM Leaderboard's "
+        "(data/quality/leaderboard.json); some are the base checkpoint's or a third party's (see each note) and "
+        "evaluation settings differ, so a difference of a few points is within noise",
         "pairs without a published score or without a published accuracy retention are listed after the ranked "
         "ones with the reason; no number is made up for them",
         "models whose max_position_embeddings is below the context asked are left out",
@@ -445,7 +449,11 @@ def _assumptions(benchmark: str, budget: Budget) -> tuple[str, ...]:
         "uses gpu_memory_utilization x total, transformers keeps no margin)",
     ]
     if benchmark == "mmlu-pro":
-        out.append("MMLU-Pro settings differ by publisher (each score's setting is in its evidence)")
+        out.append(
+            "MMLU-Pro settings differ: publishers mostly print chain-of-thought figures, the leaderboard's 5-shot "
+            "run without chain of thought reads several points lower for the same model (Qwen2.5-72B-Instruct: "
+            "71.1 by Qwen, 56.25 on the leaderboard); each score's setting is in its evidence"
+        )
     if budget.gpu is not None:
         out.append(
             f"ties broken by estimated decode speed (roofline estimate on the {budget.gpu.name}), then by less GPU memory"

@@ -226,6 +226,7 @@ def draw(result: Recommendation, with_unranked: bool) -> None:
             "expected": st.column_config.TextColumn(width=65),
             "needs": st.column_config.TextColumn(width=80),
             "context left": st.column_config.TextColumn(width=95),
+            "best expected at this width": st.column_config.TextColumn(width=255),
         },
     )
     st.caption(
@@ -301,7 +302,7 @@ def draw(result: Recommendation, with_unranked: bool) -> None:
                 "needs GiB": st.column_config.NumberColumn(format="%.2f", width=70),
                 "headroom GiB": st.column_config.NumberColumn("headroom", format="%.2f", width=70),
                 "decode tok/s": st.column_config.NumberColumn("tok/s", format="%.0f", width=45),
-                "why unranked": st.column_config.TextColumn(width="medium"),
+                "why unranked": st.column_config.TextColumn(width=105),
             },
         )
 
