@@ -19,12 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from planner.engines.constants import MIB, constant, default, default_source
+from planner.engines.constants import constant, default, default_source
 from planner.errors import PlannerError, RequestError
-from planner.hardware.errors import SizeError
+from planner.hardware.errors import AmbiguousGpuError, SizeError, UnknownGpuError
 from planner.hardware.gpus import Gpu, find_gpu
 from planner.hardware.live import read_live_gpus
-from planner.hardware.units import MIN_BARE_BYTES, format_gib, parse_size
+from planner.hardware.units import MIB, MIN_BARE_BYTES, format_gib, parse_size
 from planner.limits import MAX_GPUS
 from planner.memory.estimate import MemoryEstimate, RunSettings
 
@@ -209,6 +209,11 @@ def _checked_size(size: str | int) -> int:
     return value
 
 
+def _numbered(name: str, index: int, count: int) -> str:
+    """Device names that tell several equal GPUs apart (``GPU 1: NVIDIA GeForce RTX 4090``), as NVML numbers them."""
+    return name if count == 1 else f"GPU {index}: {name}"
+
+
 def _times(count: int, text: str) -> str:
     return text if count == 1 else f"{count} x {text}"
 
@@ -249,6 +254,8 @@ def budget_for(
             return budget_from_size(vram, gpus or 1)
     except SizeError as exc:
         raise RequestError("vram", str(exc)) from None
+    except (UnknownGpuError, AmbiguousGpuError) as exc:
+        raise RequestError("gpu", str(exc)) from None
     if gpus is not None:
         raise RequestError(
             "gpus", "a GPU count needs a GPU: a catalog GPU, a memory size or the live reading"
@@ -285,8 +292,8 @@ def budget_from_gpu(gpu: Gpu | str, count: int = 1, vram: str | int | None = Non
                 f"unified memory: planning against the GPU's default share {format_gib(capacity)} "
                 f"of {format_gib(total)} ({card.gpu_usable_source})"
             )
-    device = Device(card.name, capacity, total, card)
-    return Budget((device,) * count, source, label, tuple(notes))
+    devices = tuple(Device(_numbered(card.name, i, count), capacity, total, card) for i in range(count))
+    return Budget(devices, source, label, tuple(notes))
 
 
 def budget_from_size(size: str | int, count: int = 1, name: str | None = None) -> Budget:
@@ -294,8 +301,9 @@ def budget_from_size(size: str | int, count: int = 1, name: str | None = None) -
     capacity = _checked_size(size)
     count = _checked_count(count)
     label_name = name or f"GPU with {format_gib(capacity)}"
-    device = Device(name or f"custom {format_gib(capacity)}", capacity, capacity, None)
-    return Budget((device,) * count, "custom", f"{_times(count, label_name)} (memory given)")
+    base = name or f"custom {format_gib(capacity)}"
+    devices = tuple(Device(_numbered(base, i, count), capacity, capacity, None) for i in range(count))
+    return Budget(devices, "custom", f"{_times(count, label_name)} (memory given)")
 
 
 def budget_from_live(count: int | None = None, nvml: Any = None) -> Budget:

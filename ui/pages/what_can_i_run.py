@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from planner import PlannerError
-from planner.hardware.units import GIB, format_gib
+from planner.hardware.units import format_gib, to_gib
 from planner.recommend import (
     BENCHMARKS,
     DEFAULT_BENCHMARK,
@@ -46,11 +46,6 @@ SHOWN = (
     "rank", "model", "params (B)", "format", "engine", "expected", "retention", "needs GiB", "headroom GiB",
     "decode tok/s", "why unranked",
 )  # fmt: skip
-
-
-def gib(n: int) -> float:
-    """Bytes to GiB for display."""
-    return n / GIB
 
 
 def label(c: Candidate) -> str:
@@ -126,8 +121,8 @@ def table(result: Recommendation, with_unranked: bool) -> pd.DataFrame:
                 "retention %": None if q.retention_used is None else 100 * q.retention_used,
                 "retention": retention_text(c),
                 "retention from": BASIS_LABELS.get(q.retention.basis, q.retention.basis),
-                "needs GiB": gib(c.fit.required_bytes),
-                "headroom GiB": gib(c.fit.headroom_bytes),
+                "needs GiB": to_gib(c.fit.required_bytes),
+                "headroom GiB": to_gib(c.fit.headroom_bytes),
                 "decode tok/s": None if c.speed is None else c.speed.decode_tokens_per_s,
                 "kind": f"{c.modality}, {c.architecture}",
                 "why unranked": q.reason or DASH,
