@@ -668,7 +668,7 @@ def _context_left(c: Candidate | None, settings: RunSettings, budget: Budget) ->
     if c is None:
         return None
     try:
-        return max_context(_spec_of(c.model_id), c.format_id, c.engine, settings, budget)
+        return max_context(_spec_of(c.model_id), parse_format(c.format_id), c.engine, settings, budget)
     except PlannerError:
         return None
 

@@ -24,7 +24,6 @@ plus rows within a factor 1.25 of that log-distance; a median above 100% counts 
   released in that format -> 100%.
 """
 
-import time
 from itertools import pairwise
 
 import pytest
@@ -301,16 +300,15 @@ def test_to_dict_is_plain_json():
     json.dumps(data)
 
 
-def test_the_whole_catalog_ranks_in_a_few_seconds():
-    _estimate.cache_clear()
-    started = time.perf_counter()
-    recommend(budget_from_gpu("rtx-4090"), RunSettings(context=16384))
-    cold = time.perf_counter() - started
-    started = time.perf_counter()
-    recommend(budget_from_gpu("rtx-3090"), RunSettings(context=16384))
-    warm = time.perf_counter() - started
-    assert cold < 10, f"cold ranking took {cold:.1f} s"
-    assert warm < cold
+def test_a_second_budget_reuses_the_estimates():
+    """Estimates do not depend on the budget, so ranking the same catalog on another card computes none anew
+    (how fast that is is measured in benchmarks/recommend.py, not asserted here)."""
+    settings = RunSettings(context=16384)
+    recommend(budget_from_gpu("rtx-4090"), settings, context_of_largest=False)
+    before = _estimate.cache_info()
+    recommend(budget_from_gpu("rtx-3090"), settings, context_of_largest=False)
+    after = _estimate.cache_info()
+    assert after.misses == before.misses and after.hits > before.hits
 
 
 def test_hub_models_join_the_comparison(hub):
