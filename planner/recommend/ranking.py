@@ -667,8 +667,16 @@ def _context_left(c: Candidate | None, settings: RunSettings, budget: Budget) ->
     """The longest context ``c`` fits with on ``budget`` (same engine, batch and cache settings)."""
     if c is None:
         return None
+    return _max_context(c.model_id, c.format_id, c.engine, settings, budget)
+
+
+@lru_cache(maxsize=256)
+def _max_context(
+    model_id: str, format_id: str, engine: str, settings: RunSettings, budget: Budget
+) -> Limit | None:
+    """:func:`planner.fit.max_context`, cached per (model, format, engine, settings, budget): a binary search."""
     try:
-        return max_context(_spec_of(c.model_id), parse_format(c.format_id), c.engine, settings, budget)
+        return max_context(_spec_of(model_id), parse_format(format_id), engine, settings, budget)
     except PlannerError:
         return None
 
