@@ -640,7 +640,20 @@ def recommend(
     picks = best_per_bit_width(ordered, widths, {bit_width(f) for f in parsed.values()})
     if context_of_largest:
         picks = tuple(replace(p, largest_context=_context_left(p.largest, settings, budget)) for p in picks)
-    trade_offs = tuple(larger_at_fewer_bits(ordered, label, high, low) for high, low in TRADE_OFF_WIDTHS)
+    tried_widths = {bit_width(f) for f in parsed.values()}
+    trade_offs = tuple(
+        larger_at_fewer_bits(ordered, label, high, low)
+        if {high, low} <= tried_widths
+        else TradeOff(
+            None,
+            None,
+            None,
+            f"{high}-bit vs {low}-bit not compared: no format of that width was tried.",
+            high,
+            low,
+        )
+        for high, low in TRADE_OFF_WIDTHS
+    )
     return Recommendation(
         budget=budget,
         settings=settings,

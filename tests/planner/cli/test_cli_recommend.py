@@ -193,3 +193,26 @@ def test_live_without_nvml_says_so():
             and result.stderr.startswith("error: ")
             and "Traceback" not in result.stderr
         )
+
+
+def _readme_recommend_examples():
+    import re
+    import shlex
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    out = []
+    for line in readme.splitlines():
+        match = re.match(r"\s*python -m planner recommend (.*?)\s*(#.*)?$", line)
+        if match:
+            out.append(shlex.split(match.group(1)))
+    return out
+
+
+@pytest.mark.parametrize("args", _readme_recommend_examples(), ids=" ".join)
+def test_every_readme_example_returns_a_ranked_answer(args, capsys):
+    assert args, "the README shows recommend examples"
+    extra = [] if "--json" in args else ["--json"]
+    assert main(["recommend", *args, *extra]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["best"] is not None and out["best"]["rank"] == 1 and out["ranked_total"] > 0
