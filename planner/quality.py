@@ -570,18 +570,24 @@ def load_leaderboard() -> dict[str, dict[str, BenchmarkScore]]:
     return parse_leaderboard(_read(LEADERBOARD_FILE))
 
 
+#: The note of a catalog model that has no entry in models.json yet.
+NO_ENTRY = "no entry in data/quality/models.json yet: no publisher's score recorded for this catalog model"
+
+
 @cache
 def load_model_scores() -> dict[str, ModelScore]:
     """Published scores by Hub id: every catalog model has an entry (scores may be None), other ids may.
+
+    A catalog model missing from ``models.json`` gets an entry without scores (its note says so), so a
+    new catalog model is listed unranked with the reason instead of breaking every ranking.
 
     The publisher's figures (``models.json``) and the leaderboard's (``leaderboard.json``) are merged
     per id; an id with leaderboard scores only gets an entry holding just those.
     """
     catalog_ids = frozenset(load_catalog())
     scores = parse_model_scores(_read(MODELS_FILE), catalog_ids)
-    missing = catalog_ids - set(scores)
-    if missing:
-        raise QualityDataError(f"models.json: catalog models without an entry: {', '.join(sorted(missing))}")
+    for model_id in catalog_ids - set(scores):  # a catalog model added before its scores: listed, unranked
+        scores[model_id] = ModelScore(model_id, None, None, note=NO_ENTRY)
     board = load_leaderboard()
     by_lower = {k.lower(): k for k in scores}
     for model_id, entry in board.items():
