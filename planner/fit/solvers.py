@@ -18,7 +18,7 @@ from planner.engines.constants import default
 from planner.engines.shape import model_dtype
 from planner.engines.vllm.kv import vllm_cache
 from planner.errors import PlannerError
-from planner.fit.budget import Allowance, Budget, Device, FitError, charged_bytes
+from planner.fit.budget import Allowance, Budget, Device, FitError, charged_bytes, unified_check
 from planner.fit.multi_gpu import SplitPlan, split_layers, split_tensor_parallel
 from planner.formats import QuantFormat, parse_format
 from planner.hardware.units import format_gib
@@ -206,8 +206,9 @@ def fit_estimate(est: MemoryEstimate, budget: Budget) -> FitResult:
     allowance = budget.allowance(est.engine, est.settings)
     required = charged_bytes(est)
     blockers, notes = _unsupported(budget, est.format, est.engine)
-    blockers = [*allowance.blockers, *blockers]
-    notes = [allowance.rule, *allowance.notes, *budget.notes, *notes]
+    shared_notes, shared_blockers = unified_check(est, budget)
+    blockers = [*allowance.blockers, *blockers, *shared_blockers]
+    notes = [allowance.rule, *allowance.notes, *budget.notes, *notes, *shared_notes]
     usable = allowance.total_usable_bytes
     split = None
     if budget.count == 1:
