@@ -79,8 +79,12 @@ def hf_config(raw: Mapping[str, Any]) -> Any:
 def auto_class(model_type: str) -> Any:
     """The Auto class transformers loads ``model_type`` with."""
     from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
-    return AutoModelForImageTextToText if model_type in IMAGE_TEXT_TYPES else AutoModelForCausalLM
+    # NOTE: a few text-only types are registered only in the image-text table (mistral4 in 5.23).
+    if model_type in IMAGE_TEXT_TYPES or model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        return AutoModelForImageTextToText
+    return AutoModelForCausalLM
 
 
 def text_config(hf: Any) -> Any:

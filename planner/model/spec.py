@@ -116,6 +116,8 @@ class LayerSpec:
     latent_dim: int = 0
     state_elements: int = 0
     moe: bool = False
+    #: Per-token elements a DSA indexer caches besides the MLA latent (DeepSeek-V3.2's index keys).
+    indexer_dim: int = 0
 
     @property
     def kv_elements_per_token(self) -> int:
@@ -123,7 +125,7 @@ class LayerSpec:
         if self.attention in (AttentionKind.FULL, AttentionKind.SLIDING):
             return self.kv_heads * (self.k_head_dim + self.v_head_dim)
         if self.attention is AttentionKind.MLA:
-            return self.latent_dim
+            return self.latent_dim + self.indexer_dim
         return 0
 
 

@@ -189,11 +189,6 @@ def test_mtp_layers_are_noted_not_counted():
     ("change", "error", "field"),
     [
         ({"num_experts_per_tok": 7}, InvalidFieldError, "num_experts_per_tok"),
-        (
-            {"num_experts_per_tok": None, "model_type": "deepseek_v2"},
-            MissingFieldError,
-            "num_experts_per_tok",
-        ),
         ({"kv_lora_rank": "512"}, InvalidFieldError, "kv_lora_rank"),
         ({"q_lora_rank": 0}, InvalidFieldError, "q_lora_rank"),
         ({"hidden_size": True}, InvalidFieldError, "hidden_size"),
