@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from planner.errors import InvalidFieldError, MissingFieldError
+from planner.errors import InvalidFieldError
 from planner.model import AttentionKind, Role, model_from_config
 from planner.model.spec import ROUTED_EXPERT_ROLES
 from tests.planner.model.architectures._compare import (
