@@ -12,6 +12,7 @@ Sources: transformers ``models/llama4/{configuration,modeling}_llama4.py`` (``Ll
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from planner.errors import InvalidFieldError
@@ -104,7 +105,7 @@ def build_llama4_text(
         else:
             add_gated_mlp(b, i, f, hidden, cfg.int("intermediate_size_mlp", 16384))
         layer = attention_layer(i, kinds[i], chunk, kv_heads, head_dim, moe=moe)
-        b.layers.append(layer)
+        b.layers.append(replace(layer, chunked=layer.attention is AttentionKind.SLIDING))
     if any(layer.window for layer in b.layers):
         b.note(
             f"RoPE layers attend within chunks of {chunk} tokens (iRoPE): their cache is bounded like a "
