@@ -19,15 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from planner.engines.constants import MIB, constant, default, default_source
-from planner.errors import PlannerError
+from planner.engines.constants import constant, default, default_source
+from planner.errors import PlannerError, RequestError
+from planner.hardware.errors import AmbiguousGpuError, SizeError, UnknownGpuError
 from planner.hardware.gpus import Gpu, find_gpu
 from planner.hardware.live import read_live_gpus
-from planner.hardware.units import format_gib, parse_size
+from planner.hardware.units import MIB, MIN_BARE_BYTES, format_gib, parse_size
+from planner.limits import MAX_GPUS
 from planner.memory.estimate import MemoryEstimate, RunSettings
-
-#: The most GPUs one plan may span (a typo guard: 8-GPU nodes are the common maximum).
-MAX_GPUS = 64
 
 VLLM_POOL_SOURCE = (
     "vllm-project/vllm vllm/v1/worker/gpu_worker.py: requested_memory = total_memory x gpu_memory_utilization; "
@@ -210,8 +209,58 @@ def _checked_size(size: str | int) -> int:
     return value
 
 
+def _numbered(name: str, index: int, count: int) -> str:
+    """Device names that tell several equal GPUs apart (``GPU 1: NVIDIA GeForce RTX 4090``), as NVML numbers them."""
+    return name if count == 1 else f"GPU {index}: {name}"
+
+
 def _times(count: int, text: str) -> str:
     return text if count == 1 else f"{count} x {text}"
+
+
+def budget_for(
+    gpu: Gpu | str | None = None,
+    vram: str | int | None = None,
+    gpus: int | None = None,
+    live: bool = False,
+) -> Budget | None:
+    """The one way from a GPU choice to a :class:`Budget` (the CLI, the app and the API all call it).
+
+    ``live``: this machine's free memory; ``gpu``: a catalog GPU (``vram`` then overrides its
+    memory); ``vram`` alone: GPUs of that size; ``gpus`` copies (default 1). ``None`` when nothing
+    names a GPU. A bare number of bytes under 1 MiB (``24``) is refused: it is a size typed
+    without its unit.
+    """
+    if isinstance(vram, str) and not vram.strip():
+        vram = None
+    if vram is not None:
+        text = str(vram).strip()
+        if text.isdigit() and int(text) < MIN_BARE_BYTES:
+            raise RequestError(
+                "vram",
+                f"the GPU memory '{text:.20}' reads as {int(text)} bytes; give the unit: {text}GiB "
+                f"(x 2^30 bytes) or {text}GB (x 10^9 bytes)",
+            )
+    if live:
+        if gpu or vram is not None:
+            raise RequestError(
+                "live", "a live reading uses this machine's GPUs: leave out the GPU name and size"
+            )
+        return budget_from_live(gpus)
+    try:
+        if gpu:
+            return budget_from_gpu(gpu, gpus or 1, vram=vram)
+        if vram is not None:
+            return budget_from_size(vram, gpus or 1)
+    except SizeError as exc:
+        raise RequestError("vram", str(exc)) from None
+    except (UnknownGpuError, AmbiguousGpuError) as exc:
+        raise RequestError("gpu", str(exc)) from None
+    if gpus is not None:
+        raise RequestError(
+            "gpus", "a GPU count needs a GPU: a catalog GPU, a memory size or the live reading"
+        )
+    return None
 
 
 def budget_from_gpu(gpu: Gpu | str, count: int = 1, vram: str | int | None = None) -> Budget:
@@ -234,7 +283,7 @@ def budget_from_gpu(gpu: Gpu | str, count: int = 1, vram: str | int | None = Non
         if card.memory_basis == "nvml":
             notes.append(
                 "catalog memory is the NVML total; an idle GPU reports less free (driver reservations, "
-                "a display, other processes): use --live for what is free now"
+                "a display, other processes): plan on the live reading of this machine's GPU for what is free now"
             )
         else:
             notes.append(f"catalog memory is the nominal {card.memory_nominal}; NVML reports a little less")
@@ -243,8 +292,8 @@ def budget_from_gpu(gpu: Gpu | str, count: int = 1, vram: str | int | None = Non
                 f"unified memory: planning against the GPU's default share {format_gib(capacity)} "
                 f"of {format_gib(total)} ({card.gpu_usable_source})"
             )
-    device = Device(card.name, capacity, total, card)
-    return Budget((device,) * count, source, label, tuple(notes))
+    devices = tuple(Device(_numbered(card.name, i, count), capacity, total, card) for i in range(count))
+    return Budget(devices, source, label, tuple(notes))
 
 
 def budget_from_size(size: str | int, count: int = 1, name: str | None = None) -> Budget:
@@ -252,8 +301,9 @@ def budget_from_size(size: str | int, count: int = 1, name: str | None = None) -
     capacity = _checked_size(size)
     count = _checked_count(count)
     label_name = name or f"GPU with {format_gib(capacity)}"
-    device = Device(name or f"custom {format_gib(capacity)}", capacity, capacity, None)
-    return Budget((device,) * count, "custom", f"{_times(count, label_name)} (memory given)")
+    base = name or f"custom {format_gib(capacity)}"
+    devices = tuple(Device(_numbered(base, i, count), capacity, capacity, None) for i in range(count))
+    return Budget(devices, "custom", f"{_times(count, label_name)} (memory given)")
 
 
 def budget_from_live(count: int | None = None, nvml: Any = None) -> Budget:
@@ -301,6 +351,7 @@ __all__ = [
     "Budget",
     "Device",
     "FitError",
+    "budget_for",
     "budget_from_gpu",
     "budget_from_live",
     "budget_from_size",

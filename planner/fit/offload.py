@@ -1,7 +1,7 @@
 """llama.cpp partial offload: how many layers (``-ngl``) fit, and for MoE models which experts go to the CPU.
 
 :func:`offload_plan` searches ``-ngl`` with the llama.cpp engine's own placement
-(``planner/engines/llamacpp.py``: layers offloaded from the tail, output layer first).
+(``planner/engines/llamacpp/weights.py``: layers offloaded from the tail, output layer first).
 :func:`experts_on_cpu` models ``--n-cpu-moe N`` (``-ot "blk\\.i\\.ffn_.*_exps=CPU"``), which the
 engine has no setting for: it takes the all-on-GPU estimate and moves the routed-expert tensors of
 layers ``0..N-1`` (exact per-layer GGUF bytes) to host memory; :func:`cpu_moe_plan` finds the
@@ -16,13 +16,12 @@ from dataclasses import dataclass, replace
 from planner.engines import estimate as engine_estimate
 from planner.engines import get_engine
 from planner.fit.budget import Budget, FitError
-from planner.fit.solvers import FitResult, Limit, fit_estimate, largest_fitting
-from planner.formats import QuantFormat, parse_format
+from planner.fit.solvers import FitResult, Limit, fit_estimate, largest_fitting, parsed
+from planner.formats import QuantFormat
 from planner.formats.gguf import GgufTensor, gguf_tensors
-from planner.hardware.units import format_gib
+from planner.hardware.units import format_gib, format_short
 from planner.memory.estimate import MemoryEstimate, RunSettings
 from planner.memory.figure import Figure
-from planner.memory.kv import fmt_bytes
 from planner.model.spec import ModelSpec
 
 #: ``LLM_FFN_EXPS_REGEX`` of llama.cpp ``common/common.h``, matched with a search like the loader's
@@ -97,8 +96,8 @@ class OffloadPlan:
         return "" if self.gpu_layers is None else f"-ngl {self.gpu_layers}"
 
 
-def _llamacpp_format(fmt: QuantFormat | str) -> QuantFormat:
-    chosen = parse_format(fmt) if isinstance(fmt, str) else fmt
+def _llamacpp_format(fmt: QuantFormat) -> QuantFormat:
+    chosen = parsed(fmt)
     if not get_engine("llama.cpp").loads(chosen):
         raise FitError(
             f"partial offload is a llama.cpp plan; llama.cpp does not load '{chosen.id}' (use a GGUF type)"
@@ -121,7 +120,7 @@ def _host(est: MemoryEstimate, host_ram_bytes: int | None) -> tuple[bool | None,
 
 def offload_plan(
     spec: ModelSpec,
-    fmt: QuantFormat | str,
+    fmt: QuantFormat,
     settings: RunSettings | None,
     budget: Budget,
     host_ram_bytes: int | None = None,
@@ -170,7 +169,7 @@ def offload_plan(
 # ---------------------------------------------------------------------------------------------
 
 
-def expert_tensors(spec: ModelSpec, fmt: QuantFormat | str) -> tuple[GgufTensor, ...]:
+def expert_tensors(spec: ModelSpec, fmt: QuantFormat) -> tuple[GgufTensor, ...]:
     """The GGUF tensors ``--n-cpu-moe`` moves (routed experts: ``blk.i.ffn_{up,down,gate,gate_up}_exps``).
 
     Shared experts (``ffn_*_shexp``) and the router (``ffn_gate_inp``) stay on the GPU.
@@ -180,7 +179,7 @@ def expert_tensors(spec: ModelSpec, fmt: QuantFormat | str) -> tuple[GgufTensor,
     return tuple(t for t in gguf_tensors(spec, chosen.id) if t.layer is not None and pattern.search(t.name))
 
 
-def expert_bytes_by_layer(spec: ModelSpec, fmt: QuantFormat | str) -> dict[int, int]:
+def expert_bytes_by_layer(spec: ModelSpec, fmt: QuantFormat) -> dict[int, int]:
     """Routed-expert bytes of each layer (exact GGUF bytes; layers without experts are left out)."""
     out: dict[int, int] = {}
     for t in expert_tensors(spec, fmt):
@@ -204,7 +203,7 @@ def _shifted(fig: Figure, delta: int, rule: str, source: str, parts: dict[str, i
 
 
 def experts_on_cpu(
-    spec: ModelSpec, fmt: QuantFormat | str, settings: RunSettings | None, n_cpu_moe: int
+    spec: ModelSpec, fmt: QuantFormat, settings: RunSettings | None, n_cpu_moe: int
 ) -> MemoryEstimate:
     """The llama.cpp estimate with every layer on the GPU except the routed experts of layers ``0..n-1``.
 
@@ -232,19 +231,21 @@ def experts_on_cpu(
     h_parts = {**base.host_weights.parts, "cpu_moe_experts": moved}
     a_parts = dict(base.activations.parts)
     a_parts["cpu_weights_staging"] = a_parts.get("cpu_weights_staging", 0) + staging
-    weights = _shifted(base.weights, -moved, f"{what}, -{fmt_bytes(moved)}", CPU_MOE_SOURCE, w_parts)
-    host_weights = _shifted(base.host_weights, moved, f"{what}, +{fmt_bytes(moved)}", CPU_MOE_SOURCE, h_parts)
+    weights = _shifted(base.weights, -moved, f"{what}, -{format_short(moved)}", CPU_MOE_SOURCE, w_parts)
+    host_weights = _shifted(
+        base.host_weights, moved, f"{what}, +{format_short(moved)}", CPU_MOE_SOURCE, h_parts
+    )
     activations = _shifted(
         base.activations,
         staging,
-        f"+ largest CPU expert tensor staged for op offload {fmt_bytes(staging)} "
+        f"+ largest CPU expert tensor staged for op offload {format_short(staging)} "
         f"(batches of {OP_OFFLOAD_MIN_BATCH}+ tokens run the expert matmul on the GPU)",
         "ggml-org/llama.cpp ggml/src/ggml-cuda/ggml-cuda.cu offload_op (min_batch_size 32); ggml-backend.cpp "
         "scheduler copies CPU weights of offloaded ops",
         a_parts,
     )
     note = (
-        f"{what}: {fmt_bytes(moved)} moved; all layers' attention and KV cache stay on the GPU; decode "
+        f"{what}: {format_short(moved)} moved; all layers' attention and KV cache stay on the GPU; decode "
         f"(batches under {OP_OFFLOAD_MIN_BATCH} tokens) runs those experts on the CPU, reading host memory"
     )
     return replace(
@@ -258,7 +259,7 @@ def experts_on_cpu(
 
 def cpu_moe_plan(
     spec: ModelSpec,
-    fmt: QuantFormat | str,
+    fmt: QuantFormat,
     settings: RunSettings | None,
     budget: Budget,
     host_ram_bytes: int | None = None,
@@ -278,7 +279,7 @@ def cpu_moe_plan(
     notes: list[str] = []
     top = check(n_layer)
     if not top.fits:
-        why = "; ".join(top.blockers) or f"short by {format_gib(-top.headroom_bytes)}"
+        why = "; ".join(top.blockers) or f"short by {format_gib(-top.tightest.headroom_bytes)}"
         notes.append(
             f"even every layer's experts on the CPU (--cpu-moe) does not fit: {why}; combine with -ngl"
         )

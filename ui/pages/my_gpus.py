@@ -6,8 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from planner.hardware import format_bandwidth, format_gib, read_live_gpus
-
-GIB = 1 << 30
+from planner.hardware.units import to_gib
 
 st.title("My GPUs")
 st.caption(
@@ -54,7 +53,7 @@ def live_view() -> None:
                         {
                             "pid": p.pid,
                             "kind": p.kind,
-                            "used GiB": None if p.used_bytes is None else p.used_bytes / GIB,
+                            "used GiB": to_gib(p.used_bytes),
                         }
                         for p in gpu.processes
                     ]

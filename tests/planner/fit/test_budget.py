@@ -74,7 +74,7 @@ def test_catalog_gpu_uses_the_nvml_total_and_keeps_the_gpu():
     assert budget.count == 2 and budget.source == "catalog"
     assert budget.capacity_bytes == 2 * card.memory_bytes == 2 * 24564 * MIB
     assert budget.gpu is card
-    assert budget.names == (card.name, card.name)
+    assert budget.names == (f"GPU 0: {card.name}", f"GPU 1: {card.name}")  # numbered as NVML numbers them
     assert "2 x NVIDIA GeForce RTX 4090" in budget.label
 
 
