@@ -125,6 +125,9 @@ class LayerSpec:
     #: True for a ``SLIDING`` layer that attends within fixed chunks of ``window`` tokens (Llama 4's
     #: chunked attention) rather than a window sliding token by token.
     chunked: bool = False
+    #: True when the recurrent state is kept in the activation dtype rather than fp32 (MiniMax's
+    #: lightning attention); conv windows are always in the activation dtype.
+    state_in_model_dtype: bool = False
 
     @property
     def kv_elements_per_token(self) -> int:

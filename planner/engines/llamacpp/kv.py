@@ -58,7 +58,19 @@ def llamacpp_cache(
                 n = cells
             k_row = _head_rows(k_type, g.k_elements, g.k_head_dim, "K")
             v_row = _head_rows(v_type, g.v_elements, g.v_head_dim, "V")
-            out.append(LayerCache(g.index, g.kind, n, batch * n * k_row, batch * n * v_row))
+            # NOTE: a parallel hybrid layer (Falcon-H1) also has a recurrent row: llama_memory_hybrid
+            # keeps both the KV cache and llama_memory_recurrent for such layers.
+            hybrid = (g.conv_channels * max(g.conv_kernel - 1, 0) + g.ssm_elements) * f32
+            out.append(
+                LayerCache(
+                    g.index,
+                    g.kind,
+                    n,
+                    batch * n * k_row,
+                    batch * n * v_row,
+                    state_bytes=max(batch, 1) * hybrid,
+                )
+            )
         elif g.kind is AttentionKind.MLA:
             k_row = _head_rows(k_type, g.latent, g.latent, "K (MLA latent)")
             out.append(LayerCache(g.index, g.kind, cells, batch * cells * k_row, 0))

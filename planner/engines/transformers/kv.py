@@ -3,7 +3,8 @@
 Full layers hold every token, sliding layers keep the last ``window - 1`` tokens
 (``DynamicSlidingWindowLayer``), MLA layers the latent (``kv_lora_rank`` as keys plus the rope key
 as values), linear layers a conv window of ``conv_kernel`` columns in the model dtype and an
-SSM/recurrent state in fp32.
+SSM/recurrent state in fp32 (MiniMax's lightning state in the model dtype); a parallel hybrid layer
+(Falcon-H1) both; DSA layers the MLA latent plus one indexer key per token.
 """
 
 from __future__ import annotations
@@ -26,21 +27,20 @@ def transformers_cache(
     """
     el = dtype.block_bytes  # transformers caches plain dtypes only
     fp32 = CACHE_TYPES["fp32"].block_bytes
+
+    def state(g) -> int:
+        # NOTE: LinearAttentionLayer: conv state in the activation dtype, recurrent state fp32, except
+        # MiniMaxCache.linear_cache, which keeps the lightning state in the activation dtype.
+        return batch * (
+            g.conv_channels * g.conv_kernel * el + g.ssm_elements * (el if g.state_model_dtype else fp32)
+        )
+
     out: list[LayerCache] = []
     for g in layer_geometry(spec):
-        if g.kind is AttentionKind.FULL:
-            cells = context
-            out.append(
-                LayerCache(
-                    g.index,
-                    g.kind,
-                    cells,
-                    batch * cells * g.k_elements * el,
-                    batch * cells * g.v_elements * el,
-                )
+        if g.kind in (AttentionKind.FULL, AttentionKind.SLIDING):
+            cells = (
+                context if g.kind is AttentionKind.FULL else min(context, max((g.window or context) - 1, 0))
             )
-        elif g.kind is AttentionKind.SLIDING:
-            cells = min(context, max((g.window or context) - 1, 0))
             out.append(
                 LayerCache(
                     g.index,
@@ -48,32 +48,36 @@ def transformers_cache(
                     cells,
                     batch * cells * g.k_elements * el,
                     batch * cells * g.v_elements * el,
+                    state_bytes=state(
+                        g
+                    ),  # 0 unless a parallel hybrid layer (LinearAttentionAndFullAttentionLayer)
                 )
             )
         elif g.kind is AttentionKind.MLA:
-            out.append(LayerCache(g.index, g.kind, context, batch * context * g.latent * el, 0))
+            # NOTE: DynamicIndexedLayer also concatenates one [index_head_dim] indexer key per token.
+            out.append(LayerCache(g.index, g.kind, context, batch * context * (g.latent + g.indexer) * el, 0))
         elif g.kind is AttentionKind.LINEAR:
-            conv = batch * g.conv_channels * g.conv_kernel * el
-            ssm = batch * g.ssm_elements * fp32
-            out.append(LayerCache(g.index, g.kind, 0, 0, 0, state_bytes=conv + ssm))
+            out.append(LayerCache(g.index, g.kind, 0, 0, 0, state_bytes=state(g)))
         else:
             out.append(LayerCache(g.index, g.kind, 0, 0, 0))
     geoms = {g.index: g for g in layer_geometry(spec)}
 
     def describe(layer: LayerCache) -> tuple:
         g = geoms[layer.index]
+        state_el = f"{el} B" if g.state_model_dtype else "4 B fp32"
+        state_text = f"{g.conv_channels} ch x {g.conv_kernel} conv cols x {el} B + {g.ssm_elements:,} state x {state_el}"
         if layer.kind is AttentionKind.LINEAR:
-            return (
-                "linear",
-                f"{batch} seq x ({g.conv_channels} ch x {g.conv_kernel} conv cols x {el} B "
-                f"+ {g.ssm_elements:,} state x 4 B fp32)",
-            )
+            return ("linear", f"{batch} seq x ({state_text})")
         if layer.kind is AttentionKind.MLA:
-            return ("mla", f"{batch} seq x {layer.cells:,} tokens x {g.latent} latent x {el} B")
+            indexer = f" + {g.indexer} indexer key" if g.indexer else ""
+            return ("mla", f"{batch} seq x {layer.cells:,} tokens x ({g.latent} latent{indexer}) x {el} B")
         label = "full" if layer.kind is AttentionKind.FULL else f"sliding(window {g.window}, keeps window-1)"
+        hybrid = f" + {batch} seq x ({state_text})" if g.has_state else ""
+        if hybrid:
+            label = f"{label}+mamba"
         return (
             label,
-            f"{batch} seq x {layer.cells:,} tokens x ({g.k_elements} K + {g.v_elements} V) x {el} B",
+            f"{batch} seq x {layer.cells:,} tokens x ({g.k_elements} K + {g.v_elements} V) x {el} B{hybrid}",
         )
 
     return tuple(out), group_lines(out, describe)

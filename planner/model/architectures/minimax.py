@@ -88,7 +88,13 @@ def build_minimax(cfg: ConfigView, name: str, root: dict[str, Any]) -> ModelSpec
         if kinds[i] is AttentionKind.LINEAR:
             _add_lightning(b, i, f"{p}.self_attn", hidden, heads, head_dim, block)
             # NOTE: MiniMaxCache.linear_cache holds one [batch, heads, head_dim, head_dim] state per layer.
-            layer = LayerSpec(i, AttentionKind.LINEAR, state_elements=heads * head_dim * head_dim, moe=True)
+            layer = LayerSpec(
+                i,
+                AttentionKind.LINEAR,
+                state_elements=heads * head_dim * head_dim,
+                moe=True,
+                state_in_model_dtype=True,
+            )
         else:
             add_attention(b, i, f"{p}.self_attn", hidden, heads, kv_heads, head_dim)
             kind = AttentionKind.SLIDING if window else AttentionKind.FULL
