@@ -45,6 +45,7 @@ class _Version:
     router_bias: bool  # V3: ``gate.e_score_correction_bias`` (aux-loss-free balancing)
     mlp_bias: bool  # V2 honours ``mlp_bias`` on dense and shared-expert MLPs; V3 has no biases
     indexer: bool = False  # V3.2: every layer's DSA indexer (its own projections and cached keys)
+    mtp_copies: bool = True  # the MTP layers carry their own embedding and head copies (not GLM-5's)
 
 
 _VERSIONS = {
@@ -52,6 +53,9 @@ _VERSIONS = {
     "deepseek_v3": _Version(3, 1, 256, 2048, 8, router_bias=True, mlp_bias=False),
     "deepseek_v32": _Version(3, 1, 256, 2048, 8, router_bias=True, mlp_bias=False, indexer=True),
     "mistral4": _Version(0, 1, 128, 2048, 4, router_bias=False, mlp_bias=False),
+    "glm_moe_dsa": _Version(
+        3, 1, 256, 2048, 8, router_bias=True, mlp_bias=False, indexer=True, mtp_copies=False
+    ),
 }
 #: model_types that DeepSeek's own code serves under another name.
 # NOTE: Kimi K2 ships model_type "kimi_k2" with DeepSeek-V3's modeling code (architectures
@@ -98,6 +102,8 @@ class _Block:
     #: V3.2's explicit ``mlp_layer_types`` ("dense" / "sparse" per layer), when the config gives them.
     mlp_types: tuple[str, ...] = ()
     indexer: tuple[int, int] | None = None  # (index_n_heads, index_head_dim) for V3.2
+    #: GLM-5: layers marked "shared" in ``indexer_types`` reuse the previous full layer's top-k: no indexer.
+    shared_indexer: frozenset[int] = frozenset()
     notes: tuple[str, ...] = ()
 
     def is_moe(self, i: int) -> bool:
@@ -136,7 +142,7 @@ def build_deepseek(cfg: ConfigView, name: str, root: dict[str, Any]) -> ModelSpe
                 attention=AttentionKind.MLA,
                 latent_dim=block.mla.latent_dim,
                 moe=block.is_moe(i),
-                indexer_dim=block.indexer[1] if block.indexer else 0,
+                indexer_dim=block.indexer[1] if block.indexer and i not in block.shared_indexer else 0,
             )
         )
 
@@ -158,7 +164,7 @@ def build_deepseek(cfg: ConfigView, name: str, root: dict[str, Any]) -> ModelSpe
             "transformers' port ignores the field and would build experts in every layer"
         )
     if mtp:
-        _note_mtp(b, cfg, block, vocab, n, mtp)
+        _note_mtp(b, cfg, block, vocab, n, mtp, copies=v.mtp_copies)
     routes = any(layer.moe for layer in b.layers)
     return b.build(
         name=name,
@@ -215,6 +221,7 @@ def _block(cfg: ConfigView, v: _Version, hidden: int, n: int) -> _Block:
         n_experts=max(n_experts, 0),
         mlp_types=_mlp_types(cfg, v, n),
         indexer=_indexer(cfg) if v.indexer else None,
+        shared_indexer=_shared_indexer_layers(cfg, n) if v.indexer else frozenset(),
     )
     if not any(block.is_moe(i) for i in range(n)):
         return block
@@ -249,11 +256,39 @@ def _mlp_types(cfg: ConfigView, v: _Version, n: int) -> tuple[str, ...]:
 
 
 def _indexer(cfg: ConfigView) -> tuple[int, int]:
-    """``(index_n_heads, index_head_dim)`` of V3.2's lightning indexer, DeepseekV32Config defaults."""
+    """``(index_n_heads, index_head_dim)`` of the DSA lightning indexer, DeepseekV32Config defaults."""
     for i, name in enumerate(cfg.str_list("layer_types", num_layers(cfg)) or []):
-        if name != "indexed_attention":
-            raise InvalidFieldError(f"layer_types[{i}]", "must be 'indexed_attention' for deepseek_v32")
-    return cfg.int("index_n_heads", 64, maximum=LIMITS["heads"]), cfg.int("index_head_dim", 128)
+        # NOTE: transformers remaps the legacy "deepseek_sparse_attention" to "indexed_attention".
+        if name not in ("indexed_attention", "deepseek_sparse_attention"):
+            raise InvalidFieldError(
+                f"layer_types[{i}]", f"must be 'indexed_attention' for {cfg.architecture}"
+            )
+    default_heads = 32 if cfg.architecture == "glm_moe_dsa" else 64
+    return cfg.int("index_n_heads", default_heads, maximum=LIMITS["heads"]), cfg.int("index_head_dim", 128)
+
+
+def _shared_indexer_layers(cfg: ConfigView, n: int) -> frozenset[int]:
+    """GLM-5's layers that reuse the previous layer's top-k (``indexer_types`` "shared").
+
+    # NOTE: GlmMoeDsaConfig: ``indexer_types``, else the ``index_topk_pattern`` string (F/S), else
+    # layer i is "full" when ``max(i - offset + 1, 0) % freq == 0`` (``index_topk_freq`` 1,
+    # ``index_skip_topk_offset`` 2: every layer full).
+    """
+    types = cfg.str_list("indexer_types", n)
+    if types is None:
+        pattern = cfg.raw.get("index_topk_pattern")
+        if isinstance(pattern, str):
+            if len(pattern) != n or set(pattern) - {"F", "S"}:
+                raise InvalidFieldError("index_topk_pattern", f"must be {n} letters F or S")
+            types = ["full" if c == "F" else "shared" for c in pattern]
+        else:
+            freq = max(cfg.int("index_topk_freq", 1, maximum=LIMITS["layers"]), 1)
+            offset = cfg.int("index_skip_topk_offset", 2, minimum=0, maximum=LIMITS["layers"])
+            types = ["full" if max(i - offset + 1, 0) % freq == 0 else "shared" for i in range(n)]
+    for i, t in enumerate(types):
+        if t not in ("full", "shared"):
+            raise InvalidFieldError(f"indexer_types[{i}]", "must be 'full' or 'shared'")
+    return frozenset(i for i, t in enumerate(types) if t == "shared")
 
 
 def _add_layer(b: SpecBuilder, cfg: ConfigView, block: _Block, i: int) -> None:
@@ -262,7 +297,7 @@ def _add_layer(b: SpecBuilder, cfg: ConfigView, block: _Block, i: int) -> None:
     b.add_norm(f"{p}.input_layernorm", hidden, i)
     b.add_norm(f"{p}.post_attention_layernorm", hidden, i)
     _add_mla(b, i, f"{p}.self_attn", hidden, block.mla, bias=block.attn_bias)
-    if block.indexer:
+    if block.indexer and i not in block.shared_indexer:
         _add_indexer(b, i, f"{p}.self_attn.indexer", hidden, block.mla, *block.indexer)
     if not block.is_moe(i):
         add_gated_mlp(b, i, f"{p}.mlp", hidden, cfg.int("intermediate_size"), bias=block.mlp_bias)
@@ -312,14 +347,17 @@ def _add_indexer(b: SpecBuilder, i: int, p: str, hidden: int, mla: _Mla, heads: 
     b.add_linear(f"{p}.weights_proj", Role.ATTN_GATE, heads, hidden, i)
 
 
-def _note_mtp(b: SpecBuilder, cfg: ConfigView, block: _Block, vocab: int, n: int, k: int) -> None:
+def _note_mtp(
+    b: SpecBuilder, cfg: ConfigView, block: _Block, vocab: int, n: int, k: int, *, copies: bool = True
+) -> None:
     """Say how big the multi-token-prediction layers are that the checkpoint also holds.
 
     # NOTE: V3/R1 checkpoints hold ``num_nextn_predict_layers`` MTP modules as
     # ``model.layers.{n}.*``: one more decoder layer plus enorm, hnorm, eh_proj
     # [hidden, 2*hidden], shared_head.norm, and their own copies of the embedding and head.
     # transformers does not build them and drops them on load, so they are not counted.
-    # DeepSeek's "671B" excludes them; the Hub's "685B" includes them.
+    # DeepSeek's "671B" excludes them; the Hub's "685B" includes them. GLM-5's MTP layer has no
+    # embedding or head copies (its Hub total less the model equals the layer, eh_proj and norms).
     """
     hidden = block.hidden
     scratch = SpecBuilder(cfg, "deepseek")
@@ -327,10 +365,9 @@ def _note_mtp(b: SpecBuilder, cfg: ConfigView, block: _Block, vocab: int, n: int
         _add_layer(scratch, cfg, block, i)
     layers = scratch.build(name="mtp", hidden_size=hidden, vocab_size=vocab).total_parameters
     unique = layers + k * (3 * hidden + 2 * hidden * hidden)
-    copies = k * 2 * vocab * hidden
+    extra = f" plus {k * 2 * vocab * hidden / 1e9:.1f}B of embedding/head copies" if copies else ""
     b.note(
         f"the checkpoint also holds {k} multi-token-prediction (MTP) layer(s) (model.layers.{n}.* on): "
-        f"{unique / 1e9:.1f}B parameters plus {copies / 1e9:.1f}B of embedding/head copies, which "
-        "transformers does not load; they are not counted here (DeepSeek-V3's published 671B excludes "
-        "them, the Hub's 685B includes them)"
+        f"{unique / 1e9:.1f}B parameters{extra}, which transformers does not load; they are not counted "
+        "here (DeepSeek-V3's published 671B excludes them, the Hub's 685B includes them)"
     )

@@ -118,10 +118,12 @@ def build_glm4_moe(cfg: ConfigView, name: str, root: dict[str, Any]) -> ModelSpe
         b.layers.append(attention_layer(i, AttentionKind.FULL, None, kv_heads, g.head_dim, moe=moe))
     if mtp:
         size = mtp_parameters(cfg, lambda s, i: _add_layer(s, cfg, g, i), n, mtp, hidden)
+        copies = mtp * 2 * vocab * hidden
         b.note(
-            f"the checkpoint also holds {mtp} multi-token-prediction layer(s) ({size / 1e9:.2f}B parameters: "
-            "one more decoder layer plus eh_proj and three norms each) that transformers does not load; "
-            "not counted"
+            f"the checkpoint also holds {mtp} multi-token-prediction layer(s) (model.layers.{n}.*: "
+            f"{size / 1e9:.2f}B parameters, one more decoder layer plus eh_proj and three norms each, and "
+            f"{copies / 1e9:.2f}B in their own copies of the embedding and head) that transformers does not "
+            "load; not counted"
         )
     routes = any(layer.moe for layer in b.layers)
     return b.build(
