@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from verify.hf import auto_class, hf_config
+from verify.hf import auto_class, hf_config, known_model_type
 
 
 def transformers_parameters(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
@@ -20,7 +20,7 @@ def transformers_parameters(config: dict[str, Any]) -> dict[str, tuple[int, ...]
     # class; special token ids (which transformers checks against a tiny vocabulary) are
     # dropped: see verify.hf.
     config_obj = hf_config(config)
-    auto = auto_class(config["model_type"])
+    auto = auto_class(known_model_type(config["model_type"], config.get("architectures")))
     with torch.device("meta"):
         model = auto.from_config(config_obj, trust_remote_code=False)
     shapes = {name: tuple(p.shape) for name, p in model.named_parameters()}
