@@ -52,6 +52,35 @@ def kv_producers(kinds: list[AttentionKind], shared: int) -> dict[int, int]:
     return out
 
 
+def per_layer_overrides(cfg: ConfigView, n: int) -> dict[int, dict[str, int]] | None:
+    """``per_layer_config`` (transformers 5.x's spelling of per-layer geometry): layer -> head_dim / kv heads.
+
+    ``None`` when the config has none (then ``global_head_dim`` / ``num_global_key_value_heads`` apply).
+    """
+    raw = cfg.raw.get("per_layer_config")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise InvalidFieldError("per_layer_config", "must be an object of layer index -> overrides")
+    out: dict[int, dict[str, int]] = {}
+    for key, value in raw.items():
+        try:
+            i = int(key)
+        except (TypeError, ValueError):
+            raise InvalidFieldError(
+                "per_layer_config", f"has the key '{key!s:.20}', not a layer index"
+            ) from None
+        if not 0 <= i < n or not isinstance(value, dict):
+            raise InvalidFieldError(f"per_layer_config.{key}", f"must be the overrides of a layer 0..{n - 1}")
+        view = ConfigView(value, cfg.architecture, prefix=f"{cfg.prefix}per_layer_config.{key}.")
+        out[i] = {
+            k: view.int(k, maximum=LIMITS["width"] if k == "head_dim" else LIMITS["heads"])
+            for k in ("head_dim", "num_key_value_heads")
+            if view.has(k)
+        }
+    return out
+
+
 def build_gemma4_text(b: SpecBuilder, cfg: ConfigView, prefix: str, head: str) -> tuple[int, int, bool]:
     """The language model under ``prefix``; returns ``(hidden, vocab, tied)``."""
     hidden = cfg.int("hidden_size", 2304)
@@ -65,9 +94,7 @@ def build_gemma4_text(b: SpecBuilder, cfg: ConfigView, prefix: str, head: str) -
     global_kv = kv_heads
     if k_eq_v and cfg.has("num_global_key_value_heads"):
         global_kv = cfg.int("num_global_key_value_heads", maximum=LIMITS["heads"])
-    for field, value in (("num_key_value_heads", kv_heads), ("num_global_key_value_heads", global_kv)):
-        if heads % value:
-            raise InvalidFieldError(field, f"is {value}, which does not divide num_attention_heads ({heads})")
+    overrides = per_layer_overrides(cfg, num_layers(cfg))
     bias = cfg.bool("attention_bias", False)
     tied = cfg.bool("tie_word_embeddings", True)
     kinds = layer_kinds(cfg, n, ["sliding_attention" if (i + 1) % 6 else "full_attention" for i in range(n)])
@@ -97,7 +124,15 @@ def build_gemma4_text(b: SpecBuilder, cfg: ConfigView, prefix: str, head: str) -
         p = f"{prefix}.layers.*"
         a = f"{p}.self_attn"
         full = kinds[i] is AttentionKind.FULL
-        dim, kvh = (global_dim, global_kv) if full else (head_dim, kv_heads)
+        if overrides is not None:
+            # NOTE: transformers 5.x saves the global layers' geometry as per_layer_config overrides.
+            dim = overrides.get(i, {}).get("head_dim", head_dim)
+            kvh = overrides.get(i, {}).get("num_key_value_heads", kv_heads)
+        else:
+            dim, kvh = (global_dim, global_kv) if full else (head_dim, kv_heads)
+        if heads % kvh:
+            field = "num_global_key_value_heads" if full else "num_key_value_heads"
+            raise InvalidFieldError(field, f"is {kvh}, which does not divide num_attention_heads ({heads})")
         for norm in (
             "input_layernorm",
             "post_attention_layernorm",
