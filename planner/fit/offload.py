@@ -69,6 +69,8 @@ class OffloadPlan:
 
     ``gpu_layers`` is ``None`` when not even ``-ngl 0`` fits (the CUDA context and buffers alone
     exceed the budget). ``experts`` is the ``--n-cpu-moe`` alternative for MoE models.
+    ``host_ram_bytes`` is the host memory the CPU side was judged against: the one given, or on
+    unified memory what the GPU side leaves of the shared memory.
     """
 
     gpu_layers: int | None
@@ -105,8 +107,30 @@ def _llamacpp_format(fmt: QuantFormat) -> QuantFormat:
     return chosen
 
 
-def _host(est: MemoryEstimate, host_ram_bytes: int | None) -> tuple[bool | None, list[str]]:
+def _host(
+    est: MemoryEstimate, host_ram_bytes: int | None, budget: Budget
+) -> tuple[bool | None, list[str], int | None]:
+    """(host side fits?, notes, the host memory it was judged against).
+
+    On unified memory the host side and the GPU draw from one memory: the host room is what the
+    plan's GPU bytes leave of it (:meth:`Budget.host_room`), whatever ``host_ram_bytes`` says.
+    """
     notes = []
+    room = budget.host_room(est.total)
+    if room is not None:
+        if host_ram_bytes is not None:
+            notes.append(
+                f"host RAM given ({format_gib(host_ram_bytes)}) is ignored: on unified memory the CPU side is "
+                "what the GPU leaves of the same memory"
+            )
+        ok = est.host_total <= room
+        shared = room + est.total
+        notes.append(
+            f"unified memory: the layers and buffers kept on the CPU ({format_gib(est.host_total)}) use the same "
+            f"{format_gib(shared)} as the GPU's {format_gib(est.total)}: {format_gib(max(room, 0))} left for them"
+            + ("" if ok else "; short: mmap pages weights in from disk on demand (it runs, slowly)")
+        )
+        return ok, notes, room
     ok = None
     if host_ram_bytes is not None:
         ok = est.host_total <= host_ram_bytes
@@ -115,7 +139,7 @@ def _host(est: MemoryEstimate, host_ram_bytes: int | None) -> tuple[bool | None,
                 f"host memory short: {format_gib(est.host_total)} needed, {format_gib(host_ram_bytes)} given "
                 "(mmap pages weights in from disk on demand: it runs, slowly)"
             )
-    return ok, notes
+    return ok, notes, host_ram_bytes
 
 
 def offload_plan(
@@ -143,7 +167,7 @@ def offload_plan(
 
     limit: Limit = largest_fitting("gpu_layers", check, n_layer + 1, notes, low=0)
     est = limit.fit.estimate
-    host_ok, host_notes = _host(est, host_ram_bytes)
+    host_ok, host_notes, host_room = _host(est, host_ram_bytes, budget)
     notes = [*limit.notes, *host_notes]
     if limit.value is not None and limit.value <= n_layer:
         notes.append(
@@ -157,7 +181,7 @@ def offload_plan(
         n_layer=n_layer,
         fit=limit.fit,
         host_bytes=est.host_total,
-        host_ram_bytes=host_ram_bytes,
+        host_ram_bytes=host_room,
         host_fits=host_ok,
         experts=experts,
         notes=tuple(notes),
@@ -283,9 +307,9 @@ def cpu_moe_plan(
         notes.append(
             f"even every layer's experts on the CPU (--cpu-moe) does not fit: {why}; combine with -ngl"
         )
-        host_ok, host_notes = _host(top.estimate, host_ram_bytes)
+        host_ok, host_notes, host_room = _host(top.estimate, host_ram_bytes, budget)
         return ExpertPlan(
-            None, n_layer, sum(moves.values()), top, top.estimate.host_total, host_ram_bytes, host_ok,
+            None, n_layer, sum(moves.values()), top, top.estimate.host_total, host_room, host_ok,
             (*notes, *host_notes),
         )  # fmt: skip
     lo, lo_fit = n_layer, top  # smallest fitting found so far
@@ -302,7 +326,7 @@ def cpu_moe_plan(
             else:
                 bad = mid
     moved = sum(b for layer, b in moves.items() if layer < lo)
-    host_ok, host_notes = _host(lo_fit.estimate, host_ram_bytes)
+    host_ok, host_notes, host_room = _host(lo_fit.estimate, host_ram_bytes, budget)
     if lo:
         notes.append(
             f"--n-cpu-moe {lo} fits and --n-cpu-moe {lo - 1} does not: {format_gib(moved)} of routed experts "
@@ -311,7 +335,7 @@ def cpu_moe_plan(
     else:
         notes.append("everything fits on the GPU: no experts need to move")
     return ExpertPlan(
-        lo, n_layer, moved, lo_fit, lo_fit.estimate.host_total, host_ram_bytes, host_ok, (*notes, *host_notes)
+        lo, n_layer, moved, lo_fit, lo_fit.estimate.host_total, host_room, host_ok, (*notes, *host_notes)
     )
 
 
