@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     """Print the plan's memory, and its fit when a GPU is given."""
     from planner.fit.answer import answer_plan, estimate_json
     from planner.hardware.units import GIB
+    from planner.report import approximate_warning
 
     plan = resolve(request_from_args(args))
     result, answer = answer_plan(plan)
@@ -62,10 +63,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     low, high = result.total_band
     settings = plan.settings
+    warning = approximate_warning(plan.spec)
+    if warning:
+        print(f"warning: {warning}")
     print(
         f"{plan.spec.name}  {plan.format.id} on {result.engine}, context {settings.context:,} x batch "
         f"{settings.batch}, KV {result.kv_dtype}"
     )
+    print(f"tensors from {plan.spec.inventory_source.value}")
     print(f"{'GPU memory':<14} {'GiB':>9}   rule")
     rows = [
         ("weights", result.weights),

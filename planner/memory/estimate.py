@@ -14,6 +14,7 @@ from planner.formats.base import QuantFormat, WeightsReport
 from planner.limits import DEFAULT_CONTEXT, MAX_BATCH, MAX_CONTEXT
 from planner.memory.figure import Figure
 from planner.model.spec import ModelSpec
+from planner.report import inventory_report
 
 #: The parts beyond the language model an estimate may hold, each its own figure (``memory.<name>``).
 EXTRA_NAMES = ("mmproj", "draft", "lora")
@@ -202,6 +203,7 @@ class MemoryEstimate:
             },
             "bits_per_weight": round(self.weights_report.bits_per_weight, 4),
             "explain": {
+                "inventory": inventory_report(self.model),
                 "weights": self.weights.as_dict(),
                 "kv_cache": self.kv_cache.as_dict(),
                 "activations": self.activations.as_dict(),

@@ -12,10 +12,12 @@ attention kind.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from planner.hardware.units import format_short
+from planner.memo import per_object
 from planner.memory.estimate import SettingsError
 from planner.memory.figure import Figure
 from planner.model.spec import AttentionKind, LayerSpec, ModelSpec, Role
@@ -85,6 +87,7 @@ _ALIASES = {
 }
 
 
+@lru_cache(maxsize=256)
 def normalize_cache_type(name: str) -> str:
     """The canonical cache type name (``f16`` -> ``fp16``), lower case; unknown names pass through."""
     key = name.strip().lower()
@@ -108,9 +111,11 @@ def cache_type(name: str) -> CacheType:
 class LayerGeometry:
     """What one layer caches, read from the spec.
 
-    Per token: ``k_elements`` and ``v_elements`` (all KV heads), or ``latent`` for MLA.
-    Per sequence (linear layers): a depthwise conv window of ``conv_kernel`` columns of
-    ``conv_channels`` and ``ssm_elements`` of recurrent state.
+    Per token: ``k_elements`` and ``v_elements`` (all KV heads), or ``latent`` for MLA (plus
+    ``indexer`` keys for a DSA indexer). Per sequence (linear layers, and the Mamba half of a
+    parallel hybrid layer): a depthwise conv window of ``conv_kernel`` columns of
+    ``conv_channels`` and ``ssm_elements`` of recurrent state (fp32 in transformers unless
+    ``state_model_dtype``).
     """
 
     index: int
@@ -124,6 +129,13 @@ class LayerGeometry:
     conv_channels: int = 0
     conv_kernel: int = 0
     ssm_elements: int = 0
+    indexer: int = 0
+    state_model_dtype: bool = False
+
+    @property
+    def has_state(self) -> bool:
+        """True when the layer keeps a per-sequence recurrent state (linear or hybrid layers)."""
+        return bool(self.conv_channels * self.conv_kernel or self.ssm_elements)
 
 
 def _conv_geometry(spec: ModelSpec) -> dict[int, tuple[int, int]]:
@@ -136,6 +148,7 @@ def _conv_geometry(spec: ModelSpec) -> dict[int, tuple[int, int]]:
     return out
 
 
+@per_object()
 def layer_geometry(spec: ModelSpec) -> tuple[LayerGeometry, ...]:
     """The cache geometry of every layer of ``spec``."""
     convs = _conv_geometry(spec)
@@ -145,9 +158,66 @@ def layer_geometry(spec: ModelSpec) -> tuple[LayerGeometry, ...]:
     return tuple(out)
 
 
+def _state(layer: LayerSpec, conv: tuple[int, int] | None) -> dict[str, int | bool]:
+    """Split a layer's per-sequence state into its conv window and the rest (the recurrent state)."""
+    if not layer.state_elements:
+        return {}
+    channels, kernel = conv or (0, 0)
+    conv_elements = channels * kernel
+    if conv_elements > layer.state_elements:  # a geometry we cannot split: treat it all as state
+        channels, kernel, conv_elements = 0, 0, 0
+    return {
+        "conv_channels": channels,
+        "conv_kernel": kernel,
+        "ssm_elements": layer.state_elements - conv_elements,
+        "state_model_dtype": layer.state_in_model_dtype,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class GeometryRun:
+    """Layers that cache alike: the ``geometry`` of the first and the ``indices`` of all of them."""
+
+    geometry: LayerGeometry
+    indices: tuple[int, ...]
+
+
+@per_object()
+def geometry_runs(spec: ModelSpec) -> tuple[GeometryRun, ...]:
+    """:func:`layer_geometry` with identical layers merged, ordered by each run's first layer.
+
+    Engines size a layer from its geometry alone, so they compute one run instead of every layer.
+    """
+    runs: dict[LayerGeometry, list[int]] = {}
+    first: dict[LayerGeometry, LayerGeometry] = {}
+    for g in layer_geometry(spec):
+        key = replace(g, index=-1)
+        if key not in runs:
+            runs[key], first[key] = [], g
+        runs[key].append(g.index)
+    return tuple(GeometryRun(first[key], tuple(indices)) for key, indices in runs.items())
+
+
+@per_object()
+def attention_kinds(spec: ModelSpec) -> frozenset[AttentionKind]:
+    """The attention kinds ``spec``'s layers use."""
+    return frozenset(layer.attention for layer in spec.layers)
+
+
+@per_object()
+def sliding_windows(spec: ModelSpec) -> tuple[int, ...]:
+    """The windows of ``spec``'s sliding layers, in layer order (empty without sliding layers)."""
+    return tuple(
+        layer.window
+        for layer in spec.layers
+        if layer.attention is AttentionKind.SLIDING and layer.window is not None
+    )
+
+
 def _geometry(layer: LayerSpec, conv: tuple[int, int] | None) -> LayerGeometry:
     kind = layer.attention
     if kind in (AttentionKind.FULL, AttentionKind.SLIDING):
+        # NOTE: a parallel hybrid layer (Falcon-H1) is FULL with a Mamba state as well.
         return LayerGeometry(
             layer.index,
             kind,
@@ -156,21 +226,14 @@ def _geometry(layer: LayerSpec, conv: tuple[int, int] | None) -> LayerGeometry:
             v_elements=layer.kv_heads * layer.v_head_dim,
             k_head_dim=layer.k_head_dim,
             v_head_dim=layer.v_head_dim,
+            **_state(layer, conv),
         )
     if kind is AttentionKind.MLA:
-        return LayerGeometry(layer.index, kind, latent=layer.latent_dim, k_head_dim=layer.latent_dim)
-    if kind is AttentionKind.LINEAR:
-        channels, kernel = conv or (0, 0)
-        conv_elements = channels * kernel
-        if conv_elements > layer.state_elements:  # a geometry we cannot split: treat it all as state
-            channels, kernel, conv_elements = 0, 0, 0
         return LayerGeometry(
-            layer.index,
-            kind,
-            conv_channels=channels,
-            conv_kernel=kernel,
-            ssm_elements=layer.state_elements - conv_elements,
+            layer.index, kind, latent=layer.latent_dim, k_head_dim=layer.latent_dim, indexer=layer.indexer_dim
         )
+    if kind is AttentionKind.LINEAR:
+        return LayerGeometry(layer.index, kind, **_state(layer, conv))
     return LayerGeometry(layer.index, kind)
 
 
@@ -199,6 +262,48 @@ class LayerCache:
     def bytes(self) -> int:
         """Every byte this layer holds (K + V + recurrent state + group padding)."""
         return self.k_bytes + self.v_bytes + self.state_bytes + self.padding_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CacheRun:
+    """Layers an engine allocates alike: one layer's ``cells`` and bytes (all sequences), and the layers.
+
+    ``geometry`` is the run's :class:`LayerGeometry` (rule lines read it); :func:`expand` gives
+    the :class:`LayerCache` of every layer.
+    """
+
+    kind: AttentionKind
+    cells: int
+    k_bytes: int
+    v_bytes: int
+    geometry: LayerGeometry
+    indices: tuple[int, ...]
+    state_bytes: int = 0
+    padding_bytes: int = 0
+
+    @property
+    def count(self) -> int:
+        """Layers in the run."""
+        return len(self.indices)
+
+    @property
+    def layer_bytes(self) -> int:
+        """Every byte one layer of the run holds."""
+        return self.k_bytes + self.v_bytes + self.state_bytes + self.padding_bytes
+
+    def only(self, indices: tuple[int, ...]) -> CacheRun:
+        """The same run restricted to ``indices``."""
+        return replace(self, indices=indices)
+
+
+def expand(runs: Iterable[CacheRun]) -> tuple[LayerCache, ...]:
+    """One :class:`LayerCache` per layer of ``runs``, in layer order."""
+    layers = [
+        LayerCache(i, r.kind, r.cells, r.k_bytes, r.v_bytes, r.state_bytes, r.padding_bytes)
+        for r in runs
+        for i in r.indices
+    ]
+    return tuple(sorted(layers, key=lambda layer: layer.index))
 
 
 PART_NAMES = {
@@ -238,6 +343,51 @@ def cache_figure(
     total = sum(layer.bytes for layer in layers)
     rule = "; ".join(lines) if lines else "no per-token or recurrent cache"
     return Figure(total, f"{rule} = {format_short(total)}", keys=keys, source=source, parts=parts)
+
+
+def runs_figure(
+    runs: Iterable[CacheRun],
+    lines: list[str] | Callable[[], list[str]],
+    *,
+    keys: tuple[str, ...],
+    source: str,
+) -> Figure:
+    """:func:`cache_figure` of the layers of ``runs`` (runs in order of their first layer).
+
+    ``lines`` may be a function giving them: the rule text is then made on first read.
+    """
+    parts: dict[str, int] = {}
+    padding = total = 0
+    for r in runs:
+        total += r.layer_bytes * r.count
+        if r.kind is AttentionKind.NONE:
+            continue
+        name = PART_NAMES[r.kind]
+        parts[name] = parts.get(name, 0) + (r.k_bytes + r.v_bytes + r.state_bytes) * r.count
+        padding += r.padding_bytes * r.count
+    if padding:
+        parts["group_padding"] = padding
+
+    def rule() -> str:
+        text = lines() if callable(lines) else lines
+        joined = "; ".join(text) if text else "no per-token or recurrent cache"
+        return f"{joined} = {format_short(total)}"
+
+    return Figure(total, rule, keys=keys, source=source, parts=parts)
+
+
+def run_lines(runs: Iterable[CacheRun], describe) -> list[str]:
+    """:func:`group_lines` over the layers of ``runs``: ``describe(run)`` once per run."""
+    counts: Counter[tuple] = Counter()
+    order: list[tuple] = []
+    for r in runs:
+        if r.kind is AttentionKind.NONE:
+            continue
+        key = describe(r)
+        if key not in counts:
+            order.append(key)
+        counts[key] += r.count
+    return [f"{counts[k]} {k[0]} layer{'s' if counts[k] > 1 else ''} x {k[1]}" for k in order]
 
 
 def group_lines(layers: Iterable[LayerCache], describe) -> list[str]:
@@ -281,7 +431,9 @@ def token_pool_cache(
         if layer.attention in (AttentionKind.FULL, AttentionKind.SLIDING):
             k = round(batch * cells * layer.kv_heads * layer.k_head_dim * b)
             v = round(batch * cells * layer.kv_heads * layer.v_head_dim * b)
-            out.append(LayerCache(layer.index, layer.attention, cells, k, v))
+            # NOTE: a parallel hybrid layer (Falcon-H1) holds a float32 Mamba state per request too.
+            state = batch * layer.state_elements * 4
+            out.append(LayerCache(layer.index, layer.attention, cells, k, v, state_bytes=state))
         elif layer.attention is AttentionKind.MLA:
             out.append(
                 LayerCache(
@@ -296,7 +448,8 @@ def token_pool_cache(
             )
         else:
             out.append(LayerCache(layer.index, layer.attention, 0, 0, 0))
-    per = sum(layer.kv_elements_per_token for layer in spec.layers)
+    # NOTE: the MLA pools size one latent per token; a DSA indexer's keys are not counted here.
+    per = sum(layer.kv_elements_per_token - layer.indexer_dim for layer in spec.layers)
     lines = [
         f"{batch} request(s) x {cells:,} tokens ({block}-token pages) x {per:,} elements x {b:g} B ({dtype.name})"
     ]

@@ -57,8 +57,19 @@ class Role(StrEnum):
     SSM_PARAM = "ssm_param"  # A_log, D, dt_bias and similar small vectors
     NORM = "norm"
     BIAS = "bias"
-    VISION = "vision"  # vision tower tensors
+    VISION = "vision"  # vision tower tensors (and audio towers: encoders outside the language model)
     PROJECTOR = "projector"  # multimodal projector
+    MTP = "mtp"  # multi-token-prediction / next-n / draft-head tensors (DeepSeek-V3, GLM-4.5, Qwen3-Next)
+    OTHER = "other"  # a weight of no known kind: quantized like any matrix, kept as-is when a vector
+
+
+class InventorySource(StrEnum):
+    """Where a model's tensor inventory came from, most authoritative first."""
+
+    HEADERS = "safetensors headers"  # the checkpoint's own tensors: exact, pre-quantized included
+    META = "transformers meta device"  # transformers' modeling code, shapes only: exact
+    BUILDER = "hand-written builder"  # the planner's own reading of the config (checked against transformers)
+    GENERIC = "generic estimate"  # an unknown architecture read as a Llama-style decoder: approximate
 
 
 #: Routed-expert roles: only ``top_k`` of ``n_experts`` run per token.
@@ -80,6 +91,10 @@ class TensorGroup:
     layers: tuple[int, ...] = ()
     #: For routed experts: the fraction of ``count`` that runs per token (top_k / n_experts).
     active_fraction: tuple[int, int] = (1, 1)
+    #: Bytes of all ``count`` tensors as the checkpoint stores them (safetensors headers only;
+    #: packed data and quantization state included), and how: ``"BF16"``, ``"gptq I32 qweight + ..."``.
+    stored_bytes: int | None = None
+    stored_as: str | None = None
 
     @property
     def numel(self) -> int:
@@ -103,8 +118,9 @@ class LayerSpec:
     """One decoder layer: its attention kind and the geometry of what it caches.
 
     Per token a FULL or SLIDING layer caches ``kv_heads * (k_head_dim + v_head_dim)``
-    elements, an MLA layer ``latent_dim``; a LINEAR layer holds ``state_elements``
-    per sequence whatever the context.
+    elements, an MLA layer ``latent_dim`` (plus ``indexer_dim`` with a DSA indexer); a LINEAR layer
+    holds ``state_elements`` per sequence whatever the context. A parallel hybrid layer (Falcon-H1:
+    attention and Mamba side by side) is FULL with ``state_elements`` as well.
     """
 
     index: int
@@ -116,6 +132,17 @@ class LayerSpec:
     latent_dim: int = 0
     state_elements: int = 0
     moe: bool = False
+    #: Per-token elements a DSA indexer caches besides the MLA latent (DeepSeek-V3.2's index keys).
+    indexer_dim: int = 0
+    #: For a layer that reuses another layer's K and V (Gemma 3n, Gemma 4 KV sharing): that layer's
+    #: index. Such a layer is ``NONE`` here: it caches nothing of its own.
+    kv_shared_from: int | None = None
+    #: True for a ``SLIDING`` layer that attends within fixed chunks of ``window`` tokens (Llama 4's
+    #: chunked attention) rather than a window sliding token by token.
+    chunked: bool = False
+    #: True when the recurrent state is kept in the activation dtype rather than fp32 (MiniMax's
+    #: lightning attention); conv windows are always in the activation dtype.
+    state_in_model_dtype: bool = False
 
     @property
     def kv_elements_per_token(self) -> int:
@@ -123,7 +150,7 @@ class LayerSpec:
         if self.attention in (AttentionKind.FULL, AttentionKind.SLIDING):
             return self.kv_heads * (self.k_head_dim + self.v_head_dim)
         if self.attention is AttentionKind.MLA:
-            return self.latent_dim
+            return self.latent_dim + self.indexer_dim
         return 0
 
 
@@ -131,8 +158,10 @@ class LayerSpec:
 class ModelSpec:
     """Everything the planner knows about a model's shape.
 
-    ``approximate`` is set when the architecture was not recognised and a generic
-    decoder estimate was used; ``notes`` says what was assumed.
+    ``approximate`` is set when some figure is an estimate (an unrecognised architecture read
+    as a generic decoder, or parts of a wrapper left out); ``notes`` says what was assumed.
+    ``inventory_source`` says where the tensors came from (:class:`InventorySource`) and
+    ``inventory_detail`` which files or which library version.
     """
 
     name: str
@@ -148,6 +177,8 @@ class ModelSpec:
     tied_embeddings: bool = False
     approximate: bool = False
     notes: tuple[str, ...] = field(default=())
+    inventory_source: InventorySource = InventorySource.BUILDER
+    inventory_detail: str = ""
 
     @property
     def total_parameters(self) -> int:

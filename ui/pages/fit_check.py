@@ -61,8 +61,6 @@ st.markdown(
     f"sequence{'s' if settings.batch > 1 else ''} · KV cache {est.kv_dtype}"
     + (f"  \n{budget.label}" if budget is not None else "")
 )
-if spec.approximate:
-    st.warning("Approximate model: " + " ".join(spec.notes))
 
 draw_verdict(answer)
 draw_memory_metrics(est, answer)

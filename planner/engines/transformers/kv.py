@@ -3,19 +3,23 @@
 Full layers hold every token, sliding layers keep the last ``window - 1`` tokens
 (``DynamicSlidingWindowLayer``), MLA layers the latent (``kv_lora_rank`` as keys plus the rope key
 as values), linear layers a conv window of ``conv_kernel`` columns in the model dtype and an
-SSM/recurrent state in fp32.
+SSM/recurrent state in fp32 (MiniMax's lightning state in the model dtype); a parallel hybrid layer
+(Falcon-H1) both; DSA layers the MLA latent plus one indexer key per token.
 """
 
 from __future__ import annotations
 
-from planner.memory.kv import CACHE_TYPES, CacheType, LayerCache, group_lines, layer_geometry
+from collections.abc import Callable
+
+from planner.memory.kv import CACHE_TYPES, CacheRun, CacheType, LayerCache, expand, geometry_runs, run_lines
 from planner.model.spec import AttentionKind, ModelSpec
 
 
-def transformers_cache(
+def transformers_runs(
     spec: ModelSpec, dtype: CacheType, context: int, batch: int
-) -> tuple[tuple[LayerCache, ...], list[str]]:
-    """``DynamicCache`` after ``context`` tokens for ``batch`` sequences, and its rule lines.
+) -> tuple[tuple[CacheRun, ...], Callable[[], list[str]]]:
+    """``DynamicCache`` after ``context`` tokens for ``batch`` sequences, one run per layer geometry,
+    and a function giving its rule lines.
 
     # NOTE: transformers ``cache_utils.py`` (5.x): ``DynamicLayer`` concatenates every token;
     # ``DynamicSlidingWindowLayer.update`` keeps ``full_key_states[:, :, -sliding_window + 1:]``,
@@ -26,57 +30,62 @@ def transformers_cache(
     """
     el = dtype.block_bytes  # transformers caches plain dtypes only
     fp32 = CACHE_TYPES["fp32"].block_bytes
-    out: list[LayerCache] = []
-    for g in layer_geometry(spec):
-        if g.kind is AttentionKind.FULL:
-            cells = context
-            out.append(
-                LayerCache(
-                    g.index,
-                    g.kind,
-                    cells,
-                    batch * cells * g.k_elements * el,
-                    batch * cells * g.v_elements * el,
-                )
-            )
-        elif g.kind is AttentionKind.SLIDING:
-            cells = min(context, max((g.window or context) - 1, 0))
-            out.append(
-                LayerCache(
-                    g.index,
-                    g.kind,
-                    cells,
-                    batch * cells * g.k_elements * el,
-                    batch * cells * g.v_elements * el,
-                )
-            )
-        elif g.kind is AttentionKind.MLA:
-            out.append(LayerCache(g.index, g.kind, context, batch * context * g.latent * el, 0))
-        elif g.kind is AttentionKind.LINEAR:
-            conv = batch * g.conv_channels * g.conv_kernel * el
-            ssm = batch * g.ssm_elements * fp32
-            out.append(LayerCache(g.index, g.kind, 0, 0, 0, state_bytes=conv + ssm))
-        else:
-            out.append(LayerCache(g.index, g.kind, 0, 0, 0))
-    geoms = {g.index: g for g in layer_geometry(spec)}
 
-    def describe(layer: LayerCache) -> tuple:
-        g = geoms[layer.index]
-        if layer.kind is AttentionKind.LINEAR:
-            return (
-                "linear",
-                f"{batch} seq x ({g.conv_channels} ch x {g.conv_kernel} conv cols x {el} B "
-                f"+ {g.ssm_elements:,} state x 4 B fp32)",
-            )
-        if layer.kind is AttentionKind.MLA:
-            return ("mla", f"{batch} seq x {layer.cells:,} tokens x {g.latent} latent x {el} B")
-        label = "full" if layer.kind is AttentionKind.FULL else f"sliding(window {g.window}, keeps window-1)"
-        return (
-            label,
-            f"{batch} seq x {layer.cells:,} tokens x ({g.k_elements} K + {g.v_elements} V) x {el} B",
+    def state(g) -> int:
+        # NOTE: LinearAttentionLayer: conv state in the activation dtype, recurrent state fp32, except
+        # MiniMaxCache.linear_cache, which keeps the lightning state in the activation dtype.
+        return batch * (
+            g.conv_channels * g.conv_kernel * el + g.ssm_elements * (el if g.state_model_dtype else fp32)
         )
 
-    return tuple(out), group_lines(out, describe)
+    out: list[CacheRun] = []
+    for run in geometry_runs(spec):
+        g, at = run.geometry, run.indices
+        if g.kind is AttentionKind.FULL or g.kind is AttentionKind.SLIDING:
+            cells = (
+                context if g.kind is AttentionKind.FULL else min(context, max((g.window or context) - 1, 0))
+            )
+            k, v = batch * cells * g.k_elements * el, batch * cells * g.v_elements * el
+            # state: 0 unless a parallel hybrid layer (LinearAttentionAndFullAttentionLayer)
+            out.append(CacheRun(g.kind, cells, k, v, g, at, state_bytes=state(g)))
+        elif g.kind is AttentionKind.MLA:
+            # NOTE: DynamicIndexedLayer also concatenates one [index_head_dim] indexer key per token.
+            out.append(CacheRun(g.kind, context, batch * context * (g.latent + g.indexer) * el, 0, g, at))
+        elif g.kind is AttentionKind.LINEAR:
+            out.append(CacheRun(g.kind, 0, 0, 0, g, at, state_bytes=state(g)))
+        else:
+            out.append(CacheRun(g.kind, 0, 0, 0, g, at))
+
+    def describe(r: CacheRun) -> tuple:
+        g = r.geometry
+        state_el = f"{el} B" if g.state_model_dtype else "4 B fp32"
+        state_text = (
+            f"{g.conv_channels} ch x {g.conv_kernel} conv cols x {el} B "
+            f"+ {g.ssm_elements:,} state x {state_el}"
+        )
+        if r.kind is AttentionKind.LINEAR:
+            return ("linear", f"{batch} seq x ({state_text})")
+        if r.kind is AttentionKind.MLA:
+            indexer = f" + {g.indexer} indexer key" if g.indexer else ""
+            return ("mla", f"{batch} seq x {r.cells:,} tokens x ({g.latent} latent{indexer}) x {el} B")
+        label = "full" if r.kind is AttentionKind.FULL else f"sliding(window {g.window}, keeps window-1)"
+        hybrid = f" + {batch} seq x ({state_text})" if g.has_state else ""
+        if hybrid:
+            label = f"{label}+mamba"
+        return (
+            label,
+            f"{batch} seq x {r.cells:,} tokens x ({g.k_elements} K + {g.v_elements} V) x {el} B{hybrid}",
+        )
+
+    return tuple(out), lambda: run_lines(out, describe)
+
+
+def transformers_cache(
+    spec: ModelSpec, dtype: CacheType, context: int, batch: int
+) -> tuple[tuple[LayerCache, ...], list[str]]:
+    """:func:`transformers_runs` layer by layer."""
+    runs, lines = transformers_runs(spec, dtype, context, batch)
+    return expand(runs), lines()
 
 
 def transformers_sliding_retention(spec: ModelSpec, dtype: CacheType, context: int, batch: int) -> int:
@@ -88,8 +97,9 @@ def transformers_sliding_retention(spec: ModelSpec, dtype: CacheType, context: i
     """
     el = dtype.block_bytes
     extra = 0
-    for g in layer_geometry(spec):
+    for run in geometry_runs(spec):
+        g = run.geometry
         if g.kind is AttentionKind.SLIDING:
             kept = min(context, max((g.window or context) - 1, 0))
-            extra += batch * (context - kept) * (g.k_elements + g.v_elements) * el
+            extra += batch * (context - kept) * (g.k_elements + g.v_elements) * el * len(run.indices)
     return extra

@@ -111,12 +111,23 @@ def test_mlx_convert_then_generate_or_serve(catalog):
 
 def test_vllm_serve_flags(catalog):
     _est, launch = _launch(
-        catalog, LLAMA, "fp8", "vllm", context=16384, batch=8, gpu_memory_utilization=0.85, lora_rank=32
+        catalog,
+        LLAMA,
+        "fp8",
+        "vllm",
+        context=16384,
+        batch=8,
+        max_num_seqs=8,
+        gpu_memory_utilization=0.85,
+        lora_rank=32,
     )
     words = _words(launch.command)
     flags = dict(itertools.pairwise(words))
     assert words[:3] == ["vllm", "serve", LLAMA]
     assert flags["--max-model-len"] == "16384" and flags["--max-num-seqs"] == "8"
+    # the batch alone leaves vLLM's default --max-num-seqs, which the estimate's profile run assumes
+    _, default_seqs = _launch(catalog, LLAMA, "fp8", "vllm", context=16384, batch=8)
+    assert "--max-num-seqs" not in _words(default_seqs.command)
     assert flags["--gpu-memory-utilization"] == "0.85" and flags["--quantization"] == "fp8"
     assert flags["--max-lora-rank"] == "32" and "--enable-lora" in words
 
