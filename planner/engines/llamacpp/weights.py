@@ -43,6 +43,9 @@ def placement(
         role = t.group.role
         if role is Role.LM_HEAD:
             has_output = True
+        if role in MMPROJ_ROLES:
+            # NOTE: checked first: a vision tower's per-layer tensors carry (vision) layer indices too.
+            continue  # the mmproj file: its own component (mmproj.py), loaded by mtmd, not load_tensors
         if role in INPUT_ROLES:
             host["input_layer"] = host.get("input_layer", 0) + t.bytes
             if role is Role.EMBEDDING:
@@ -56,8 +59,6 @@ def placement(
             if t.bytes - g:
                 host["layers"] = host.get("layers", 0) + t.bytes - g
                 largest_cpu = max(largest_cpu, t.bytes // n)
-        elif role in MMPROJ_ROLES:
-            continue  # the mmproj file: its own component (mmproj.py), loaded by mtmd, not load_tensors
         else:  # output layer: output.weight, output_norm (and any other non-repeating tensor)
             target = gpu if output_on_gpu else host
             target["output_layer"] = target.get("output_layer", 0) + t.bytes

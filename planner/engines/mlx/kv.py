@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from planner.engines.shape import model_shape
 from planner.memory.estimate import SettingsError
-from planner.memory.kv import CacheType, LayerCache, group_lines, layer_geometry, pad
+from planner.memory.kv import CacheType, LayerCache, LayerGeometry, group_lines, layer_geometry, pad
 from planner.model.spec import AttentionKind, ModelSpec
 
 VERSION = "v0.31.3"
@@ -91,11 +91,14 @@ def mlx_cache(
                 continue
             k_row = _row(k_type, g.k_elements, g.k_head_dim)
             v_row = _row(k_type, g.v_elements, g.v_head_dim)
-            out.append(LayerCache(g.index, g.kind, n, batch * n * k_row, batch * n * v_row))
+            # NOTE: a parallel hybrid layer (Falcon-H1: CacheList of a MambaCache and a KVCache) keeps
+            # its conv and SSM state beside the K/V, one per sequence in the model dtype.
+            state = _state_bytes(g, batch) if g.has_state else 0
+            out.append(
+                LayerCache(g.index, g.kind, n, batch * n * k_row, batch * n * v_row, state_bytes=state)
+            )
         elif g.kind is AttentionKind.LINEAR:
-            r = g.conv_channels * max(g.conv_kernel - 1, 0)
-            state = max(batch, 1) * (r + g.ssm_elements) * 2
-            out.append(LayerCache(g.index, g.kind, 0, 0, 0, state_bytes=state))
+            out.append(LayerCache(g.index, g.kind, 0, 0, 0, state_bytes=_state_bytes(g, batch)))
         else:
             out.append(LayerCache(g.index, g.kind, 0, 0, 0))
 
@@ -107,15 +110,21 @@ def mlx_cache(
             what = "expanded K+V" if spec.architecture in EXPANDED_MLA else f"{g.latent} latent + rope"
             return ("mla", f"{batch} seq x {layer.cells:,} slots x {what} x {k_type.bytes_per_element:g} B")
         label = "full" if layer.kind is AttentionKind.FULL or not rotating else f"rotating(window {g.window})"
+        hybrid = f" + {batch} seq x (conv + SSM state)" if g.has_state else ""
         return (
-            label,
+            label + (" + mamba" if g.has_state else ""),
             f"{batch} seq x {layer.cells:,} slots x ({g.k_elements} K + {g.v_elements} V) x "
-            f"{k_type.bytes_per_element:g} B {k_type.name}",
+            f"{k_type.bytes_per_element:g} B {k_type.name}{hybrid}",
         )
 
     lines = group_lines(out, describe)
     lines.append(f"slots = pad({context:,}, {STEP}) = {cells:,} (KVCache.step)")
     return tuple(out), lines
+
+
+def _state_bytes(g: LayerGeometry, batch: int) -> int:
+    """``ArraysCache``: the conv window (kernel - 1 columns) and the SSM state per sequence, 2-byte dtype."""
+    return max(batch, 1) * (g.conv_channels * max(g.conv_kernel - 1, 0) + g.ssm_elements) * 2
 
 
 def _row(t: CacheType, elements: int, head_dim: int) -> int:
