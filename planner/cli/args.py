@@ -93,7 +93,9 @@ def add_gpu_arguments(parser: argparse.ArgumentParser) -> None:
         help="shard the model over N GPUs (vLLM, SGLang, TensorRT-LLM); sets --gpus N",
     )
     parser.add_argument(
-        "--live", action="store_true", help="plan against this machine's free GPU memory (NVML)"
+        "--live",
+        action="store_true",
+        help="plan against this machine's free GPU memory (NVIDIA, Apple silicon, AMD, Intel)",
     )
 
 

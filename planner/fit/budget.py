@@ -1,4 +1,4 @@
-"""How much GPU memory a plan may use: the devices (catalog, custom size or live NVML) and each engine's margin.
+"""How much GPU memory a plan may use: the devices (catalog, custom size or read live) and each engine's margin.
 
 A :class:`Budget` is hardware only: per-device ``capacity_bytes`` (what the plan starts from: the
 catalog's NVML total, a size the user typed, or the free memory NVML reports now) and
