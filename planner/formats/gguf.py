@@ -500,18 +500,19 @@ def _use_more_bits(i_layer: int, n_layers: int) -> bool:
     return i_layer < n_layers // 8 or i_layer >= 7 * n_layers // 8 or (i_layer - n_layers // 8) % 3 == 2
 
 
+def _layer_info(m: _Model, s: _Slot, counter: int, n_layer: int) -> tuple[int, int]:
+    """llama_tensor_get_type_impl ``layer_info``: MoE models parse the layer from the tensor name
+    (``blk.%d.``); the others count the tensors met so far."""
+    if m.n_expert > 1:
+        if s.layer is None:
+            raise PlannerError(f"Failed to determine layer for tensor {s.name}")
+        return s.layer, n_layer
+    return counter, n_layer
+
+
 def _impl(m: _Model, st: _State, new_type: str, s: _Slot, ftype: str) -> str:
     """Port of src/llama-quant.cpp ``llama_tensor_get_type_impl`` (no user overrides)."""
     cat = s.category
-    n_expert = max(1, m.n_expert)
-
-    def layer_info(counter: int, n_layer: int) -> tuple[int, int]:
-        # MoE models: the layer is parsed from the tensor name ("blk.%d."), not counted.
-        if n_expert > 1:
-            if s.layer is None:
-                raise PlannerError(f"Failed to determine layer for tensor {s.name}")
-            return s.layer, n_layer
-        return counter, n_layer
 
     if cat == OUTPUT or (st.has_tied_embeddings and cat == TOKEN_EMBD):
         nx, qk = s.ne[0], ggml_type(new_type).block_size
@@ -588,7 +589,7 @@ def _impl(m: _Model, st: _State, new_type: str, s: _Slot, ftype: str) -> str:
             return "IQ2_S"
         return new_type
     if cat == FFN_DOWN:
-        i, n = layer_info(st.i_ffn_down, st.n_ffn_down)
+        i, n = _layer_info(m, s, st.i_ffn_down, st.n_ffn_down)
         umb = _use_more_bits(i, n)
         if ftype == "Q2_K":
             new_type = "Q3_K"
@@ -636,7 +637,7 @@ def _impl(m: _Model, st: _State, new_type: str, s: _Slot, ftype: str) -> str:
         return new_type
     if cat in (FFN_GATE, FFN_UP):
         counter = st.i_ffn_gate if cat == FFN_GATE else st.i_ffn_up
-        i, n = layer_info(counter, st.n_ffn_down)
+        i, n = _layer_info(m, s, counter, st.n_ffn_down)
         if ftype == "IQ3_XS" and n // 8 <= i < 7 * n // 8:
             new_type = "IQ3_XXS"
         if cat == FFN_GATE:
@@ -796,7 +797,7 @@ def _assign(spec: ModelSpec, ft: FileType, imatrix: bool) -> _Assignment:
     return _Assignment(tuple(by_key), tuple(by_counted), tuple(dict.fromkeys(notes)))
 
 
-@per_object(maxsize=256)
+@per_object(maxsize=1024)
 def _assigned(spec: ModelSpec, ftype_id: str, imatrix: bool) -> _Assignment:
     return _assign(spec, file_types()[ftype_id], imatrix)
 
@@ -823,7 +824,7 @@ def _plan(spec: ModelSpec, ftype_id: str, imatrix: bool) -> tuple[tuple[GgufTens
     return tensors, notes
 
 
-@per_object(maxsize=256)
+@per_object(maxsize=1024)
 def _by_group(
     spec: ModelSpec, ftype_id: str, imatrix: bool
 ) -> dict[int, tuple[tuple[tuple[str, int], ...], int, bool]]:
@@ -841,7 +842,8 @@ def _by_group(
         if entry is None:
             seen[g][t] = [first, n]
         else:
-            entry[0] = min(entry[0], first)
+            if first < entry[0]:
+                entry[0] = first
             entry[1] += n
         total[g] += nbytes * n
     group_of = layout.group_of
@@ -851,7 +853,8 @@ def _by_group(
         if entry is None:
             seen[g][t] = [i, 1]
         else:
-            entry[0] = min(entry[0], i)
+            if i < entry[0]:
+                entry[0] = i
             entry[1] += 1
         total[g] += nbytes
     out = {}
