@@ -52,7 +52,7 @@ def placement(
                 embedding += t.bytes
         elif t.group.layers:
             n = len(t.group.layers)
-            on_gpu = sum(1 for il in t.group.layers if il >= i_gpu_start)
+            on_gpu = n if i_gpu_start <= 0 else sum(1 for il in t.group.layers if il >= i_gpu_start)
             g = t.bytes * on_gpu // n
             if g:
                 gpu["layers"] = gpu.get("layers", 0) + g
