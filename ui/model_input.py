@@ -14,7 +14,7 @@ SOURCES = ("Catalog", "Hub id", "Upload config.json")
 DEFAULT_MODEL = "meta-llama/Llama-3.1-8B"
 
 
-@st.cache_data(ttl=3600, show_spinner="Reading the model from the Hugging Face Hub…")
+@st.cache_data(ttl=3600, max_entries=64, show_spinner="Reading the model from the Hugging Face Hub…")
 def _hub_model(repo_id: str) -> ModelSpec:
     return load_model(repo_id, allow_local=False)
 
