@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.engines.constants import MIB, constant, default, default_source
-from planner.errors import PlannerError
+from planner.errors import PlannerError, RequestError
+from planner.hardware.errors import SizeError
 from planner.hardware.gpus import Gpu, find_gpu
 from planner.hardware.live import read_live_gpus
-from planner.hardware.units import format_gib, parse_size
+from planner.hardware.units import MIN_BARE_BYTES, format_gib, parse_size
 from planner.memory.estimate import MemoryEstimate, RunSettings
 
 #: The most GPUs one plan may span (a typo guard: 8-GPU nodes are the common maximum).
@@ -214,6 +215,49 @@ def _times(count: int, text: str) -> str:
     return text if count == 1 else f"{count} x {text}"
 
 
+def budget_for(
+    gpu: Gpu | str | None = None,
+    vram: str | int | None = None,
+    gpus: int | None = None,
+    live: bool = False,
+) -> Budget | None:
+    """The one way from a GPU choice to a :class:`Budget` (the CLI, the app and the API all call it).
+
+    ``live``: this machine's free memory; ``gpu``: a catalog GPU (``vram`` then overrides its
+    memory); ``vram`` alone: GPUs of that size; ``gpus`` copies (default 1). ``None`` when nothing
+    names a GPU. A bare number of bytes under 1 MiB (``24``) is refused: it is a size typed
+    without its unit.
+    """
+    if isinstance(vram, str) and not vram.strip():
+        vram = None
+    if vram is not None:
+        text = str(vram).strip()
+        if text.isdigit() and int(text) < MIN_BARE_BYTES:
+            raise RequestError(
+                "vram",
+                f"the GPU memory '{text:.20}' reads as {int(text)} bytes; give the unit: {text}GiB "
+                f"(x 2^30 bytes) or {text}GB (x 10^9 bytes)",
+            )
+    if live:
+        if gpu or vram is not None:
+            raise RequestError(
+                "live", "a live reading uses this machine's GPUs: leave out the GPU name and size"
+            )
+        return budget_from_live(gpus)
+    try:
+        if gpu:
+            return budget_from_gpu(gpu, gpus or 1, vram=vram)
+        if vram is not None:
+            return budget_from_size(vram, gpus or 1)
+    except SizeError as exc:
+        raise RequestError("vram", str(exc)) from None
+    if gpus is not None:
+        raise RequestError(
+            "gpus", "a GPU count needs a GPU: a catalog GPU, a memory size or the live reading"
+        )
+    return None
+
+
 def budget_from_gpu(gpu: Gpu | str, count: int = 1, vram: str | int | None = None) -> Budget:
     """``count`` copies of a catalog GPU (a :class:`Gpu` or a name for :func:`find_gpu`).
 
@@ -234,7 +278,7 @@ def budget_from_gpu(gpu: Gpu | str, count: int = 1, vram: str | int | None = Non
         if card.memory_basis == "nvml":
             notes.append(
                 "catalog memory is the NVML total; an idle GPU reports less free (driver reservations, "
-                "a display, other processes): use --live for what is free now"
+                "a display, other processes): plan on the live reading of this machine's GPU for what is free now"
             )
         else:
             notes.append(f"catalog memory is the nominal {card.memory_nominal}; NVML reports a little less")
@@ -301,6 +345,7 @@ __all__ = [
     "Budget",
     "Device",
     "FitError",
+    "budget_for",
     "budget_from_gpu",
     "budget_from_live",
     "budget_from_size",

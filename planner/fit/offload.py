@@ -278,7 +278,7 @@ def cpu_moe_plan(
     notes: list[str] = []
     top = check(n_layer)
     if not top.fits:
-        why = "; ".join(top.blockers) or f"short by {format_gib(-top.headroom_bytes)}"
+        why = "; ".join(top.blockers) or f"short by {format_gib(-top.tightest.headroom_bytes)}"
         notes.append(
             f"even every layer's experts on the CPU (--cpu-moe) does not fit: {why}; combine with -ngl"
         )

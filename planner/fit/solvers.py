@@ -64,10 +64,10 @@ class FitResult:
     """Whether an estimate fits a budget, by how much, and why.
 
     ``required_bytes`` is the GPU memory charged against the engine's allowance
-    (:func:`~planner.fit.budget.charged_bytes`); ``headroom_bytes`` is usable minus required
-    (negative: short by that much). On several GPUs ``required_bytes`` sums the devices (parts
-    every GPU repeats counted on each) and ``headroom_bytes`` is the tightest device's: one full
-    GPU stops the run. ``blockers`` are reasons it cannot run whatever the memory (the GPU lacks
+    (:func:`~planner.fit.budget.charged_bytes`); ``headroom_bytes`` is ``usable_bytes -
+    required_bytes`` (negative: short by that much). On several GPUs both sum the devices (parts
+    every GPU repeats counted on each), and :attr:`tightest` is the device with the least
+    headroom: one full GPU stops the run, so ``fits`` needs every device's headroom >= 0. ``blockers`` are reasons it cannot run whatever the memory (the GPU lacks
     support, vLLM's start-up check, a tensor-parallel size the model cannot take). ``split`` is the
     multi-GPU plan (:class:`~planner.fit.multi_gpu.SplitPlan`) when one was made.
     """
@@ -83,6 +83,32 @@ class FitResult:
     notes: tuple[str, ...] = ()
     blockers: tuple[str, ...] = ()
     split: SplitPlan | None = None
+
+    @property
+    def tightest(self) -> DeviceFit:
+        """The device with the least headroom (on one GPU, that GPU)."""
+        return min(self.per_gpu, key=lambda s: s.headroom_bytes)
+
+    def headroom_text(self) -> str:
+        """The verdict's numbers in words: over all devices, and the fullest one's when there are several.
+
+        ``"headroom 3.20 GiB (needs 20.80 GiB of 24.00 GiB usable)"``; on several GPUs it adds
+        ``"; fullest: GPU 1 ..., short by 1.50 GiB"``.
+        """
+        side = "headroom" if self.headroom_bytes >= 0 else "short by"
+        over = f" over {len(self.per_gpu)} GPUs" if len(self.per_gpu) > 1 else ""
+        text = (
+            f"{side} {format_gib(abs(self.headroom_bytes))}{over} "
+            f"(needs {format_gib(self.required_bytes)} of {format_gib(self.usable_bytes)} usable)"
+        )
+        if len(self.per_gpu) > 1:
+            t = self.tightest
+            t_side = "headroom" if t.headroom_bytes >= 0 else "short by"
+            text += (
+                f"; fullest: {t.name}, {t_side} {format_gib(abs(t.headroom_bytes))} "
+                f"({format_gib(t.used_bytes)} of {format_gib(t.usable_bytes)})"
+            )
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,12 +209,13 @@ def fit_estimate(est: MemoryEstimate, budget: Budget) -> FitResult:
         shares, split, split_notes, split_blockers = _multi_gpu(est, budget, allowance, required)
         notes.extend(split_notes)
         blockers.extend(split_blockers)
-    headroom = min(s.headroom_bytes for s in shares)
+    required_sum = sum(s.used_bytes for s in shares)
+    usable_sum = sum(s.usable_bytes for s in shares)
     return FitResult(
-        fits=headroom >= 0 and not blockers,
-        headroom_bytes=headroom,
-        required_bytes=sum(s.used_bytes for s in shares),
-        usable_bytes=usable,
+        fits=min(s.headroom_bytes for s in shares) >= 0 and not blockers,
+        headroom_bytes=usable_sum - required_sum,
+        required_bytes=required_sum,
+        usable_bytes=usable_sum,
         estimate=est,
         budget=budget,
         allowance=allowance,
@@ -282,7 +309,10 @@ def largest_fitting(
     """
     first = check(low)
     if not first.fits:
-        why = "; ".join(first.blockers) or f"short by {format_gib(-first.headroom_bytes)} at {what} {low}"
+        why = (
+            "; ".join(first.blockers)
+            or f"short by {format_gib(-first.tightest.headroom_bytes)} at {what} {low}"
+        )
         return Limit(what, None, cap, False, first, None, (*notes, f"nothing fits: {why}"))
     top = check(cap)
     if top.fits:

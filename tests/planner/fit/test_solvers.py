@@ -79,7 +79,10 @@ def test_several_gpus_split_layers_and_the_tightest_gpu_decides(llama):
     assert len(result.per_gpu) == 2
     assert result.required_bytes == sum(s.used_bytes for s in result.per_gpu) == result.split.total
     assert result.required_bytes > result.estimate.total  # each GPU has its own context and buffers
-    assert result.headroom_bytes == min(s.headroom_bytes for s in result.per_gpu)
+    assert result.headroom_bytes == result.usable_bytes - result.required_bytes
+    assert result.usable_bytes == sum(s.usable_bytes for s in result.per_gpu)
+    assert result.tightest == min(result.per_gpu, key=lambda s: s.headroom_bytes)
+    assert result.fits is (result.tightest.headroom_bytes >= 0)
     assert result.fits == result.split.fits == (result.headroom_bytes >= 0)
 
 

@@ -181,7 +181,8 @@ def test_download_without_a_gpu_keeps_the_cli_keys_null(downloads):
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ({"gpu_source": "Custom size", "vram": "24g"}, "not a size"),
+        ({"gpu_source": "Custom size", "vram": "24g"}, "'24g' is ambiguous"),
+        ({"gpu_source": "Custom size", "vram": "24"}, "reads as 24 bytes; give the unit"),
         ({"gpu_source": "Custom size", "vram": "0GB"}, "some memory"),
         ({"format": "q4_k_m", "engine": "vllm"}, "vllm does not load 'q4_k_m'"),
         ({"format": "bnb-nf4", "engine": "llama.cpp"}, "llama.cpp does not load"),

@@ -133,7 +133,7 @@ def test_estimate_defaults_engine_from_format(capsys):
     code, out, _ = _estimate(capsys, "--format", "Q4_K_M", "--json")
     assert code == 0
     data = json.loads(out)
-    assert (data["engine"], data["format"], data["context"]) == ("llama.cpp", "q4_k_m", 4096)
+    assert (data["engine"], data["format"], data["context"]) == ("llama.cpp", "q4_k_m", 8192)
 
 
 def test_estimate_text_output_says_gib(capsys):
@@ -223,7 +223,13 @@ def test_estimate_with_several_gpus(capsys):
     data = _json(capsys, "--format", "bf16", "--vram", "10GiB", "--gpus", "2")
     assert data["gpu"]["count"] == 2 and len(data["per_gpu"]) == 2
     assert sum(s["used"] for s in data["per_gpu"]) > data["memory"]["total"]  # overhead on each GPU
-    assert data["headroom"] == min(s["headroom"] for s in data["per_gpu"])
+    # headroom adds up over the cards; the fullest card's own is reported beside it and decides the fit
+    assert data["usable"] == sum(s["usable"] for s in data["per_gpu"])
+    assert data["required"] == sum(s["used"] for s in data["per_gpu"])
+    assert data["headroom"] == data["usable"] - data["required"]
+    fullest = min(data["per_gpu"], key=lambda s: s["headroom"])
+    assert data["fullest_gpu"] == {"name": fullest["name"], "headroom": fullest["headroom"]}
+    assert data["fits"] is (fullest["headroom"] >= 0)
     assert data["split"]["mode"] == "layer"
 
 
@@ -251,7 +257,7 @@ def test_estimate_live_without_a_gpu_is_a_clean_error(capsys, monkeypatch):
     [
         (["--vram", "24g"], "ambiguous"),
         (["--vram", "0GB"], "some memory"),
-        (["--gpus", "2"], "--gpus needs"),
+        (["--gpus", "2"], "--gpus: a GPU count needs a GPU"),
         (["--gpu", "4090", "--gpus", "1000"], "between 1 and"),
         (["--gpu", "nonexistent-gpu-9000"], "no GPU in the catalog"),
         (["--live", "--gpu", "4090"], "--live"),

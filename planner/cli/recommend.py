@@ -1,8 +1,7 @@
 """``python -m planner recommend``: which catalog model and format to run on a GPU, best expected quality first.
 
-Wired into ``planner/cli.py`` by :func:`add_recommend_parser` (as ``gpus`` is); :func:`cmd_recommend`
-returns the exit status. Bad input raises a :class:`planner.errors.PlannerError`, which the main
-CLI prints as one line before exiting with status 2.
+The GPU, context, batch and engine come from the same :class:`~planner.request.PlanRequest` as every
+other command; the ranking is :func:`planner.recommend.recommend`'s.
 """
 
 from __future__ import annotations
@@ -12,96 +11,71 @@ import json
 from collections import Counter
 from typing import Any
 
-from planner.fit import Budget, FitError
-from planner.hardware.units import GIB, MIN_BARE_BYTES
-from planner.memory.estimate import RunSettings
+from planner.cli.args import add_gpu_arguments, add_run_arguments, names, request_from_args, tokens, whole
+from planner.fit.budget import Budget, FitError
+from planner.hardware.units import GIB
 from planner.recommend.expected import BENCHMARKS, DEFAULT_BENCHMARK, benchmark_label
 from planner.recommend.filters import Filters
 from planner.recommend.ranking import Candidate, Recommendation, recommend
+from planner.request import PlanRequest, resolve_budget, resolve_settings
 
-DEFAULT_CONTEXT = 8192
 DEFAULT_TOP = 10
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text:.20}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
-
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
-
-
-def add_recommend_parser(sub: Any) -> argparse.ArgumentParser:
-    """Add the ``recommend`` command to an ``add_subparsers()`` object; returns its parser."""
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add ``recommend`` to an ``add_subparsers()`` object."""
     rec = sub.add_parser(
         "recommend",
         help="rank every catalog model x format that fits a GPU by expected quality (published data)",
     )
-    rec.add_argument("--gpu", help="catalog GPU, e.g. 4090, 'H100 SXM', 'M3 Max 64GB' (fuzzy)")
-    rec.add_argument("--vram", help="memory per GPU with its unit: 24GiB (2^30) or 24GB (10^9)")
-    rec.add_argument("--gpus", type=_positive, help="number of GPUs (default 1)")
-    rec.add_argument("--live", action="store_true", help="plan against this machine's free GPU memory (NVML)")
-    rec.add_argument(
-        "--context",
-        type=_positive,
-        default=DEFAULT_CONTEXT,
-        help=f"tokens per sequence (default {DEFAULT_CONTEXT})",
-    )
-    rec.add_argument("--batch", type=_positive, default=1, help="concurrent sequences (default 1)")
-    rec.add_argument(
-        "--engine", help="transformers, vllm or llama.cpp: only formats it runs (default: each format's own)"
+    add_gpu_arguments(rec)
+    add_run_arguments(
+        rec, "transformers, vllm or llama.cpp: only formats it runs (default: each format's own)"
     )
     rec.add_argument(
-        "--top", type=_positive, default=DEFAULT_TOP, help=f"ranked pairs to show (default {DEFAULT_TOP})"
+        "--top", type=whole("top"), default=DEFAULT_TOP, help=f"ranked pairs to show (default {DEFAULT_TOP})"
     )
     rec.add_argument(
-        "--family", type=_names, help="catalog families, comma-separated (e.g. llama,gemma3; a prefix works)"
+        "--family", type=names, help="catalog families, comma-separated (e.g. llama,gemma3; a prefix works)"
     )
-    rec.add_argument("--license", type=_names, help="license ids, comma-separated (e.g. apache-2.0,mit)")
+    rec.add_argument("--license", type=names, help="license ids, comma-separated (e.g. apache-2.0,mit)")
     rec.add_argument(
-        "--min-context", type=_positive, help="keep models whose max_position_embeddings is at least this"
+        "--min-context",
+        type=tokens("min-context"),
+        help="keep models whose max_position_embeddings is at least this",
     )
     rec.add_argument(
         "--benchmark", choices=list(BENCHMARKS), default=DEFAULT_BENCHMARK,
         help="published score to rank by (default mmlu: MMLU 5-shot; mmlu-pro: MMLU-Pro)",
     )  # fmt: skip
     rec.add_argument(
-        "--formats", type=_names, help="comma-separated format ids (default: a spread of bit widths)"
+        "--formats", type=names, help="comma-separated format ids (default: a spread of bit widths)"
     )
     rec.add_argument("--json", action="store_true", help="print JSON (integer bytes)")
-    rec.set_defaults(func=cmd_recommend)
+    rec.set_defaults(func=run)
     return rec
 
 
-def budget_from_args(args: argparse.Namespace) -> Budget:
-    """The budget ``--gpu``/``--vram``/``--live`` (and ``--gpus``) describe; :class:`FitError` when none is given."""
-    if args.vram is not None and args.vram.strip().isdigit() and int(args.vram) < MIN_BARE_BYTES:
-        raise FitError(
-            f"--vram '{args.vram:.20}' is {int(args.vram)} bytes; give the unit: {args.vram.strip()}GiB "
-            f"(x 2^30 bytes) or {args.vram.strip()}GB (x 10^9 bytes)"
-        )
-    from planner.cli import gpu_budget
-
-    if not (args.live or args.gpu or args.vram):
+def required_budget(request: PlanRequest) -> Budget:
+    """The request's GPU budget; :class:`FitError` when it names none (a ranking needs a GPU)."""
+    budget = resolve_budget(request)
+    if budget is None:
         raise FitError("recommend needs a GPU: --gpu NAME, --vram SIZE or --live")
-    budget = gpu_budget(args)
-    assert budget is not None  # a GPU option was given
     return budget
 
 
-def cmd_recommend(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Rank the catalog's fitting (model, format) pairs by expected quality and print the evidence."""
-    budget = budget_from_args(args)
-    settings = RunSettings(context=args.context, batch=args.batch)
+    request = request_from_args(args)
+    budget = required_budget(request)
     filters = Filters(families=args.family or (), licenses=args.license or (), min_context=args.min_context)
     result = recommend(
-        budget, settings, args.engine, formats=args.formats, filters=filters, benchmark=args.benchmark
+        budget,
+        resolve_settings(request),
+        request.engine_id,
+        formats=args.formats,
+        filters=filters,
+        benchmark=args.benchmark,
     )
     if args.json:
         print(json.dumps(result.to_dict(top=args.top), indent=2))
@@ -231,4 +205,4 @@ def _print(result: Recommendation, top: int) -> None:
     print(f"({models} models x {len(result.formats)} formats considered in {result.elapsed_s:.2f} s)")
 
 
-__all__ = ["add_recommend_parser", "budget_from_args", "cmd_recommend"]
+__all__ = ["add_parser", "required_budget", "run"]

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from planner.hardware import cli as hw_cli
+from planner.cli import gpus as hw_cli
 from planner.hardware.errors import AmbiguousGpuError, UnknownGpuError
 from planner.hardware.gpus import gpus_by_id, load_gpus
 from planner.hardware.live import LiveGpu, LiveReport
@@ -14,9 +14,9 @@ from planner.hardware.live import LiveGpu, LiveReport
 def run(argv, capsys):
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
-    hw_cli.add_gpus_parser(sub)
+    hw_cli.add_parser(sub)
     args = parser.parse_args(["gpus", *argv])
-    assert args.func is hw_cli.cmd_gpus
+    assert args.func is hw_cli.run
     status = args.func(args)
     return status, capsys.readouterr().out
 

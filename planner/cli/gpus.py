@@ -1,7 +1,6 @@
 """``python -m planner gpus``: list or look up catalog GPUs, or show the local ones (``--live``).
 
-Wired into ``planner/cli.py`` by :func:`add_gpus_parser`; :func:`cmd_gpus` returns the exit
-status. A bad query raises a :class:`planner.errors.PlannerError`, which the main CLI prints.
+A bad query raises a :class:`planner.errors.PlannerError`, which the main CLI prints.
 """
 
 from __future__ import annotations
@@ -16,14 +15,14 @@ from planner.hardware.report import gpu_to_dict, live_report_to_dict
 from planner.hardware.units import format_bandwidth, format_gib, format_size
 
 
-def add_gpus_parser(sub: Any) -> argparse.ArgumentParser:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``gpus`` command to an ``add_subparsers()`` object; returns its parser."""
     gpus = sub.add_parser("gpus", help="list catalog GPUs, look one up, or show this machine's (--live)")
     gpus.add_argument("query", nargs="?", help="a GPU name to look up, e.g. 4090, 'H100 SXM', 'M3 Max 64GB'")
     gpus.add_argument("--form", choices=FORMS, help="list only this kind of GPU")
     gpus.add_argument("--live", action="store_true", help="read the local NVIDIA GPUs through NVML")
     gpus.add_argument("--json", action="store_true", help="print JSON (integer bytes)")
-    gpus.set_defaults(func=cmd_gpus)
+    gpus.set_defaults(func=run)
     return gpus
 
 
@@ -105,7 +104,7 @@ def _print_live(report: LiveReport) -> None:
         print(f"warning: {w}")
 
 
-def cmd_gpus(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """List the catalog (optionally one ``--form``), show one GPU, or read the local GPUs."""
     if args.live:
         report = read_live_gpus()
