@@ -1,0 +1,187 @@
+"""The HTTP API answers exactly what the CLI prints with ``--json``, refuses what the CLI refuses, and reads nothing local.
+
+Each comparison runs the real CLI (``python -m planner ... --json`` in a subprocess) and the API (FastAPI's
+test client) on the same plan; ``elapsed_s`` (wall time) is the only field left out.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from planner.api.app import create_app
+
+ROOT = Path(__file__).resolve().parents[3]
+LLAMA = "meta-llama/Llama-3.1-8B"
+
+
+@pytest.fixture(scope="module")
+def api():
+    return TestClient(create_app())
+
+
+def cli(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "planner", *argv], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+
+
+def _drop_elapsed(data):
+    if isinstance(data, dict):
+        return {k: _drop_elapsed(v) for k, v in data.items() if k != "elapsed_s"}
+    if isinstance(data, list):
+        return [_drop_elapsed(v) for v in data]
+    return data
+
+
+def _query(argv: list[str]) -> dict[str, str]:
+    """``--flag value`` pairs as query parameters (``--kv-dtype fp8`` -> ``kv-dtype=fp8``)."""
+    out, it = {}, iter(argv)
+    for flag in it:
+        out[flag.removeprefix("--")] = next(it)
+    return out
+
+
+SAME_AS_CLI = [
+    ("estimate", ["--model", LLAMA, "--format", "Q4_K_M", "--gpu", "rtx-4090"]),
+    ("estimate", ["--model", LLAMA, "--format", "bf16", "--gpu", "4090", "--gpus", "2", "--context", "32k"]),
+    (
+        "estimate",
+        ["--model", LLAMA, "--format", "awq-int4", "--engine", "vllm", "--kv-dtype", "fp8", "--vram", "24GB"],
+    ),
+    ("estimate", ["--model", "Qwen/Qwen3-8B", "--format", "bnb-nf4", "--batch", "4"]),
+    ("fit", ["--gpu", "rtx-4090", "--formats", "bf16,q4_k_m", "--context", "16384"]),
+    ("recommend", ["--gpu", "rtx-3090", "--formats", "bf16,q4_k_m", "--top", "3", "--family", "llama"]),
+    ("gpus", ["--form", "datacenter"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("command", "argv"), SAME_AS_CLI, ids=lambda v: v if isinstance(v, str) else " ".join(v)
+)
+def test_the_api_answers_exactly_the_clis_json(api, command, argv):
+    printed = cli(command, *argv, "--json")
+    assert printed.returncode == 0, printed.stderr
+    response = api.get(f"/v1/{command}", params=_query(argv))
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert _drop_elapsed(response.json()) == _drop_elapsed(json.loads(printed.stdout))
+
+
+def test_one_gpu_lookup_is_the_clis_too(api):
+    printed = cli("gpus", "4090", "--json")
+    assert api.get("/v1/gpus", params={"query": "4090"}).json() == json.loads(printed.stdout)
+
+
+BAD = [
+    ("estimate", {"context": "-5"}, "context"),
+    ("estimate", {"context": "1e400"}, "context"),
+    ("estimate", {"batch": "abc"}, "batch"),
+    ("estimate", {"gpus": "0"}, "gpus"),
+    ("estimate", {"gpus": "1000"}, "gpus"),
+    ("estimate", {"gpu-memory-utilization": "1.5"}, "gpu-memory-utilization"),
+    ("fit", {"formats": "bf16,nonsense"}, None),
+    ("recommend", {"top": "0"}, "top"),
+]
+
+
+@pytest.mark.parametrize(("command", "bad", "parameter"), BAD, ids=lambda v: str(v))
+def test_bad_values_answer_400_with_the_clis_message(api, command, bad, parameter):
+    base = (
+        {"model": LLAMA, "format": "q4_k_m", "gpu": "rtx-4090"} if command == "estimate" else {"gpu": "4090"}
+    )
+    params = {**base, **bad}
+    response = api.get(f"/v1/{command}", params=params)
+    assert response.status_code == 400
+    body = response.json()
+    assert body.get("parameter") == parameter
+    argv = [x for k, v in params.items() for x in (f"--{k}", v)]
+    printed = cli(command, *argv, "--json")
+    assert printed.returncode == 2 and printed.stdout == ""
+    assert body["error"] in printed.stderr  # the same sentence the CLI prints
+
+
+def test_unknown_repeated_and_overlong_parameters_are_refused_by_name(api):
+    r = api.get("/v1/estimate", params={"model": LLAMA, "format": "q4_k_m", "contxt": "8192"})
+    assert (
+        r.status_code == 400
+        and r.json()["parameter"] == "contxt"
+        and "unknown parameter" in r.json()["error"]
+    )
+    r = api.get(f"/v1/estimate?model={LLAMA}&format=q4_k_m&gpu=4090&gpu=3090")
+    assert r.status_code == 400 and r.json() == {"error": "gpu is given more than once", "parameter": "gpu"}
+    r = api.get("/v1/estimate", params={"model": LLAMA, "format": "q4_k_m", "vram": "9" * 20_000})
+    assert r.status_code == 400 and r.json()["parameter"] == "vram" and len(r.text) < 300
+    # Underscore spellings are the same flags.
+    r = api.get("/v1/estimate", params={"model": LLAMA, "format": "q4_k_m", "kv_dtype": "q8_0"})
+    assert r.status_code == 200 and r.json()["kv_dtype"] == "q8_0"
+
+
+def test_the_api_never_reads_the_servers_gpus_or_files(api, tmp_path):
+    r = api.get("/v1/estimate", params={"model": LLAMA, "format": "q4_k_m", "live": "on"})
+    assert r.status_code == 400 and r.json()["parameter"] == "live"
+    assert api.get("/v1/gpus", params={"live": "1"}).status_code == 400
+    config = tmp_path / "config.json"
+    config.write_text((ROOT / "tests/fixtures/hub/fake-org/tiny-llama/config.json").read_text())
+    assert (
+        cli("estimate", "--model", str(config), "--format", "bf16", "--json").returncode == 0
+    )  # the CLI may
+    for ref in (str(config), str(tmp_path), "./config.json", "~/config.json"):
+        r = api.get("/v1/estimate", params={"model": ref, "format": "bf16", "offline": "on"})
+        assert r.status_code == 400, ref
+        assert "tiny" not in r.text
+
+
+def test_docs_and_schema_list_every_route(api):
+    assert api.get("/docs").status_code == 200
+    paths = api.get("/openapi.json").json()["paths"]
+    assert {"/v1/estimate", "/v1/fit", "/v1/recommend", "/v1/gpus", "/v1/badge.svg"} <= set(paths)
+    names = {p["name"] for p in paths["/v1/estimate"]["get"]["parameters"]}
+    assert {"model", "format", "context", "kv-dtype", "gpu", "vram", "gpus"} <= names
+
+
+def test_answers_carry_cache_headers_and_errors_do_not(api):
+    ok = api.get("/v1/gpus", params={"query": "4090"})
+    assert ok.headers["cache-control"] == "public, max-age=300"
+    bad = api.get("/v1/gpus", params={"query": "no such gpu at all"})
+    assert bad.status_code == 400 and bad.headers["cache-control"] == "no-store"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_python_m_planner_serve_starts_the_api():
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "planner", "serve", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/v1/gpus?query=rtx-4090", timeout=5
+                ) as r:
+                    assert json.loads(r.read())["id"] == "rtx-4090"
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"serve did not start: {proc.stderr.read().decode()[-2000:]}")
+                time.sleep(0.3)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
