@@ -43,7 +43,8 @@ def test_changing_the_gpu_changes_the_verdict_and_the_url(page, shots):
     box.fill("H100 SXM")
     page.get_by_role("option", name=H100, exact=True).click()
     sync_api.expect(verdict(page)).to_contain_text("Fits")
-    page.wait_for_url(lambda url: parse_qs(urlparse(url).query).get("gpu") == ["h100-sxm"])  # the id, not the name
+    # The URL carries the GPU's id, not its name.
+    page.wait_for_url(lambda url: parse_qs(urlparse(url).query).get("gpu") == ["h100-sxm"])
     assert params(page)["format"] == ["bf16"]  # the rest of the shared view stays in the URL
     sync_api.expect(main(page)).to_contain_text(H100)
     settled(page)
