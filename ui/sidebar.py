@@ -132,7 +132,12 @@ def _gpu_source_from_link() -> None:
                 st.session_state["gpu_source"] = "live"
                 return
         except PlannerError as exc:
-            warn("live", f"The link's `live={shorten(live)}` cannot be used: {exc}.", False)
+            shown = GPU_SOURCES[st.session_state["gpu_source"]]
+            warn(
+                "live",
+                f"The link's `live={shorten(live)}` cannot be used: {exc}. Showing **{shown}** instead.",
+                False,
+            )
     if vram is not None:
         st.session_state["gpu_source"] = "custom"
         if gpu is not None:
