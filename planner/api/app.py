@@ -7,8 +7,9 @@ Each route reads its command's flags from the query (:mod:`planner.api.params`),
 (``{"error": ..., "parameter": ...}``); the Hub being unreachable, slow or rate-limiting answers 503.
 Nothing here reads the server's GPUs or files: models are catalog ids or Hub ids.
 
-Answers for catalog models are deterministic for a given build, so they are kept in small LRU
-caches (bounded by entries) and sent with ``Cache-Control``.
+Answers for catalog models are deterministic for a given build, so they are kept in one LRU cache
+(:class:`AnswerCache`, bounded by entries and bytes) and sent with ``Cache-Control``; a cached answer
+is sent from the event loop, a new one is computed in a worker thread.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
-from functools import lru_cache
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from typing import Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from planner.api.badge import error_badge, fit_badge
 from planner.api.params import (
@@ -130,14 +132,36 @@ def _cacheable(request: PlanRequest) -> bool:
     return request.model is None or find_entry(request.model) is not None
 
 
-@lru_cache(maxsize=512)
-def _small(route: str, key: tuple[tuple[str, str], ...]) -> bytes:
-    return _render(route, key)
+class AnswerCache:
+    """Least recently used answers, bounded by entries and by bytes (used from the event loop only)."""
+
+    def __init__(self, max_entries: int = 2048, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self._items: OrderedDict[Hashable, bytes] = OrderedDict()
+        self.bytes = 0
+
+    def get(self, key: Hashable) -> bytes | None:
+        body = self._items.get(key)
+        if body is not None:
+            self._items.move_to_end(key)
+        return body
+
+    def put(self, key: Hashable, body: bytes) -> None:
+        if len(body) > self.max_bytes // 8:
+            return  # one answer never takes more than an eighth of the cache
+        old = self._items.pop(key, None)
+        self.bytes -= len(old) if old is not None else 0
+        self._items[key] = body
+        self.bytes += len(body)
+        while len(self._items) > self.max_entries or self.bytes > self.max_bytes:
+            _, dropped = self._items.popitem(last=False)
+            self.bytes -= len(dropped)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
-@lru_cache(maxsize=16)
-def _large(route: str, key: tuple[tuple[str, str], ...]) -> bytes:
-    return _render(route, key)
+CACHE = AnswerCache()
 
 
 _ROUTES: dict[str, tuple[tuple[str, ...], tuple[str, ...], Callable[..., Any]]] = {
@@ -167,148 +191,134 @@ def _error(exc: PlannerError) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def answer(route: str, http: Request) -> Response:
-    """Parse, compute (or take from the cache) and send one route's JSON."""
-    key = tuple(http.query_params.multi_items())
-    plan_flags, extra_flags, _ = _ROUTES[route]
-    try:
-        query = parse_query(key, plan_flags, extra_flags)  # refuse bad input before any cache
-        canonical = tuple(sorted((k.lower().replace("_", "-"), v) for k, v in key))
-        if not _cacheable(query.request):
-            body = _render(route, canonical)
-        elif route in ("fit", "recommend"):
-            body = _large(route, canonical)
-        else:
-            body = _small(route, canonical)
-    except PlannerError as exc:
-        return _error(exc)
+async def answer(route: str, http: Request) -> Response:
+    """One route's JSON: from the cache (a key seen before was valid then), else parsed and computed.
+
+    The computation runs in a worker thread; the event loop only sends cached answers.
+    """
+    items = tuple(http.query_params.multi_items())
+    raw_key = (route, items)
+    body = CACHE.get(raw_key)
+    if body is None:
+        plan_flags, extra_flags, _ = _ROUTES[route]
+        try:
+            query = parse_query(items, plan_flags, extra_flags)  # refuse bad input before any work
+            body = await run_in_threadpool(_render, route, items)
+        except PlannerError as exc:
+            return _error(exc)
+        if _cacheable(query.request):
+            CACHE.put(raw_key, body)
     return Response(body, media_type="application/json", headers={"Cache-Control": JSON_CACHE})
 
 
-# --------------------------------------------------------------------------------------------- the app
-
 _DOC = {
-    "model": "catalog id (meta-llama/Llama-3.1-8B) or Hugging Face id",
-    "format": "weight format: bf16, bnb-nf4, gptq-int4, q4_k_m (any case)",
+    "model": "catalog id (meta-llama/Llama-3.1-8B) or Hugging Face id (required)",
+    "format": "weight format: bf16, bnb-nf4, gptq-int4, q4_k_m (any case; required)",
     "engine": "transformers, vllm or llama.cpp (default: the format's usual engine)",
     "context": "tokens per sequence: 8192 or 32k (default 8192)",
     "batch": "concurrent sequences (default 1)",
     "gpu": "catalog GPU: rtx-4090, 4090, 'H100 SXM' (fuzzy)",
     "vram": "memory per GPU with its unit: 24GiB (2^30) or 24GB (10^9)",
     "gpus": "number of GPUs (default 1)",
+    "live": "not available over HTTP (the server's GPUs are not yours); refused when on",
+    "formats": "comma-separated format ids (default: a spread of bit widths)",
+    "query": "a GPU to look up (gpus: one GPU instead of the list)",
 }
 
 
-def _q(name: str) -> Any:
-    return Query(None, alias=name, description=_DOC.get(name, f"as the CLI's --{name}"))
+def _parameters(flags: tuple[str, ...]) -> dict[str, Any]:
+    """OpenAPI query parameters for a route's flags (the handlers read the query themselves)."""
+    return {
+        "parameters": [
+            {
+                "name": flag,
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": _DOC.get(flag, f"as the CLI's --{flag}"),
+            }
+            for flag in flags
+        ]
+    }
 
 
 def create_app() -> FastAPI:
-    """The API (``python -m planner serve`` runs it with uvicorn)."""
+    """The API (``python -m planner serve`` runs it with uvicorn).
+
+    Handlers take the raw request and read every parameter from it (so unknown and repeated ones
+    are refused, not ignored); the parameters are declared for the OpenAPI docs only.
+    """
     app = FastAPI(
-        title="VRAM Planner API",
-        version="1",
-        description=DESCRIPTION,
-        docs_url="/docs",
-        redoc_url=None,
+        title="VRAM Planner API", version="1", description=DESCRIPTION, docs_url="/docs", redoc_url=None
     )
 
-    # Query parameters are declared for the OpenAPI docs; answer() reads them all from the request
-    # itself, so unknown and repeated ones are refused instead of ignored.
-    @app.get(
-        "/v1/estimate", summary="Memory per component, and the fit when a GPU is given (estimate --json)"
-    )
-    def estimate(
-        request: Request,
-        model: str | None = _q("model"),
-        format: str | None = _q("format"),
-        engine: str | None = _q("engine"),
-        context: str | None = _q("context"),
-        batch: str | None = _q("batch"),
-        kv_dtype: str | None = _q("kv-dtype"),
-        gpu: str | None = _q("gpu"),
-        vram: str | None = _q("vram"),
-        gpus: str | None = _q("gpus"),
-    ) -> Response:
-        return answer("estimate", request)
-
-    @app.get("/v1/fit", summary="Every catalog model x format that fits a GPU (fit --json)")
-    def fit(
-        request: Request,
-        gpu: str | None = _q("gpu"),
-        vram: str | None = _q("vram"),
-        gpus: str | None = _q("gpus"),
-        engine: str | None = _q("engine"),
-        context: str | None = _q("context"),
-        batch: str | None = _q("batch"),
-        formats: str | None = _q("formats"),
-    ) -> Response:
-        return answer("fit", request)
-
-    @app.get("/v1/recommend", summary="What to run on a GPU, best expected quality first (recommend --json)")
-    def recommend(
-        request: Request,
-        gpu: str | None = _q("gpu"),
-        vram: str | None = _q("vram"),
-        gpus: str | None = _q("gpus"),
-        engine: str | None = _q("engine"),
-        context: str | None = _q("context"),
-        batch: str | None = _q("batch"),
-        top: str | None = _q("top"),
-        family: str | None = _q("family"),
-        license: str | None = _q("license"),
-        min_context: str | None = _q("min-context"),
-        benchmark: str | None = _q("benchmark"),
-        formats: str | None = _q("formats"),
-    ) -> Response:
-        return answer("recommend", request)
-
-    @app.get("/v1/gpus", summary="The GPU catalog, or one GPU (gpus --json)")
-    def gpus(request: Request, query: str | None = _q("query"), form: str | None = _q("form")) -> Response:
-        return answer("gpus", request)
-
-    @app.get(
+    for route, summary in (
+        ("estimate", "Memory per component, and the fit when a GPU is given (estimate --json)"),
+        ("fit", "Every catalog model x format that fits a GPU (fit --json)"),
+        ("recommend", "What to run on a GPU, best expected quality first (recommend --json)"),
+        ("gpus", "The GPU catalog, or one GPU (gpus --json)"),
+    ):
+        plan_flags, extra_flags, _ = _ROUTES[route]
+        app.add_api_route(
+            f"/v1/{route}",
+            _endpoint(route),
+            methods=["GET"],
+            summary=summary,
+            openapi_extra=_parameters(tuple(dict.fromkeys((*plan_flags, *extra_flags)))),
+        )
+    app.add_api_route(
         "/v1/badge.svg",
+        badge_response,
+        methods=["GET"],
         summary="An SVG fit badge for a model card, linking to the page with the same plan",
         response_class=Response,
+        openapi_extra=_parameters(_BADGE_FLAGS),
     )
-    def badge(
-        request: Request,
-        model: str | None = _q("model"),
-        format: str | None = _q("format"),
-        gpu: str | None = _q("gpu"),
-        vram: str | None = _q("vram"),
-        gpus: str | None = _q("gpus"),
-        context: str | None = _q("context"),
-    ) -> Response:
-        return badge_response(request)
-
     return app
 
 
-def badge_response(http: Request) -> Response:
+def _endpoint(route: str) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        return await answer(route, request)
+
+    endpoint.__name__ = route
+    return endpoint
+
+
+async def badge_response(request: Request) -> Response:
     """The badge SVG (200 also for a bad plan, as badge services do: an <img> shows no error body)."""
-    try:
-        query = parse_query(http.query_params.multi_items(), _BADGE_FLAGS)
-        plan = resolve(query.request, allow_local=False, need_budget=True)
-        _, fit = answer_plan(plan)
-        assert fit is not None and plan.budget is not None
-        linked = plan.request.with_(
-            model=plan.spec.name if find_entry(plan.spec.name) else query.request.model,
-            format=plan.format.id,
-            engine=plan.engine,
-            gpu=plan.budget.gpu.id if plan.budget.gpu is not None else None,
-        )
-        source = "catalog" if find_entry(plan.spec.name) else "hub"
-        svg = fit_badge(plan, fit, page_url(page_base(), linked, source)).svg()
-        cache = BADGE_CACHE
-    except PlannerError as exc:
-        name = f"{exc.parameter}: " if isinstance(exc, RequestError) else ""
-        svg = error_badge(f"{name}{exc}").svg()
-        cache = ERROR_CACHE
-    body = svg.encode()
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    http = request
+    key = ("badge", tuple(sorted(http.query_params.multi_items())), page_base())
+    svg = CACHE.get(key)
+    cache = BADGE_CACHE
+    if svg is None:
+        try:
+            query = parse_query(http.query_params.multi_items(), _BADGE_FLAGS)
+            body = await run_in_threadpool(_badge_svg, query.request)
+            if _cacheable(query.request):
+                CACHE.put(key, body)
+            svg = body
+        except PlannerError as exc:
+            name = f"{exc.parameter}: " if isinstance(exc, RequestError) else ""
+            svg = error_badge(f"{name}{exc}").svg().encode()
+            cache = ERROR_CACHE
+    etag = '"' + hashlib.sha256(svg).hexdigest()[:32] + '"'
     headers = {"Cache-Control": cache, "ETag": etag}
     if http.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
-    return Response(body, media_type="image/svg+xml; charset=utf-8", headers=headers)
+    return Response(svg, media_type="image/svg+xml; charset=utf-8", headers=headers)
+
+
+def _badge_svg(request: PlanRequest) -> bytes:
+    plan = resolve(request, allow_local=False, need_budget=True)
+    _, fit = answer_plan(plan)
+    assert fit is not None and plan.budget is not None
+    catalog = find_entry(plan.spec.name) is not None
+    linked = plan.request.with_(
+        model=plan.spec.name if catalog else request.model,
+        format=plan.format.id,
+        engine=plan.engine,
+        gpu=plan.budget.gpu.id if plan.budget.gpu is not None else None,
+    )
+    link = page_url(page_base(), linked, "catalog" if catalog else "hub")
+    return fit_badge(plan, fit, link).svg().encode()

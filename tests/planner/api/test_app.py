@@ -185,3 +185,30 @@ def test_python_m_planner_serve_starts_the_api():
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def test_the_answer_cache_is_bounded_by_entries_and_bytes():
+    from planner.api.app import AnswerCache
+
+    cache = AnswerCache(max_entries=3, max_bytes=100)
+    for i in range(5):
+        cache.put(i, b"x" * 10)
+    assert len(cache) == 3 and cache.get(0) is None and cache.get(4) == b"x" * 10
+    cache.get(2)  # used: the least recently used is now 3
+    cache.put("big", b"y" * 13)  # an eighth of 100 bytes at most: not kept
+    assert cache.get("big") is None
+    cache.put(5, b"z" * 12)
+    assert cache.get(3) is None and cache.get(2) is not None
+    cache.put(6, b"w" * 12)
+    cache.put(7, b"v" * 12)
+    assert cache.bytes <= 100 and len(cache) <= 3
+
+
+def test_hub_models_are_not_cached_and_catalog_answers_are(api):
+    from planner.api.app import CACHE
+
+    before = len(CACHE)
+    api.get("/v1/estimate", params={"model": LLAMA, "format": "q2_k", "gpu": "rtx-3060", "context": "777"})
+    assert len(CACHE) == before + 1
+    r = api.get("/v1/estimate", params={"model": "fake-org/never-seen", "format": "q2_k", "offline": "on"})
+    assert r.status_code in (400, 503) and len(CACHE) == before + 1
