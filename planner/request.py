@@ -17,8 +17,7 @@ from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import RequestError
-from planner.fit.budget import MAX_GPUS
-from planner.memory.estimate import DEFAULT_CONTEXT, MAX_BATCH, MAX_CONTEXT
+from planner.limits import DEFAULT_CONTEXT, MAX_BATCH, MAX_CONTEXT, MAX_GPUS, MAX_TEXT
 
 if TYPE_CHECKING:
     from planner.fit.budget import Budget
@@ -26,8 +25,6 @@ if TYPE_CHECKING:
     from planner.memory.estimate import RunSettings
     from planner.model.spec import ModelSpec
 
-#: Longest text accepted for any parameter (a model id, a GPU name, a size): longer is refused, not echoed.
-MAX_TEXT = 200
 
 _TOKENS = re.compile(r"^(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[km]?)$", re.IGNORECASE)
 

@@ -10,8 +10,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from planner.fit.budget import MAX_GPUS
-from planner.memory.estimate import DEFAULT_CONTEXT
+from planner.limits import DEFAULT_CONTEXT, MAX_GPUS
 from planner.request import (
     PlanRequest,
     RequestError,

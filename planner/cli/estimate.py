@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.cli.args import (
     add_engine_knobs,
@@ -19,10 +19,11 @@ from planner.cli.args import (
     flag_type,
     request_from_args,
 )
-from planner.fit.answer import FitAnswer, answer_plan, estimate_json
-from planner.fit.offload import OffloadPlan
-from planner.hardware.units import GIB, format_gib
 from planner.request import parse_text, resolve
+
+if TYPE_CHECKING:
+    from planner.fit.answer import FitAnswer
+    from planner.fit.offload import OffloadPlan
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -45,6 +46,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Print the plan's memory, and its fit when a GPU is given."""
+    from planner.fit.answer import answer_plan, estimate_json
+    from planner.hardware.units import GIB
+
     plan = resolve(request_from_args(args))
     result, answer = answer_plan(plan)
     if args.json:
@@ -80,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_offload(plan: OffloadPlan) -> None:
+    from planner.hardware.units import format_gib
+
     if plan.gpu_layers is None:
         print("partial offload: not even -ngl 0 fits (CUDA context and buffers)")
     else:
@@ -97,6 +103,8 @@ def _print_offload(plan: OffloadPlan) -> None:
 
 def print_fit(answer: FitAnswer) -> None:
     """The fit in words: each GPU, the verdict with headroom, the limits, the speed and the offload."""
+    from planner.hardware.units import format_gib
+
     fit = answer.fit
     print(f"\nGPU: {fit.budget.label}")
     for share, margin in zip(fit.per_gpu, fit.allowance.margin_bytes, strict=True):

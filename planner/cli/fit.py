@@ -8,11 +8,7 @@ from typing import Any
 
 from planner.cli.args import add_gpu_arguments, add_run_arguments, names, request_from_args
 from planner.cli.params import human_count
-from planner.errors import PlannerError
-from planner.fit.budget import FitError
-from planner.fit.catalog_fit import catalog_fit
-from planner.formats import parse_format
-from planner.hardware.units import GIB
+from planner.errors import PlannerError, RequestError
 from planner.request import resolve_budget, resolve_settings
 
 
@@ -31,6 +27,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def format_list(ids: tuple[str, ...] | None) -> tuple[str, ...] | None:
     """``--formats`` parsed into canonical ids (``None`` when not given)."""
+    from planner.formats import parse_format
+
     if ids is None:
         return None
     if not ids:
@@ -40,10 +38,13 @@ def format_list(ids: tuple[str, ...] | None) -> tuple[str, ...] | None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the fitting pairs."""
+    from planner.fit.catalog_fit import catalog_fit
+    from planner.hardware.units import GIB
+
     request = request_from_args(args)
     budget = resolve_budget(request)
     if budget is None:
-        raise FitError("fit needs a GPU: --gpu NAME, --vram SIZE or --live")
+        raise RequestError("gpu", "fit needs a GPU: --gpu NAME, --vram SIZE or --live")
     table = catalog_fit(budget, resolve_settings(request), request.engine_id, format_list(args.formats))
     if args.json:
         print(json.dumps(table.to_dict(), indent=2))

@@ -1,6 +1,8 @@
 """``python -m planner gpus``: list or look up catalog GPUs, or show the local ones (``--live``).
 
-A bad query raises a :class:`planner.errors.PlannerError`, which the main CLI prints.
+``--live`` reads every GPU on this machine (NVML, a Mac's sysctl, AMD's amdsmi / amd-smi / rocm-smi /
+sysfs, Intel's xpu-smi: :func:`planner.hardware.machine.read_machine`); the text and JSON come from
+:mod:`planner.hardware.report`. A bad query raises a :class:`planner.errors.PlannerError`, which the main CLI prints.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ import json
 from typing import Any
 
 from planner.hardware.gpus import FORMS, Gpu, find_gpu, load_gpus
-from planner.hardware.live import LiveReport, read_live_gpus
-from planner.hardware.report import gpu_to_dict, live_report_to_dict
-from planner.hardware.units import format_bandwidth, format_gib, format_size
+from planner.hardware.live import read_live_gpus
+from planner.hardware.report import gpu_to_dict
+from planner.hardware.units import format_bandwidth, format_gib
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -20,7 +22,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     gpus = sub.add_parser("gpus", help="list catalog GPUs, look one up, or show this machine's (--live)")
     gpus.add_argument("query", nargs="?", help="a GPU name to look up, e.g. 4090, 'H100 SXM', 'M3 Max 64GB'")
     gpus.add_argument("--form", choices=FORMS, help="list only this kind of GPU")
-    gpus.add_argument("--live", action="store_true", help="read the local NVIDIA GPUs through NVML")
+    gpus.add_argument(
+        "--live",
+        action="store_true",
+        help="read this machine's GPUs: NVIDIA (NVML), Apple silicon, AMD, Intel",
+    )
     gpus.add_argument("--json", action="store_true", help="print JSON (integer bytes)")
     gpus.set_defaults(func=run)
     return gpus
@@ -60,7 +66,11 @@ def _print_gpu(g: Gpu) -> None:
         f"memory:     {g.memory_nominal}; {g.memory_bytes:,} bytes = {format_gib(g.memory_bytes)} ({basis})"
     )
     if g.gpu_usable_bytes is not None:
-        print(f"GPU share:  {format_gib(g.gpu_usable_bytes)} by default")
+        print(f"GPU share:  {format_gib(g.gpu_usable_bytes)} of the unified memory it shares with the CPU")
+    if g.os_reserve_bytes is not None:
+        print(f"OS share:   about {format_gib(g.os_reserve_bytes)} (approximate, a published reading)")
+    if g.unified_memory:
+        print(f"plans from: {format_gib(g.plan_bytes)}")
     print(f"bandwidth:  {format_bandwidth(g.memory_bandwidth_bytes_per_s)}")
     print(
         f"dense TFLOPS/TOPS: FP16 {_tflops(g.fp16_tensor_flops)}, FP8 {_tflops(g.fp8_tensor_flops)}, "
@@ -74,44 +84,17 @@ def _print_gpu(g: Gpu) -> None:
         print(f"note:       {g.note}")
 
 
-def _print_live(report: LiveReport) -> None:
-    if not report.available:
-        print(report.reason)
-        return
-    print(f"driver {report.driver_version or '?'}, CUDA driver {report.cuda_driver_version or '?'}")
-    for g in report.gpus:
-        match = g.catalog.id if g.catalog else "not in catalog"
-        print(f"GPU {g.index}: {g.name or '?'}  [{match}]  {g.uuid or ''}")
-        if g.total_bytes is not None:
-            reserved = f", reserved {format_size(g.reserved_bytes)}" if g.reserved_bytes is not None else ""
-            print(
-                f"  memory: total {format_size(g.total_bytes)}, free {format_size(g.free_bytes or 0)}, "
-                f"used {format_size(g.used_bytes or 0)}{reserved} (NVML memory info v{g.memory_info_version})"
-            )
-        else:
-            print("  memory: not readable (MIG parent without privileges?)")
-        if g.bandwidth_bytes_per_s:
-            print(f"  bandwidth: {format_bandwidth(g.bandwidth_bytes_per_s)}")
-        if g.mig_enabled:
-            print(f"  MIG enabled, {len(g.mig_devices)} instance(s)")
-            for m in g.mig_devices:
-                total = format_size(m.total_bytes) if m.total_bytes is not None else "?"
-                print(f"    MIG {m.index}: {m.name or '?'}  total {total}")
-        for p in g.processes:
-            used = format_size(p.used_bytes) if p.used_bytes is not None else "n/a"
-            print(f"  pid {p.pid} ({p.kind}): {used}")
-    for w in report.warnings:
-        print(f"warning: {w}")
-
-
 def run(args: argparse.Namespace) -> int:
     """List the catalog (optionally one ``--form``), show one GPU, or read the local GPUs."""
     if args.live:
-        report = read_live_gpus()
+        from planner.hardware import machine
+        from planner.hardware.report import machine_lines, machine_report_to_dict
+
+        report = machine.read_machine(nvml_report=read_live_gpus())
         if args.json:
-            print(json.dumps(live_report_to_dict(report), indent=2))
+            print(json.dumps(machine_report_to_dict(report), indent=2))
         else:
-            _print_live(report)
+            print("\n".join(machine_lines(report)))
         return 0
     if args.query:
         gpu = find_gpu(args.query)

@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from planner.cli.args import add_model_arguments, request_from_args
-from planner.report import compact_layers, params_report
 from planner.request import resolve_model
 
 
@@ -30,6 +29,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Count a model's parameters, tensor by tensor."""
+    from planner.report import compact_layers, params_report
+
     spec = resolve_model(request_from_args(args))
     report = params_report(spec)
     if args.json:

@@ -9,15 +9,16 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.cli.args import add_gpu_arguments, add_run_arguments, names, request_from_args, tokens, whole
-from planner.fit.budget import Budget, FitError
+from planner.errors import RequestError
 from planner.hardware.units import GIB
-from planner.recommend.expected import BENCHMARKS, DEFAULT_BENCHMARK, benchmark_label
-from planner.recommend.filters import Filters
-from planner.recommend.ranking import Candidate, Recommendation, recommend
 from planner.request import PlanRequest, resolve_budget, resolve_settings
+
+if TYPE_CHECKING:
+    from planner.fit.budget import Budget
+    from planner.recommend.ranking import Candidate, Recommendation
 
 DEFAULT_TOP = 10
 
@@ -45,7 +46,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="keep models whose max_position_embeddings is at least this",
     )
     rec.add_argument(
-        "--benchmark", choices=list(BENCHMARKS), default=DEFAULT_BENCHMARK,
+        "--benchmark", default="mmlu",
         help="published score to rank by (default mmlu: MMLU 5-shot; mmlu-pro: MMLU-Pro)",
     )  # fmt: skip
     rec.add_argument(
@@ -60,12 +61,15 @@ def required_budget(request: PlanRequest) -> Budget:
     """The request's GPU budget; :class:`FitError` when it names none (a ranking needs a GPU)."""
     budget = resolve_budget(request)
     if budget is None:
-        raise FitError("recommend needs a GPU: --gpu NAME, --vram SIZE or --live")
+        raise RequestError("gpu", "recommend needs a GPU: --gpu NAME, --vram SIZE or --live")
     return budget
 
 
 def run(args: argparse.Namespace) -> int:
     """Rank the catalog's fitting (model, format) pairs by expected quality and print the evidence."""
+    from planner.recommend.filters import Filters
+    from planner.recommend.ranking import recommend
+
     request = request_from_args(args)
     budget = required_budget(request)
     filters = Filters(families=args.family or (), licenses=args.license or (), min_context=args.min_context)
@@ -137,6 +141,8 @@ def _print_evidence(c: Candidate) -> None:
 
 def _unranked_summary(result: Recommendation) -> list[str]:
     """Why fitting pairs are unranked, grouped: formats without retention, models without a score."""
+    from planner.recommend.expected import benchmark_label
+
     label = benchmark_label(result.benchmark)
     no_retention = Counter(
         c.format_id for c in result.unranked if c.quality.retention_used is None
@@ -154,6 +160,8 @@ def _unranked_summary(result: Recommendation) -> list[str]:
 
 
 def _print(result: Recommendation, top: int) -> None:
+    from planner.recommend.expected import benchmark_label
+
     settings = result.settings
     print(f"What can I run on {result.budget.label}, context {settings.context:,} x batch {settings.batch}")
     engine = result.engine or "each format's own"

@@ -11,14 +11,9 @@ from typing import Any
 
 from planner.errors import PlannerError
 from planner.formats.base import QuantFormat, WeightsReport
+from planner.limits import DEFAULT_CONTEXT, MAX_BATCH, MAX_CONTEXT
 from planner.memory.figure import Figure
 from planner.model.spec import ModelSpec
-
-#: Bounds that keep every figure meaningful (and refuse absurd input with a clear message).
-MAX_CONTEXT = 1 << 24  # 16M tokens
-MAX_BATCH = 1 << 16
-#: The context every surface plans when none is given (the CLI, the app, the API and RunSettings()).
-DEFAULT_CONTEXT = 8192
 
 
 class SettingsError(PlannerError):

@@ -1,4 +1,4 @@
-"""``gpus`` command (planner/hardware/cli.py): listing, lookup, JSON, live, errors."""
+"""``gpus`` command (planner/cli/gpus.py): listing, lookup, JSON, live (every reader), errors."""
 
 import argparse
 import json
@@ -95,4 +95,55 @@ def test_live_without_gpu(monkeypatch, capsys):
         hw_cli, "read_live_gpus", lambda: LiveReport(False, "no NVIDIA GPU detected: x", None, None, ())
     )
     status, out = run(["--live"], capsys)
-    assert status == 0 and out.strip() == "no NVIDIA GPU detected: x"
+    assert status == 0 and out.startswith("no GPU detected: nvml: no NVIDIA GPU detected: x; amdsmi: ")
+    status, out = run(["--live", "--json"], capsys)
+    data = json.loads(out)
+    assert not data["available"] and data["gpus"] == [] and data["devices"] == []
+    assert [r["reader"] for r in data["readers"]][:2] == ["nvml", "amdsmi"]
+
+
+def test_live_reads_an_amd_card(monkeypatch, capsys):
+    """The command wires read_machine; the readers themselves are tested with recorded outputs."""
+    import planner.hardware.machine as machine
+    from tests.planner.hardware.fakes import FIXTURES, FakeRunner, fixture
+
+    read_machine = machine.read_machine
+
+    nothing = LiveReport(False, "no NVIDIA GPU detected: x", None, None, ())
+    rocm = FakeRunner(
+        {
+            ("rocm-smi", "--showproductname", "--showmeminfo", "all", "--json"): fixture(
+                "rocm-smi/rx7900xt.json"
+            )
+        }
+    )
+    monkeypatch.setattr(
+        machine,
+        "read_machine",
+        lambda nvml_report: read_machine(
+            nvml_report=nvml_report,
+            run=rocm,
+            root=FIXTURES / "nowhere",
+            platform="linux",
+            import_amdsmi=lambda: None,
+        ),
+    )
+    monkeypatch.setattr(hw_cli, "read_live_gpus", lambda: nothing)
+    status, out = run(["--live", "--json"], capsys)
+    data = json.loads(out)
+    assert status == 0 and data["available"] and data["gpus"] == []
+    (card,) = data["devices"]
+    assert (card["vendor"], card["name"], card["catalog_id"]) == ("amd", "Radeon RX 7900 XT", "rx-7900-xt")
+    assert card["total_bytes"] == 21458059264 and card["capacity_bytes"] == 21458059264 - 27856896
+    status, out = run(["--live"], capsys)
+    assert out.startswith("AMD GPU 0: Radeon RX 7900 XT  [rx-7900-xt]  (read by rocm-smi)")
+
+
+def test_lookup_a_unified_machine(capsys):
+    status, out = run(["DGX Spark"], capsys)
+    assert status == 0
+    assert (
+        "GPU share:  121.69 GiB" in out
+        and "OS share:   about 14.93 GiB" in out
+        and "plans from: 113.07 GiB" in out
+    )

@@ -108,6 +108,7 @@ def test_mmlu_pro(capsys):
         (["--vram", "24GiB", "--engine", "vllm", "--formats", "q4_k_m"], "loads none of the formats"),
         (["--vram", "24GiB", "--gpus", "100"], "between 1 and 64"),
         (["--vram", "24GiB", "--context", "99999999"], "context must be between"),
+        (["--vram", "24GiB", "--benchmark", "x"], "unknown benchmark 'x'; valid: mmlu, mmlu-pro"),
         (["--live", "--vram", "24GiB"], "--live: a live reading uses this machine's GPUs"),
     ],
 )
@@ -118,9 +119,7 @@ def test_bad_input_is_one_line_and_status_2(args, message, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize(
-    "args", [["--top", "0"], ["--context", "abc"], ["--batch", "-1"], ["--benchmark", "x"]]
-)
+@pytest.mark.parametrize("args", [["--top", "0"], ["--context", "abc"], ["--batch", "-1"]])
 def test_bad_numbers_are_argparse_errors(args, capsys):
     assert main(["recommend", "--vram", "24GiB", *args]) == 2
     err = capsys.readouterr().err
