@@ -17,7 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e._browser import ROOT, START_TIMEOUT_S, STEP_TIMEOUT_MS, sync_api
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 120
+STEP_TIMEOUT_MS = 90_000
+
+
+def _sync_api():
+    """Playwright's sync API, imported when a browser is first needed (the tests skip without it)."""
+    return pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
 
 def _chromium() -> str | None:
@@ -94,7 +101,7 @@ def browser():
     chromium = _chromium()
     if chromium is None:
         pytest.skip("no chromium binary (apt-get install chromium, or set CHROMIUM)")
-    with sync_api.sync_playwright() as p:
+    with _sync_api().sync_playwright() as p:
         # root in CI: chromium's sandbox needs an unprivileged user; /dev/shm is small in containers
         b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"])
         yield b
@@ -106,6 +113,6 @@ def page(browser, app_url):
     context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=app_url)
     page = context.new_page()
     page.set_default_timeout(STEP_TIMEOUT_MS)
-    sync_api.expect.set_options(timeout=STEP_TIMEOUT_MS)
+    _sync_api().expect.set_options(timeout=STEP_TIMEOUT_MS)
     yield page
     context.close()
