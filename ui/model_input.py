@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from planner import ModelSpec, PlannerError, load_catalog, load_model, model_from_bytes
+from planner import ModelSpec, PlannerError, load_catalog, load_model
 from planner.catalog import find_entry
+from planner.model.config import parse_config_bytes
+from planner.model.inventory import describe
 from ui.url_state import LinkValueError, from_link, link_value
 
 #: Model sources by id, with the label the radio shows.
@@ -108,7 +110,7 @@ def pick_model() -> ModelChoice:
                 repo = repo.strip()
                 return ModelChoice(_hub_model(repo) if repo else None, source, repo or None)
             upload = st.file_uploader("config.json", type=["json"], key="upload")
-            spec = model_from_bytes(upload.getvalue(), name=upload.name) if upload else None
+            spec = describe(parse_config_bytes(upload.getvalue()), upload.name) if upload else None
             return ModelChoice(spec, source, None)
         except PlannerError as exc:
             st.error(str(exc))

@@ -28,6 +28,7 @@ from planner.request import (
     resolve_budget,
     resolve_settings,
 )
+from ui.approximate import warn_if_approximate
 from ui.model_input import pick_model
 from ui.url_state import (
     LinkValueError,
@@ -258,6 +259,7 @@ def planned_model(plan: Plan) -> ModelSpec:
             "sidebar (a model that cannot be read says why there)."
         )
         st.stop()
+    warn_if_approximate(plan.spec)
     return plan.spec
 
 

@@ -19,7 +19,13 @@ SETTING_LABELS = {
     "gpu_memory_utilization": "gpu-memory-utilization (vLLM)",
     "max_num_batched_tokens": "max-num-batched-tokens (vLLM)",
     "flash_attn": "flash-attn",
+    "max_num_seqs": "max-num-seqs (vLLM)",
+    "kv_cache_memory": "kv-cache-memory (vLLM)",
+    "mem_fraction_static": "mem-fraction-static (SGLang)",
+    "free_gpu_memory_fraction": "free-gpu-memory-fraction (TensorRT-LLM)",
 }
+#: The serving engines' start-up settings: every other engine ignores them.
+SERVER_SETTINGS = ("max_num_seqs", "kv_cache_memory", "mem_fraction_static", "free_gpu_memory_fraction")
 
 
 def weights_figure(report: WeightsReport, where: str) -> Figure:

@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from planner.fit.budget import Budget, charged_bytes
 from planner.fit.offload import OffloadPlan, offload_plan
-from planner.fit.solvers import FitResult, Limit, fit_estimate, max_batch, max_context
+from planner.fit.solvers import (
+    TENSOR_PARALLEL_ENGINES,
+    FitResult,
+    Limit,
+    fit_estimate,
+    max_batch,
+    max_context,
+)
 from planner.fit.speed import SpeedEstimate, estimate_speed
 from planner.formats import QuantFormat
 from planner.hardware.units import GIB
@@ -28,6 +35,7 @@ from planner.memory.figure import Figure
 from planner.model import ModelSpec
 
 if TYPE_CHECKING:
+    from planner.memory.startup import Startup
     from planner.request import ResolvedPlan
 
 #: The keys ``estimate --json`` adds when a GPU is given (all ``None`` without one).
@@ -40,6 +48,7 @@ FIT_KEYS = (
     "max_batch",
     "decode_tokens_per_s",
     "prefill_seconds",
+    "startup",
 )
 #: Columns of :func:`plan_rows` (and of the CSV download), in order.
 ROW_COLUMNS = ("quantity", "value", "unit", "gib", "low", "high", "exact", "rule", "config_keys", "source")
@@ -61,6 +70,7 @@ class FitAnswer:
     speed: SpeedEstimate | None
     offload: OffloadPlan | None
     offload_speed: SpeedEstimate | None = None
+    startup: Startup | None = None  # vLLM, SGLang, TensorRT-LLM: what the server reserves on this GPU
 
     @property
     def bar_limit_bytes(self) -> int:
@@ -81,7 +91,7 @@ def plan_speed(est: MemoryEstimate, budget: Budget, fits: bool = True) -> SpeedE
     """
     if budget.gpu is None or not fits:
         return None
-    mode = "tensor" if est.engine == "vllm" else "layer"
+    mode = "tensor" if est.engine in TENSOR_PARALLEL_ENGINES else "layer"
     return estimate_speed(est, budget.gpu, budget.count, mode=mode)
 
 
@@ -95,6 +105,11 @@ def fit_answer(
     offload_speed = None
     if offload is not None and offload.gpu_layers is not None:
         offload_speed = plan_speed(offload.fit.estimate, budget)
+    from planner.engines import get_engine
+
+    startup = get_engine(est.engine).startup(
+        spec, fmt, settings, budget.devices[0].total_bytes, tensor_parallel=budget.count
+    )
     return FitAnswer(
         fit=fit,
         max_context=max_context(spec, fmt, est.engine, settings, budget),
@@ -102,6 +117,7 @@ def fit_answer(
         speed=plan_speed(est, budget, fit.fits),
         offload=offload,
         offload_speed=offload_speed,
+        startup=startup,
     )
 
 
@@ -196,12 +212,23 @@ def fit_json(answer: FitAnswer | None) -> dict[str, Any]:
         "fit_rule": {"rule": allowance.rule, "source": allowance.source},
         "fit_blockers": list(fit.blockers),
         "fit_notes": [*fit.notes, *answer.max_context.notes, *answer.max_batch.notes],
+        "startup": answer.startup.to_dict() if answer.startup is not None else None,
     }
 
 
+def launch_json(est: MemoryEstimate, answer: FitAnswer | None = None) -> dict[str, Any] | None:
+    """``{"command", "env"}`` that starts the engine with this plan's settings (``None``: no command here)."""
+    from planner.engines import get_engine
+
+    tp = answer.fit.budget.count if answer is not None else 1
+    launch = get_engine(est.engine).launch(est.model.name, est.format, est.settings, tensor_parallel=tp)
+    return launch.to_dict() if launch is not None else None
+
+
 def estimate_json(est: MemoryEstimate, answer: FitAnswer | None = None) -> dict[str, Any]:
-    """What ``python -m planner estimate --json`` prints: the estimate, and the fit keys (null without a GPU)."""
-    return {**est.to_dict(), **fit_json(answer)}
+    """What ``python -m planner estimate --json`` prints: the estimate, the fit keys (null without a GPU)
+    and the ``launch`` command for engines with one."""
+    return {**est.to_dict(), **fit_json(answer), "launch": launch_json(est, answer)}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -262,3 +262,42 @@ def pad(n: int, multiple: int) -> int:
 def cdiv(a: int, b: int) -> int:
     """Ceiling division (vLLM ``cdiv``)."""
     return -(-a // b)
+
+
+# ---------------------------------------------------------------------------------------------
+# token pools (SGLang: one token per page; TensorRT-LLM: tokens_per_block)
+# ---------------------------------------------------------------------------------------------
+
+
+def token_pool_cache(
+    spec: ModelSpec, dtype: CacheType, cells: int, batch: int, block: int
+) -> tuple[tuple[LayerCache, ...], list[str]]:
+    """``batch`` requests of ``cells`` tokens in a pool of ``block``-token pages, every attention layer
+    sized to the request (MLA: one latent; recurrent layers: one float32 state per request)."""
+    cells = cdiv(cells, block) * block
+    out = []
+    b = dtype.bytes_per_element
+    for layer in spec.layers:
+        if layer.attention in (AttentionKind.FULL, AttentionKind.SLIDING):
+            k = round(batch * cells * layer.kv_heads * layer.k_head_dim * b)
+            v = round(batch * cells * layer.kv_heads * layer.v_head_dim * b)
+            out.append(LayerCache(layer.index, layer.attention, cells, k, v))
+        elif layer.attention is AttentionKind.MLA:
+            out.append(
+                LayerCache(
+                    layer.index, layer.attention, cells, round(batch * cells * layer.latent_dim * b), 0
+                )
+            )
+        elif layer.attention is AttentionKind.LINEAR:
+            out.append(
+                LayerCache(
+                    layer.index, layer.attention, 0, 0, 0, state_bytes=batch * layer.state_elements * 4
+                )
+            )
+        else:
+            out.append(LayerCache(layer.index, layer.attention, 0, 0, 0))
+    per = sum(layer.kv_elements_per_token for layer in spec.layers)
+    lines = [
+        f"{batch} request(s) x {cells:,} tokens ({block}-token pages) x {per:,} elements x {b:g} B ({dtype.name})"
+    ]
+    return tuple(out), lines

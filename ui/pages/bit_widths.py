@@ -66,8 +66,6 @@ st.markdown(
     f"**{spec.name}** ({spec.total_parameters / 1e9:,.2f} B parameters) · engine: {engine_text} · "
     f"{settings.context:,} tokens x {settings.batch} sequence{'s' if settings.batch > 1 else ''}  \n{budget.label}"
 )
-if spec.approximate:
-    st.warning("Approximate model: " + " ".join(spec.notes))
 
 if not table.rows:
     st.error("No candidate format could be planned for this model and engine; the reasons are listed below.")

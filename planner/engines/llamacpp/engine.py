@@ -11,7 +11,7 @@ CUDA context and scheduler (banded).
 from __future__ import annotations
 
 from planner.engines.base import Engine
-from planner.engines.common import ignored_settings, zero
+from planner.engines.common import SERVER_SETTINGS, ignored_settings, zero
 from planner.engines.constants import default, default_source
 from planner.engines.llamacpp.activations import SOURCE, compute_buffers
 from planner.engines.llamacpp.kv import llamacpp_cache, llamacpp_cells
@@ -41,7 +41,9 @@ class LlamaCppEngine(Engine):
         ngl = n_layer + 1 if settings.gpu_layers is None else min(settings.gpu_layers, n_layer + 1)
         i_gpu_start = first_gpu_layer(n_layer, ngl)
         output_on_gpu = ngl >= 1
-        notes = ignored_settings(settings, self.id, ("gpu_memory_utilization", "max_num_batched_tokens"))
+        notes = ignored_settings(
+            settings, self.id, ("gpu_memory_utilization", "max_num_batched_tokens", *SERVER_SETTINGS)
+        )
 
         report = fmt.weights(spec)
         weights, host_weights, largest_cpu = placement(spec, report, i_gpu_start, output_on_gpu, ngl)

@@ -10,7 +10,7 @@ caching-allocator slack (empirical, banded).
 from __future__ import annotations
 
 from planner.engines.base import Engine
-from planner.engines.common import ignored_settings, resolve_plain_kv, weights_figure, zero
+from planner.engines.common import SERVER_SETTINGS, ignored_settings, resolve_plain_kv, weights_figure, zero
 from planner.engines.registry import register_engine
 from planner.engines.shape import model_dtype
 from planner.engines.transformers.activations import SOURCE, activations_figure
@@ -46,7 +46,9 @@ class TransformersEngine(Engine):
         cache_t = kv.cache_type(k_name)
         attn = ATTN_IMPLEMENTATIONS[settings.flash_attn]
         notes = ignored_settings(
-            settings, self.id, ("ubatch", "gpu_layers", "gpu_memory_utilization", "max_num_batched_tokens")
+            settings,
+            self.id,
+            ("ubatch", "gpu_layers", "gpu_memory_utilization", "max_num_batched_tokens", *SERVER_SETTINGS),
         )
         notes.append(
             f"transformers' DynamicCache stores K/V in the activation dtype ({dtype}); quantized caches "
