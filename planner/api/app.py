@@ -1,9 +1,8 @@
 """The HTTP JSON API: the CLI's commands as ``GET`` routes, with exactly the CLI's ``--json`` output.
 
-Each route reads its command's flags from the query (:mod:`planner.api.params`), builds the same
-:class:`~planner.request.PlanRequest`, and calls the function the CLI calls for ``--json``:
-``plan_json`` (estimate), ``catalog_fit(...).to_dict()`` (fit), ``recommend(...).to_dict(top=)``
-(recommend) and ``gpu_to_dict`` (gpus). A bad value answers 400 with the CLI's message as JSON
+Each route reads its command's flags from the query with the CLI's own parser
+(:mod:`planner.api.params`) and answers what the command's ``json_answer`` returns, the function its
+``--json`` prints (``planner/cli/<command>.py``), with ``allow_local=False``. A bad value answers 400 with the CLI's message as JSON
 (``{"error": ..., "parameter": ...}``); the Hub being unreachable, slow or rate-limiting answers 503.
 Nothing here reads the server's GPUs or files: models are catalog ids or Hub ids.
 
@@ -14,7 +13,9 @@ is sent from the event loop, a new one is computed in a worker thread.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import importlib
 import json
 import os
 from collections import OrderedDict
@@ -26,18 +27,11 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from planner.api.badge import error_badge, fit_badge
-from planner.api.params import (
-    ESTIMATE,
-    FIT,
-    FIT_EXTRA,
-    GPUS_EXTRA,
-    RECOMMEND_EXTRA,
-    choice,
-    parse_query,
-)
+from planner.api.params import ROUTES, flags, parse_query
 from planner.catalog import find_entry
+from planner.cli.args import request_from_args
 from planner.errors import HubOfflineError, HubRateLimitError, HubTimeoutError, PlannerError, RequestError
-from planner.fit.answer import answer_plan, plan_json
+from planner.fit.answer import answer_plan
 from planner.links import page_url
 from planner.request import PlanRequest, resolve
 
@@ -46,15 +40,17 @@ DEFAULT_PAGE_URL = "http://localhost:8501/"
 JSON_CACHE = "public, max-age=300"
 BADGE_CACHE = "public, max-age=3600, stale-while-revalidate=86400"
 ERROR_CACHE = "no-store"
-_BADGE_FLAGS = ("model", "format", "gpu", "vram", "gpus", "engine", "context", "batch", "kv-dtype")
+#: The badge takes the estimate's flags (it draws that plan's fit).
+BADGE_COMMAND = "estimate"
 
 DESCRIPTION = """Will this model fit on my GPU? The VRAM Planner's CLI commands over HTTP.
 
-Every route takes the CLI command's flags as query parameters (`kv-dtype` or `kv_dtype`) and
-answers exactly what `python -m planner <command> ... --json` prints. Memory is in integer bytes
-(GiB = 2^30 bytes where a label says GiB). Errors: status 400 with `{"error": <the CLI's message>,
-"parameter": <its name>}`; 503 when the Hugging Face Hub cannot answer in time. Models are catalog
-ids or Hugging Face ids; `live` (the server's own GPUs) is not available over HTTP.
+Every route takes the CLI command's flags as query parameters (`kv-dtype` or `kv_dtype`; a switch
+such as `enforce-eager` as `on`/`off`; `add-model` may be repeated) and answers exactly what
+`python -m planner <command> ... --json` prints. Memory is in integer bytes (GiB = 2^30 bytes where
+a label says GiB). Errors: status 400 with `{"error": <the CLI's message>, "parameter": <its name>}`;
+503 when the Hugging Face Hub cannot answer in time. Models are catalog ids or Hugging Face ids;
+`live` (the server's own GPUs) is not available over HTTP.
 """
 
 
@@ -62,74 +58,19 @@ def page_base() -> str:
     return os.environ.get("VRAM_PLANNER_PAGE_URL", DEFAULT_PAGE_URL)
 
 
-# --------------------------------------------------------------------------------------------- payloads
-# One function per command, each the CLI's --json (see planner/cli/<command>.py's run()).
-
-
-def estimate_payload(request: PlanRequest) -> dict[str, Any]:
-    """``estimate --json``."""
-    return plan_json(resolve(request, allow_local=False))
-
-
-def fit_payload(request: PlanRequest, extra: dict[str, Any]) -> dict[str, Any]:
-    """``fit --json``."""
-    from planner.cli.fit import format_list
-    from planner.fit.budget import FitError
-    from planner.fit.catalog_fit import catalog_fit
-    from planner.request import resolve_budget, resolve_settings
-
-    budget = resolve_budget(request)
-    if budget is None:
-        raise FitError("fit needs a GPU: --gpu NAME, --vram SIZE or --live")
-    table = catalog_fit(
-        budget, resolve_settings(request), request.engine_id, format_list(extra.get("formats"))
-    )
-    return table.to_dict()
-
-
-def recommend_payload(request: PlanRequest, extra: dict[str, Any]) -> dict[str, Any]:
-    """``recommend --json``."""
-    from planner.cli.recommend import DEFAULT_TOP, required_budget
-    from planner.recommend.expected import BENCHMARKS, DEFAULT_BENCHMARK
-    from planner.recommend.filters import Filters
-    from planner.recommend.ranking import recommend
-    from planner.request import resolve_settings
-
-    budget = required_budget(request)
-    benchmark = choice("benchmark", extra.get("benchmark", DEFAULT_BENCHMARK), BENCHMARKS)
-    filters = Filters(
-        families=extra.get("family") or (),
-        licenses=extra.get("license") or (),
-        min_context=extra.get("min-context"),
-    )
-    result = recommend(
-        budget,
-        resolve_settings(request),
-        request.engine_id,
-        formats=extra.get("formats"),
-        filters=filters,
-        benchmark=benchmark,
-    )
-    return result.to_dict(top=extra.get("top", DEFAULT_TOP))
-
-
-def gpus_payload(extra: dict[str, Any]) -> Any:
-    """``gpus --json`` (a list, or one GPU with ``query``)."""
-    from planner.hardware.gpus import FORMS, find_gpu, load_gpus
-    from planner.hardware.report import gpu_to_dict
-
-    if "query" in extra:
-        return gpu_to_dict(find_gpu(extra["query"]))
-    form = choice("form", extra["form"], FORMS) if "form" in extra else None
-    return [gpu_to_dict(g) for g in load_gpus() if form is None or g.form == form]
+def payload(command: str, args: argparse.Namespace) -> Any:
+    """The command's ``--json`` answer (its CLI module's ``json_answer``), never reading a local file."""
+    module = importlib.import_module(f"planner.cli.{command}")
+    return module.json_answer(args, allow_local=False)
 
 
 # --------------------------------------------------------------------------------------------- answers
 
 
-def _cacheable(request: PlanRequest) -> bool:
-    """Only answers that depend on nothing but this build: no model, or a catalog model."""
-    return request.model is None or find_entry(request.model) is not None
+def _cacheable(args: argparse.Namespace) -> bool:
+    """Only answers that depend on nothing but this build: no model, or catalog models only."""
+    models = [getattr(args, "model", None), *(getattr(args, "add_model", None) or ())]
+    return all(m is None or find_entry(m) is not None for m in models)
 
 
 class AnswerCache:
@@ -164,23 +105,14 @@ class AnswerCache:
 CACHE = AnswerCache()
 
 
-_ROUTES: dict[str, tuple[tuple[str, ...], tuple[str, ...], Callable[..., Any]]] = {
-    "estimate": (ESTIMATE, (), lambda q: estimate_payload(q.request)),
-    "fit": (FIT, FIT_EXTRA, lambda q: fit_payload(q.request, q.extra)),
-    "recommend": (FIT, RECOMMEND_EXTRA, lambda q: recommend_payload(q.request, q.extra)),
-    "gpus": ((), GPUS_EXTRA, lambda q: gpus_payload(q.extra)),
-}
-
-
-def _render(route: str, key: tuple[tuple[str, str], ...]) -> bytes:
-    plan_flags, extra_flags, payload = _ROUTES[route]
-    return json.dumps(payload(parse_query(key, plan_flags, extra_flags))).encode()
+def _render(command: str, args: argparse.Namespace) -> bytes:
+    return json.dumps(payload(command, args)).encode()
 
 
 def _error(exc: PlannerError) -> JSONResponse:
     body: dict[str, Any] = {"error": str(exc)}
     if isinstance(exc, RequestError):
-        body["parameter"] = exc.parameter
+        body["parameter"] = exc.parameter.replace("_", "-")  # the query's spelling
     headers = {"Cache-Control": ERROR_CACHE}
     status = 400
     if isinstance(exc, (HubOfflineError, HubTimeoutError, HubRateLimitError)):
@@ -191,55 +123,58 @@ def _error(exc: PlannerError) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def answer(route: str, http: Request) -> Response:
+async def answer(command: str, http: Request) -> Response:
     """One route's JSON: from the cache (a key seen before was valid then), else parsed and computed.
 
-    The computation runs in a worker thread; the event loop only sends cached answers.
+    The query is parsed on the event loop (cheap; bad input is refused before any work); the
+    computation runs in a worker thread; the event loop only sends cached answers.
     """
     items = tuple(http.query_params.multi_items())
-    raw_key = (route, items)
+    raw_key = (command, items)
     body = CACHE.get(raw_key)
     if body is None:
-        plan_flags, extra_flags, _ = _ROUTES[route]
         try:
-            query = parse_query(items, plan_flags, extra_flags)  # refuse bad input before any work
-            body = await run_in_threadpool(_render, route, items)
+            args = parse_query(command, items)
+            body = await run_in_threadpool(_render, command, args)
         except PlannerError as exc:
             return _error(exc)
-        if _cacheable(query.request):
+        if _cacheable(args):
             CACHE.put(raw_key, body)
     return Response(body, media_type="application/json", headers={"Cache-Control": JSON_CACHE})
 
 
-_DOC = {
-    "model": "catalog id (meta-llama/Llama-3.1-8B) or Hugging Face id (required)",
-    "format": "weight format: bf16, bnb-nf4, gptq-int4, q4_k_m (any case; required)",
-    "engine": "transformers, vllm or llama.cpp (default: the format's usual engine)",
-    "context": "tokens per sequence: 8192 or 32k (default 8192)",
-    "batch": "concurrent sequences (default 1)",
-    "gpu": "catalog GPU: rtx-4090, 4090, 'H100 SXM' (fuzzy)",
-    "vram": "memory per GPU with its unit: 24GiB (2^30) or 24GB (10^9)",
-    "gpus": "number of GPUs (default 1)",
-    "live": "not available over HTTP (the server's GPUs are not yours); refused when on",
-    "formats": "comma-separated format ids (default: a spread of bit widths)",
-    "query": "a GPU to look up (gpus: one GPU instead of the list)",
-}
-
-
-def _parameters(flags: tuple[str, ...]) -> dict[str, Any]:
-    """OpenAPI query parameters for a route's flags (the handlers read the query themselves)."""
-    return {
-        "parameters": [
+def _parameters(command: str) -> dict[str, Any]:
+    """OpenAPI query parameters for a command's flags (the handlers read the query themselves)."""
+    out = []
+    for flag in flags(command):
+        text = flag.help
+        if flag.name == "live":
+            text = "not available over HTTP (the server's GPUs are not yours); refused when on"
+        elif flag.switch:
+            text += " (on/off)"
+        if flag.repeat:
+            text += " (may be repeated)"
+        if flag.aliases:
+            text += f" (also {', '.join(flag.aliases)})"
+        out.append(
             {
-                "name": flag,
+                "name": flag.name,
                 "in": "query",
-                "required": False,
+                "required": flag.required,
                 "schema": {"type": "string"},
-                "description": _DOC.get(flag, f"as the CLI's --{flag}"),
+                "description": text.replace("%%", "%"),
             }
-            for flag in flags
-        ]
-    }
+        )
+    return {"parameters": out}
+
+
+_SUMMARIES = {
+    "estimate": "Memory per component, and the fit when a GPU is given (estimate --json)",
+    "fit": "Every catalog model x format that fits a GPU (fit --json)",
+    "recommend": "What to run on a GPU, best expected quality first (recommend --json)",
+    "gpus": "The GPU catalog, or one GPU (gpus --json)",
+    "params": "A model's parameters, tensor by tensor (params --json)",
+}
 
 
 def create_app() -> FastAPI:
@@ -252,19 +187,13 @@ def create_app() -> FastAPI:
         title="VRAM Planner API", version="1", description=DESCRIPTION, docs_url="/docs", redoc_url=None
     )
 
-    for route, summary in (
-        ("estimate", "Memory per component, and the fit when a GPU is given (estimate --json)"),
-        ("fit", "Every catalog model x format that fits a GPU (fit --json)"),
-        ("recommend", "What to run on a GPU, best expected quality first (recommend --json)"),
-        ("gpus", "The GPU catalog, or one GPU (gpus --json)"),
-    ):
-        plan_flags, extra_flags, _ = _ROUTES[route]
+    for command in ROUTES:
         app.add_api_route(
-            f"/v1/{route}",
-            _endpoint(route),
+            f"/v1/{command}",
+            _endpoint(command),
             methods=["GET"],
-            summary=summary,
-            openapi_extra=_parameters(tuple(dict.fromkeys((*plan_flags, *extra_flags)))),
+            summary=_SUMMARIES[command],
+            openapi_extra=_parameters(command),
         )
     app.add_api_route(
         "/v1/badge.svg",
@@ -272,7 +201,7 @@ def create_app() -> FastAPI:
         methods=["GET"],
         summary="An SVG fit badge for a model card, linking to the page with the same plan",
         response_class=Response,
-        openapi_extra=_parameters(_BADGE_FLAGS),
+        openapi_extra=_parameters(BADGE_COMMAND),
     )
     return app
 
@@ -293,9 +222,9 @@ async def badge_response(request: Request) -> Response:
     cache = BADGE_CACHE
     if svg is None:
         try:
-            query = parse_query(http.query_params.multi_items(), _BADGE_FLAGS)
-            body = await run_in_threadpool(_badge_svg, query.request)
-            if _cacheable(query.request):
+            args = parse_query(BADGE_COMMAND, http.query_params.multi_items())
+            body = await run_in_threadpool(_badge_svg, request_from_args(args))
+            if _cacheable(args):
                 CACHE.put(key, body)
             svg = body
         except PlannerError as exc:

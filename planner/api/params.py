@@ -1,122 +1,145 @@
-"""Query parameters to the CLI's inputs: the same flag names, read by the same parsers.
+"""Query parameters to the CLI's arguments: each route takes exactly its command's flags.
 
-Each route accepts exactly its command's flags (``kv-dtype`` or ``kv_dtype``); an unknown or
-repeated parameter, or one longer than :data:`MAX_VALUE` characters, is refused with its name, never
-ignored. Plan fields go through :meth:`PlanRequest.from_params`; the commands' own flags
-(``formats``, ``top``, ``family``...) through the parsers the CLI gives argparse. Two CLI flags have
-no API form: ``live`` (the server's GPUs are not the caller's) and a local ``config.json`` as the
-model (a query never reads the server's files).
+The flags are read off the CLI's own argparse parser (:func:`planner.cli.build_parser`), so a flag
+added to a command is a query parameter of its route at once, parsed by the same ``type=`` functions
+with the same messages and defaults. A query becomes an argv (``kv_dtype=fp8`` ->
+``--kv-dtype=fp8``; a switch such as ``enforce-eager=on`` -> ``--enforce-eager``; a repeatable flag
+such as ``add-model`` may be given more than once) and the command's parser reads it into the
+namespace its ``json_answer`` takes. An unknown or repeated parameter, or one longer than
+:data:`MAX_VALUE` characters, is refused with its name, never ignored. ``live`` is refused (the
+server's GPUs are not the caller's), and ``json`` is implied.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import argparse
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
 
+from planner.cli import Parser, UsageError, build_parser
 from planner.errors import RequestError
-from planner.request import PlanRequest, parse_text, parse_tokens, parse_whole, shown
+from planner.request import parse_switch, shown
 
 #: Longest value of any parameter (a comma-separated list of formats or families included).
 MAX_VALUE = 1000
+#: Commands with a route, in the order the docs list them.
+ROUTES = ("estimate", "fit", "recommend", "gpus", "params")
+#: Flags with no HTTP form: ``json`` is always on, ``live`` reads the server's own GPUs.
+_IMPLIED = ("help", "json")
+_ARGUMENT = re.compile(r"argument (?P<flag>[\w-]+)(?:/[\w-]+)*: (?P<message>.*)", re.DOTALL)
 
-#: The plan flags of each command (PlanRequest fields), as the CLI spells them.
-RUN = ("engine", "context", "batch")
-GPU = ("gpu", "vram", "gpus", "live")
-ESTIMATE = (
-    "model",
-    "offline",
-    "format",
-    *RUN,
-    "kv-dtype",
-    "kv-dtype-k",
-    "kv-dtype-v",
-    "group-size",
-    "double-quant",
-    "flash-attn",
-    "ubatch",
-    "gpu-layers",
-    "gpu-memory-utilization",
-    "max-num-batched-tokens",
-    *GPU,
-)
-FIT = (*GPU, *RUN)
-#: The commands' own flags (not part of a plan).
-FIT_EXTRA = ("formats",)
-RECOMMEND_EXTRA = ("top", "family", "license", "min-context", "benchmark", "formats")
-GPUS_EXTRA = ("query", "form", "live")
+
+class _QuietParser(Parser):
+    """The CLI's parser that raises instead of printing (a server has no terminal to print to)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
 
 
 @dataclass(frozen=True)
-class Query:
-    """A route's parameters: the plan request and the command's own values (already parsed)."""
+class Flag:
+    """One CLI flag as a query parameter."""
 
-    request: PlanRequest
-    extra: dict[str, Any]
-
-
-def _normalized(params: Iterable[tuple[str, str]], allowed: Iterable[str]) -> dict[str, str]:
-    allowed = tuple(allowed)
-    seen: dict[str, str] = {}
-    for key, value in params:
-        name = key.strip().lower().replace("_", "-")
-        if name not in allowed:
-            raise RequestError(
-                key, f"unknown parameter '{shown(key)}'; this route takes: {', '.join(allowed)}"
-            )
-        if name in seen:
-            raise RequestError(name, f"{name} is given more than once")
-        if len(value) > MAX_VALUE:
-            raise RequestError(name, f"{name} is {len(value):,} characters long; at most {MAX_VALUE:,}")
-        seen[name] = value
-    return seen
+    name: str  # the long flag without dashes (``kv-dtype``), or a positional's name (``query``)
+    aliases: tuple[str, ...]  # other spellings (``tp`` for ``--tensor-parallel``/``-tp``)
+    option: str | None  # ``--kv-dtype``; None for a positional argument
+    switch: bool  # on/off (argparse ``store_true``)
+    repeat: bool  # may be given more than once (argparse ``append``)
+    required: bool
+    help: str
 
 
-def _refuse_server_only(values: Mapping[str, str]) -> None:
-    live = values.get("live")
-    if live is not None and live.strip().lower() not in ("off", "false", "no", "0", ""):
-        raise RequestError(
-            "live",
-            "live is not available over HTTP: the server's GPUs are not yours; give gpu (a catalog GPU) "
-            "or vram (a memory size)",
-        )
+@cache
+def parser() -> argparse.ArgumentParser:
+    """The CLI's parser, raising :class:`UsageError` instead of printing (built once)."""
+    return build_parser(_QuietParser)
 
 
-def names(parameter: str, value: str) -> tuple[str, ...]:
-    """A comma-separated list, as the CLI's ``--formats``/``--family``/``--license`` read it."""
-    return tuple(part.strip() for part in parse_text(parameter, value).split(",") if part.strip())
+def _subparser(command: str) -> argparse.ArgumentParser:
+    sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices[command]
 
 
-def parse_query(
-    params: Iterable[tuple[str, str]], plan_flags: Iterable[str], extra_flags: Iterable[str] = ()
-) -> Query:
-    """Split and parse a route's query into a :class:`PlanRequest` and the command's own values."""
-    plan_flags, extra_flags = tuple(plan_flags), tuple(extra_flags)
-    values = _normalized(params, dict.fromkeys((*plan_flags, *extra_flags)))
-    _refuse_server_only(values)
-    plan = {k: v for k, v in values.items() if k in plan_flags and k != "live"}
-    request = PlanRequest.from_params(plan)
-    extra: dict[str, Any] = {}
-    for key, value in values.items():
-        if key not in extra_flags or key == "live":
+@cache
+def flags(command: str) -> tuple[Flag, ...]:
+    """The command's flags, as its route's query parameters (``json`` and ``help`` left out)."""
+    out = []
+    for action in _subparser(command)._actions:
+        if action.dest in _IMPLIED:
             continue
-        if key in ("formats", "family", "license"):
-            extra[key] = names(key, value)
-        elif key == "top":
-            extra[key] = parse_whole("top", value, 1, 1 << 16)
-        elif key == "min-context":
-            extra[key] = parse_tokens("min-context", value)
-        else:  # benchmark, query, form: checked by the route against its choices
-            extra[key] = parse_text(key, value)
-    return Query(request, extra)
-
-
-def choice(parameter: str, value: str, choices: Iterable[str]) -> str:
-    """``value`` if it is one of ``choices`` (case-insensitive), else a :class:`RequestError` listing them."""
-    options = {c.lower(): c for c in choices}
-    found = options.get(value.strip().lower())
-    if found is None:
-        raise RequestError(
-            parameter, f"{parameter} must be one of {', '.join(options.values())}, not '{shown(value)}'"
+        spellings = [s.lstrip("-") for s in action.option_strings] or [action.dest]
+        longest = max(spellings, key=len)
+        out.append(
+            Flag(
+                name=longest,
+                aliases=tuple(s for s in spellings if s != longest),
+                option=max(action.option_strings, key=len) if action.option_strings else None,
+                switch=isinstance(action, argparse._StoreTrueAction),
+                repeat=isinstance(action, argparse._AppendAction),
+                required=bool(action.required),
+                help=action.help or "",
+            )
         )
-    return found
+    return tuple(out)
+
+
+def _lookup(command: str) -> dict[str, Flag]:
+    return {spelling: f for f in flags(command) for spelling in (f.name, *f.aliases)}
+
+
+def to_argv(command: str, params: Iterable[tuple[str, str]]) -> list[str]:
+    """The CLI arguments a route's query stands for (refusing unknown, repeated and overlong parameters)."""
+    known = _lookup(command)
+    seen: set[str] = set()
+    argv: list[str] = []
+    positional: list[str] = []
+    for key, value in params:
+        flag = known.get(key.strip().lower().replace("_", "-"))
+        if flag is None:
+            listed = ", ".join(f.name for f in flags(command))
+            raise RequestError(key, f"unknown parameter '{shown(key)}'; this route takes: {listed}")
+        if flag.name in seen and not flag.repeat:
+            raise RequestError(flag.name, f"{flag.name} is given more than once")
+        seen.add(flag.name)
+        if len(value) > MAX_VALUE:
+            raise RequestError(
+                flag.name, f"{flag.name} is {len(value):,} characters long; at most {MAX_VALUE:,}"
+            )
+        if flag.switch:
+            if parse_switch(flag.name, value):
+                if flag.name == "live":
+                    raise RequestError(
+                        "live",
+                        "live is not available over HTTP: the server's GPUs are not yours; give gpu "
+                        "(a catalog GPU) or vram (a memory size)",
+                    )
+                argv.append(flag.option or "")
+        elif flag.option is None:
+            positional.append(value)
+        else:
+            argv.append(f"{flag.option}={value}")  # '=' keeps a value such as '-1' a value
+    return [command, *argv, *(["--", *positional] if positional else [])]
+
+
+def parse_query(command: str, params: Iterable[tuple[str, str]]) -> argparse.Namespace:
+    """The namespace the CLI's parser reads from the route's query; a :class:`RequestError` names what is wrong."""
+    argv = to_argv(command, params)
+    try:
+        return parser().parse_args(argv)
+    except UsageError as exc:
+        raise _request_error(command, str(exc)) from None
+
+
+def _request_error(command: str, message: str) -> RequestError:
+    """argparse's message with query names: ``argument --context: ...`` -> parameter ``context``."""
+    match = _ARGUMENT.fullmatch(message)
+    if match:
+        return RequestError(match["flag"].lstrip("-"), match["message"])
+    if message.startswith("the following arguments are required: "):
+        missing = [m.strip().lstrip("-") for m in message.split(": ", 1)[1].split(",")]
+        return RequestError(
+            missing[0], f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required"
+        )
+    return RequestError(command, message)

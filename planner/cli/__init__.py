@@ -38,9 +38,9 @@ class Parser(argparse.ArgumentParser):
         return f"{parts[-1]} " if len(parts) > 3 else ""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (exposed for tests and docs)."""
-    parser = Parser(prog="python -m planner", description=__doc__.splitlines()[0])
+def build_parser(parser_class: type[Parser] = Parser) -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests, docs and the HTTP API, which passes a quiet ``parser_class``)."""
+    parser = parser_class(prog="python -m planner", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.add_parser(sub)

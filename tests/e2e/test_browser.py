@@ -104,16 +104,16 @@ def test_what_can_i_run_answers_per_bit_width_with_the_chart(page, shots):
     """The largest model per bit width comes first, then the quality-against-memory chart with its Pareto front
     and the trade-off arrows; the tables fit a 1400 px window (no horizontal scrollbar on either grid)."""
     page.goto(f"/what_can_i_run?gpu={RTX_3060.replace(' ', '+')}")
-    main = _main(page)
-    sync_api.expect(main.get_by_role("heading", name="The largest model at each bit width")).to_be_visible()
-    sync_api.expect(main.get_by_test_id("stAlert").filter(has_text="Best pick:").first).to_be_visible()
-    sync_api.expect(main.get_by_test_id("stDataFrame")).to_have_count(3)  # widths, everything, evidence rows
-    chart = main.get_by_test_id("stPlotlyChart")
+    body = main(page)
+    sync_api.expect(body.get_by_role("heading", name="The largest model at each bit width")).to_be_visible()
+    sync_api.expect(body.get_by_test_id("stAlert").filter(has_text="Best pick:").first).to_be_visible()
+    sync_api.expect(body.get_by_test_id("stDataFrame")).to_have_count(3)  # widths, everything, evidence rows
+    chart = body.get_by_test_id("stPlotlyChart")
     sync_api.expect(chart).to_have_count(1)
     sync_api.expect(chart.locator(".legendtext", has_text="Pareto front")).to_have_count(1)
     sync_api.expect(chart.locator(".annotation-text", has_text="of a larger model")).not_to_have_count(0)
-    _settled(page)
-    for grid in main.get_by_test_id("stDataFrame").all()[:2]:
+    settled(page)
+    for grid in body.get_by_test_id("stDataFrame").all()[:2]:
         box = grid.bounding_box()
         assert box is not None and box["x"] + box["width"] <= 1400
         scroller = grid.locator(".dvn-scroller").first

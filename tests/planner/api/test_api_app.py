@@ -7,6 +7,8 @@ test client) on the same plan; ``elapsed_s`` (wall time) is the only field left 
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -42,31 +44,76 @@ def _drop_elapsed(data):
     return data
 
 
-def _query(argv: list[str]) -> dict[str, str]:
-    """``--flag value`` pairs as query parameters (``--kv-dtype fp8`` -> ``kv-dtype=fp8``)."""
-    out, it = {}, iter(argv)
-    for flag in it:
-        out[flag.removeprefix("--")] = next(it)
+def _query(argv: list[str]) -> list[tuple[str, str]]:
+    """CLI arguments as query parameters: ``--kv-dtype fp8`` -> ``kv-dtype=fp8``, a switch -> ``=on``,
+    ``-tp 2`` -> ``tp=2``, a repeated flag repeated, a positional as ``query``."""
+    out, i = [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("-"):
+            out.append(("query", arg))
+            i += 1
+        elif i + 1 == len(argv) or argv[i + 1].startswith("--"):
+            out.append((arg.lstrip("-"), "on"))
+            i += 1
+        else:
+            out.append((arg.lstrip("-"), argv[i + 1]))
+            i += 2
     return out
 
 
+L8B = f"--model {LLAMA}"
+H100 = "--gpu h100-sxm"
+#: (command, its CLI arguments as a shell would split them): every flag of every command at least once.
 SAME_AS_CLI = [
-    ("estimate", ["--model", LLAMA, "--format", "Q4_K_M", "--gpu", "rtx-4090"]),
-    ("estimate", ["--model", LLAMA, "--format", "bf16", "--gpu", "4090", "--gpus", "2", "--context", "32k"]),
-    (
-        "estimate",
-        ["--model", LLAMA, "--format", "awq-int4", "--engine", "vllm", "--kv-dtype", "fp8", "--vram", "24GB"],
-    ),
-    ("estimate", ["--model", "Qwen/Qwen3-8B", "--format", "bnb-nf4", "--batch", "4"]),
-    ("fit", ["--gpu", "rtx-4090", "--formats", "bf16,q4_k_m", "--context", "16384"]),
-    ("recommend", ["--gpu", "rtx-3090", "--formats", "bf16,q4_k_m", "--top", "3", "--family", "llama"]),
-    ("gpus", ["--form", "datacenter"]),
+    (c, shlex.split(a))
+    for c, a in (
+        ("estimate", f"{L8B} --format Q4_K_M --gpu rtx-4090"),
+        ("estimate", f"{L8B} --format bf16 --gpu 4090 --gpus 2 --context 32k"),
+        ("estimate", f"{L8B} --format awq-int4 --engine vllm --kv-dtype fp8 --vram 24GB"),
+        ("estimate", "--model Qwen/Qwen3-8B --format bnb-nf4 --batch 4 --double-quant"),
+        (
+            "estimate",
+            f"{L8B} --format q4_k_m --engine llama.cpp --kv-dtype-k q8_0 --kv-dtype-v q4_0 --flash-attn on "
+            "--ubatch 1024 --gpu-layers 20 --gpu rtx-3060 --offline",
+        ),
+        ("estimate", f"{L8B} --format gptq-int4 --group-size 32 --engine transformers"),
+        (
+            "estimate",
+            f"{L8B} --format bf16 --engine vllm {H100} -tp 2 --max-num-seqs 64 --max-num-batched-tokens 4096 "
+            "--gpu-memory-utilization 0.85 --enforce-eager",
+        ),
+        ("estimate", f"{L8B} --format fp8 --engine VLLM {H100} --kv-cache-memory 20GiB"),
+        ("estimate", f"{L8B} --format bf16 --engine sglang {H100} --mem-fraction-static 0.8 --context 16k"),
+        (
+            "estimate",
+            f"{L8B} --format bf16 --engine trtllm {H100} --free-gpu-memory-fraction 0.8 --tensor-parallel 2",
+        ),
+        ("fit", "--gpu rtx-4090 --formats bf16,q4_k_m --context 16384"),
+        ("fit", "--vram 48GiB -tp 2 --engine vllm --batch 2 --formats bf16,fp8"),
+        ("fit", "--gpu rtx-3090 --gpus 2 --formats q4_k_m,q8_0"),
+        ("recommend", "--gpu rtx-3090 --formats bf16,q4_k_m --top 3 --family llama"),
+        (
+            "recommend",
+            "--gpu rtx-3090 --gpus 2 --context 32768 --bits 4 --arch moe --sort speed --modality text "
+            "--license apache-2.0,mit --min-context 32k --benchmark mmlu --top 2",
+        ),
+        (
+            "recommend",
+            "--vram 80GiB --engine vllm --batch 4 --tensor-parallel 1 --bits 16,8 --sort headroom --top 2",
+        ),
+        ("gpus", "--form datacenter"),
+        ("gpus", "4090"),
+        ("params", "--model Qwen/Qwen3-8B --offline"),
+    )
 ]
 
 
-@pytest.mark.parametrize(
-    ("command", "argv"), SAME_AS_CLI, ids=lambda v: v if isinstance(v, str) else " ".join(v)
-)
+def _case_id(value):
+    return value if isinstance(value, str) else " ".join(value)[:80]
+
+
+@pytest.mark.parametrize(("command", "argv"), SAME_AS_CLI, ids=_case_id)
 def test_the_api_answers_exactly_the_clis_json(api, command, argv):
     printed = cli(command, *argv, "--json")
     assert printed.returncode == 0, printed.stderr
@@ -76,9 +123,54 @@ def test_the_api_answers_exactly_the_clis_json(api, command, argv):
     assert _drop_elapsed(response.json()) == _drop_elapsed(json.loads(printed.stdout))
 
 
-def test_one_gpu_lookup_is_the_clis_too(api):
-    printed = cli("gpus", "4090", "--json")
-    assert api.get("/v1/gpus", params={"query": "4090"}).json() == json.loads(printed.stdout)
+def _cli_flags(command: str) -> set[str]:
+    """The command's flags as ``python -m planner <command> --help`` lists them (long names; positionals)."""
+    from planner.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
+    return {
+        max(a.option_strings, key=len).lstrip("-") if a.option_strings else a.dest
+        for a in sub._actions
+        if a.dest not in ("help", "json")
+    }
+
+
+@pytest.mark.parametrize("command", ["estimate", "fit", "recommend", "gpus", "params"])
+def test_every_cli_flag_is_a_documented_query_parameter_and_compared_above(api, command):
+    """Each flag of the command (``live`` aside: refused over HTTP) is in the route's OpenAPI docs and in at least
+    one comparison with the CLI above (``--add-model`` in the Hub test below)."""
+    flags = _cli_flags(command)
+    documented = {
+        p["name"] for p in api.get("/openapi.json").json()["paths"][f"/v1/{command}"]["get"]["parameters"]
+    }
+    assert documented == flags
+    aliases = {"tp": "tensor-parallel"}
+    used = {aliases.get(name, name) for c, argv in SAME_AS_CLI if c == command for name, _ in _query(argv)}
+    assert flags - used - {"live", "add-model"} == set()
+
+
+def test_recommend_with_hub_models_added_is_the_clis_too(api, hub, tmp_path):
+    """``add-model`` may be repeated (as ``--add-model`` is); the Hub ids come from the fake Hub for both."""
+    argv = shlex.split(
+        "--vram 8GiB --context 2048 --add-model fake-org/tiny-llama --add-model fake-org/gated "
+        "--formats bf16,q4_k_m --top 3"
+    )
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": hub.url,
+        "HF_HUB_CACHE": str(tmp_path / "cli-hub"),
+        "HF_HUB_OFFLINE": "0",
+        "HF_TOKEN_PATH": str(tmp_path / "token"),
+    }
+    env.pop("HF_TOKEN", None)
+    command = [sys.executable, "-m", "planner", "recommend", *argv, "--json"]
+    printed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert printed.returncode == 0, printed.stderr
+    response = api.get("/v1/recommend", params=_query(argv))
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert data["extra_models"] == ["fake-org/tiny-llama"]
+    assert _drop_elapsed(data) == _drop_elapsed(json.loads(printed.stdout))
 
 
 BAD = [
@@ -90,6 +182,11 @@ BAD = [
     ("estimate", {"gpu-memory-utilization": "1.5"}, "gpu-memory-utilization"),
     ("fit", {"formats": "bf16,nonsense"}, None),
     ("recommend", {"top": "0"}, "top"),
+    ("recommend", {"bits": "four"}, "bits"),
+    ("recommend", {"gpus": "2", "tensor-parallel": "4"}, "tensor-parallel"),
+    ("estimate", {"kv-cache-memory": "lots"}, "kv-cache-memory"),
+    ("estimate", {"mem-fraction-static": "0"}, "mem-fraction-static"),
+    ("estimate", {"max-num-seqs": "-3"}, "max-num-seqs"),
 ]
 
 
