@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from verify.hf import auto_class, hf_config
+from verify.hf import auto_class, hf_config, known_model_type
 
 
 def meta_model(config: dict[str, Any], model_class: Any = None) -> Any:
@@ -21,7 +21,7 @@ def meta_model(config: dict[str, Any], model_class: Any = None) -> Any:
     # class; special token ids (which transformers checks against a tiny vocabulary) are
     # dropped: see verify.hf.
     config_obj = hf_config(config)
-    auto = model_class or auto_class(config["model_type"])
+    auto = model_class or auto_class(known_model_type(config["model_type"], config.get("architectures")))
     with torch.device("meta"):
         return auto.from_config(config_obj, trust_remote_code=False)
 

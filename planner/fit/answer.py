@@ -18,16 +18,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from planner.fit.budget import Budget, charged_bytes
-from planner.fit.offload import OffloadPlan, offload_plan
-from planner.fit.solvers import (
-    TENSOR_PARALLEL_ENGINES,
-    FitResult,
-    Limit,
-    fit_estimate,
-    max_batch,
-    max_context,
-)
-from planner.fit.speed import SpeedEstimate, estimate_speed
 from planner.formats import QuantFormat
 from planner.hardware.units import GIB
 from planner.memory.estimate import MemoryEstimate, RunSettings
@@ -35,6 +25,11 @@ from planner.memory.figure import Figure
 from planner.model import ModelSpec
 
 if TYPE_CHECKING:
+    # NOTE: the solvers, offload and speed models load when a fit is asked for, so a plain
+    # ``estimate`` (no GPU) starts without them.
+    from planner.fit.offload import OffloadPlan
+    from planner.fit.solvers import FitResult, Limit
+    from planner.fit.speed import SpeedEstimate
     from planner.memory.startup import Startup
     from planner.request import ResolvedPlan
 
@@ -89,6 +84,9 @@ def plan_speed(est: MemoryEstimate, budget: Budget, fits: bool = True) -> SpeedE
 
     Several GPUs: vLLM shards tensors (``tensor``); llama.cpp and transformers split layers (``layer``).
     """
+    from planner.fit.solvers import TENSOR_PARALLEL_ENGINES
+    from planner.fit.speed import estimate_speed
+
     if budget.gpu is None or not fits:
         return None
     mode = "tensor" if est.engine in TENSOR_PARALLEL_ENGINES else "layer"
@@ -99,6 +97,9 @@ def fit_answer(
     spec: ModelSpec, fmt: QuantFormat, settings: RunSettings, est: MemoryEstimate, budget: Budget
 ) -> FitAnswer:
     """The full answer for ``est`` (made from ``spec``, ``fmt`` and ``settings``) on ``budget``."""
+    from planner.fit.offload import offload_plan
+    from planner.fit.solvers import fit_estimate, max_batch, max_context
+
     fit = fit_estimate(est, budget)
     partial = est.engine == "llama.cpp" and not fit.fits and not fit.blockers
     offload = offload_plan(spec, fmt, settings, budget) if partial else None
