@@ -41,8 +41,11 @@ from ui.url_state import (
     write_link,
 )
 
-#: GPU sources by id, with the label the radio shows.
-GPU_SOURCES = {"catalog": "Catalog GPU", "custom": "Custom size", "live": "Detected (NVML)"}
+#: GPU sources by id, with the label the radio shows. Live reading covers NVIDIA (NVML), a Mac (sysctl),
+#: AMD (amdsmi / rocm-smi) and Intel (planner.hardware).
+GPU_SOURCES = {"catalog": "Catalog GPU", "custom": "Custom size", "live": "Detected on this machine"}
+#: Labels older links carry (folded), mapped to today's ids.
+GPU_SOURCE_ALIASES = {"detected (nvml)": "live", "detected": "live"}
 DEFAULT_GPU = "rtx-4090"
 DEFAULT_FORMAT = "q4_k_m"
 DEFAULT_VRAM = "24GiB"
@@ -117,6 +120,8 @@ def _vram(text: str) -> str:
 def _gpu_source(text: str) -> str:
     """A GPU source id from a link: an id or the radio's label, any case."""
     folded = text.strip().casefold()
+    if folded in GPU_SOURCE_ALIASES:
+        return GPU_SOURCE_ALIASES[folded]
     for source, label in GPU_SOURCES.items():
         if folded in (source, label.casefold()):
             return source
@@ -204,7 +209,10 @@ def render_sidebar() -> Plan:
 
         st.header("GPU")
         _gpu_source_from_link()
-        gpu_source = st.radio("GPU source", list(GPU_SOURCES), key="gpu_source", format_func=GPU_SOURCES.get)
+        gpu_source = st.radio(
+            "GPU source", list(GPU_SOURCES), key="gpu_source", format_func=GPU_SOURCES.get,
+            help="Detected: the free memory of this machine's GPUs now (NVIDIA, Apple, AMD, Intel)",
+        )  # fmt: skip
         gpu = None
         if gpu_source == "catalog":
             ids = [g.id for g in load_gpus()]
