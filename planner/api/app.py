@@ -69,7 +69,11 @@ def payload(command: str, args: argparse.Namespace) -> Any:
 
 def _cacheable(args: argparse.Namespace) -> bool:
     """Only answers that depend on nothing but this build: no model, or catalog models only."""
-    models = [getattr(args, "model", None), *(getattr(args, "add_model", None) or ())]
+    models = [
+        getattr(args, "model", None),
+        getattr(args, "draft_model", None),
+        *(getattr(args, "add_model", None) or ()),
+    ]
     return all(m is None or find_entry(m) is not None for m in models)
 
 

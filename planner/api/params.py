@@ -76,7 +76,7 @@ def flags(command: str) -> tuple[Flag, ...]:
                 name=longest,
                 aliases=tuple(s for s in spellings if s != longest),
                 option=max(action.option_strings, key=len) if action.option_strings else None,
-                switch=isinstance(action, argparse._StoreTrueAction),
+                switch=action.nargs == 0,  # store_true, store_const (--mmproj, --no-mmproj)
                 repeat=isinstance(action, argparse._AppendAction),
                 required=bool(action.required),
                 help=action.help or "",

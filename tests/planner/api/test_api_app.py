@@ -89,6 +89,12 @@ SAME_AS_CLI = [
             "estimate",
             f"{L8B} --format bf16 --engine trtllm {H100} --free-gpu-memory-fraction 0.8 --tensor-parallel 2",
         ),
+        (
+            "estimate",
+            f"{L8B} --format q4_k_m --engine llama.cpp --gpu rtx-4090 --draft-model Qwen/Qwen3-0.6B "
+            "--draft-format q8_0 --no-mmproj --offline",
+        ),
+        ("estimate", f"{L8B} --format bf16 --engine vllm {H100} --lora-rank 16 --max-loras 2 --mmproj"),
         ("fit", "--gpu rtx-4090 --formats bf16,q4_k_m --context 16384"),
         ("fit", "--vram 48GiB -tp 2 --engine vllm --batch 2 --formats bf16,fp8"),
         ("fit", "--gpu rtx-3090 --gpus 2 --formats q4_k_m,q8_0"),
