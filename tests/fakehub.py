@@ -16,7 +16,13 @@ with ``struct`` (8-byte header length, JSON header, zeros) from the tensor table
 the manifest (``{i}`` in a name repeats it for each of ``layers``); a sharded table
 also gets its ``model.safetensors.index.json``. ``virtual`` files (GGUF) exist only as
 a size: their bytes are zeros made on demand. Every request is recorded in
-:attr:`FakeHub.requests` (method, path, headers) for the tests to inspect.
+:attr:`FakeHub.requests` (method, path, headers) for the tests to inspect, and the body bytes
+written per path in :attr:`FakeHub.sent`.
+
+Hostile servers for the deadline and size-cap tests are set on a repo at run time:
+``repo.drip[name] = seconds`` sends that file (or, for ``"api"``, the model info) one byte per
+interval; ``repo.no_length`` lists files (or ``"api"``) served without ``Content-Length``, whose
+body then ends when the connection closes (HTTP/1.0).
 """
 
 from __future__ import annotations
@@ -95,6 +101,8 @@ class FakeRepo:
     gated: bool = False
     delay: float = 0.0
     error: dict[str, Any] | None = None
+    drip: dict[str, float] = field(default_factory=dict)
+    no_length: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -235,7 +243,7 @@ class _Handler(BaseHTTPRequestHandler):
             "lastModified": "2025-01-01T00:00:00.000Z",
             "siblings": siblings,
         }
-        self._send(200, body, head=head)
+        self._send(200, body, head=head, drip=repo.drip.get("api"), length="api" not in repo.no_length)
 
     def _resolve(self, repo: FakeRepo, rev: str, filename: str, *, head: bool) -> None:
         commit = {"X-Repo-Commit": repo.sha}
@@ -270,7 +278,8 @@ class _Handler(BaseHTTPRequestHandler):
             status = 206
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(end - start))
+        if filename not in repo.no_length:
+            self.send_header("Content-Length", str(end - start))
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("ETag", f'"{f.etag}"')
         self.send_header("X-Repo-Commit", repo.sha)
@@ -278,9 +287,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Range", f"bytes {start}-{end - 1}/{f.size}")
         self.end_headers()
         if not head:
-            step = 1 << 20
+            drip = repo.drip.get(filename)
+            step = 1 if drip else 1 << 20
             for pos in range(start, end, step):
-                self.wfile.write(f.read(pos, min(pos + step, end)))
+                if drip and self.server.hub.stopping.wait(drip):
+                    return
+                self._write(f.read(pos, min(pos + step, end)))
+
+    def _write(self, data: bytes) -> None:
+        self.wfile.write(data)
+        if data:
+            self.wfile.flush()
+        self.server.hub.count(urlsplit(self.path).path, len(data))
 
     # ------------------------------------------------------------------ responses
 
@@ -300,16 +318,33 @@ class _Handler(BaseHTTPRequestHandler):
             headers["X-Error-Message"] = message
         self._send(status, {"error": message or "error"}, head=head, headers=headers)
 
-    def _send(self, status: int, body: Any, *, head: bool, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: Any,
+        *,
+        head: bool,
+        headers: dict[str, str] | None = None,
+        drip: float | None = None,
+        length: bool = True,
+    ) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
+        if length:
+            self.send_header("Content-Length", str(len(data)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
-        if not head:
-            self.wfile.write(data)
+        if head:
+            return
+        if not drip:
+            self._write(data)
+            return
+        for i in range(len(data)):
+            if self.server.hub.stopping.wait(drip):
+                return
+            self._write(data[i : i + 1])
 
 
 class FakeHub:
@@ -318,6 +353,7 @@ class FakeHub:
     def __init__(self, fixtures: Path = FIXTURES) -> None:
         self.repos = load_repos(fixtures)
         self.requests: list[RecordedRequest] = []
+        self.sent: dict[str, int] = {}
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._server: _Server | None = None
@@ -332,6 +368,10 @@ class FakeHub:
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(request)
+
+    def count(self, path: str, n: int) -> None:
+        with self._lock:
+            self.sent[path] = self.sent.get(path, 0) + n
 
     def clear(self) -> None:
         with self._lock:

@@ -1,58 +1,121 @@
 """Picking a model: the shipped catalog, a Hub id, or an uploaded ``config.json``.
 
-The catalog choice and the Hub id are bound to the URL, so a link reproduces the view.
+The link carries ``source`` (``catalog``, ``hub`` or ``upload``) and ``model`` (a catalog id or a
+Hugging Face id); older links' ``source=Hub id`` and ``hub=org/name`` are read too (:mod:`ui.url_state`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import streamlit as st
 
 from planner import ModelSpec, PlannerError, load_catalog, load_model
+from planner.catalog import find_entry
 from planner.model.config import parse_config_bytes
 from planner.model.inventory import describe
-from ui.url_params import check_choice
+from ui.url_state import LinkValueError, from_link, link_value
 
-SOURCES = ("Catalog", "Hub id", "Upload config.json")
+#: Model sources by id, with the label the radio shows.
+SOURCES = {"catalog": "Catalog", "hub": "Hub id", "upload": "Upload config.json"}
 DEFAULT_MODEL = "meta-llama/Llama-3.1-8B"
+#: Longest Hugging Face id typed or linked (org/name: 96 characters each on the Hub).
+MAX_HUB_ID = 200
 
 
-@st.cache_data(ttl=3600, show_spinner="Reading the model from the Hugging Face Hub…")
+@dataclass(frozen=True)
+class ModelChoice:
+    """The picked model (``None`` after an error, which the sidebar shows), its source and its link id."""
+
+    spec: ModelSpec | None
+    source: str
+    ref: str | None  # the catalog id or Hub id the link carries (None for an upload)
+
+
+@st.cache_data(ttl=3600, max_entries=64, show_spinner="Reading the model from the Hugging Face Hub…")
 def _hub_model(repo_id: str) -> ModelSpec:
     return load_model(repo_id, allow_local=False)
 
 
-def pick_model() -> ModelSpec | None:
-    """Render the model picker in the sidebar; returns the chosen model or ``None`` after an error."""
+def _source(text: str) -> str:
+    """A source id from a link: an id or the radio's label, any case."""
+    folded = text.strip().casefold()
+    for source, label in SOURCES.items():
+        if folded in (source, label.casefold()):
+            return source
+    raise LinkValueError(f"not a model source ({', '.join(SOURCES)})")
+
+
+def _catalog_id(text: str) -> str:
+    entry = find_entry(text.strip())
+    if entry is None:
+        raise LinkValueError("not in the shipped catalog (a Hugging Face id needs source=hub)")
+    return entry.id
+
+
+def _hub_id(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise LinkValueError("empty")
+    return text
+
+
+def _link_source() -> None:
+    """The source radio from the link: ``source`` when given, else ``hub`` for an older ``hub=`` link."""
+    linked = from_link("source", "source", _source, default="catalog", show=SOURCES.get)
+    if not linked and link_value("source") is None and link_value("hub") is not None:
+        st.session_state["source"] = "hub"
+
+
+def pick_model() -> ModelChoice:
+    """Render the model picker in the sidebar."""
     catalog = load_catalog()
     ids = sorted(catalog, key=lambda i: (catalog[i].family, catalog[i].reference.total))
     with st.sidebar:
         st.header("Model")
-        source = st.radio("Source", SOURCES, key="source", bind="query-params", horizontal=True)
+        _link_source()
+        source = st.radio(
+            "Source", list(SOURCES), key="source", horizontal=True, format_func=SOURCES.__getitem__
+        )
         try:
-            if source == "Catalog":
-                check_choice("model", "catalog model", ids)
-                default = ids.index(DEFAULT_MODEL) if DEFAULT_MODEL in ids else 0
+            if source == "catalog":
+                default = DEFAULT_MODEL if DEFAULT_MODEL in ids else ids[0]
+                from_link("model", "model", _catalog_id, default=default)
+                if st.session_state["model"] not in catalog:
+                    st.session_state["model"] = default
                 model_id = st.selectbox(
                     "Catalog model",
                     ids,
-                    index=default,
                     key="model",
-                    bind="query-params",
                     help=f"{len(ids)} shipped models (Hugging Face ids); type to search",
                 )
-                return catalog[model_id].spec() if model_id else None
-            if source == "Hub id":
+                return ModelChoice(catalog[model_id].spec(), source, model_id)
+            if source == "hub":
+                from_link(
+                    "model",
+                    "hub",
+                    _hub_id,
+                    default="",
+                    aliases=("hub",),
+                    show=lambda v: f"`{v}`" if v else "no model",
+                )
                 repo = st.text_input(
                     "Hugging Face model id",
                     key="hub",
-                    bind="query-params",
                     placeholder="org/name",
+                    max_chars=MAX_HUB_ID,
                     help="Reads config.json from the Hub (cached; works offline once fetched). "
                     "Gated models need HF_TOKEN set where the app runs.",
                 )
-                return _hub_model(repo.strip()) if repo.strip() else None
+                repo = repo.strip()
+                return ModelChoice(_hub_model(repo) if repo else None, source, repo or None)
             upload = st.file_uploader("config.json", type=["json"], key="upload")
-            return describe(parse_config_bytes(upload.getvalue()), upload.name) if upload else None
+            spec = describe(parse_config_bytes(upload.getvalue()), upload.name) if upload else None
+            return ModelChoice(spec, source, None)
         except PlannerError as exc:
             st.error(str(exc))
-            return None
+            ref = st.session_state.get("hub") if source == "hub" else None
+            return ModelChoice(None, source, ref or None)
+
+
+__all__ = ["DEFAULT_MODEL", "SOURCES", "ModelChoice", "pick_model"]

@@ -2,7 +2,7 @@
 
 One module per command (``params``, ``estimate``, ``fit``, ``recommend``, ``gpus``); each builds a
 :class:`planner.request.PlanRequest` from its flags and prints a readable table, or with ``--json``
-the same data the HTTP API returns. Errors the user can fix print one line to stderr and exit with
+the same data the HTTP API returns (``serve`` runs that API). Errors the user can fix print one line to stderr and exit with
 status 2 (argparse's own usage errors too).
 """
 
@@ -13,10 +13,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from planner.cli import estimate, fit, gpus, params, recommend
+from planner.cli import estimate, fit, gpus, params, recommend, serve
 from planner.errors import PlannerError, RequestError
 
-COMMANDS = (params, estimate, fit, recommend, gpus)
+COMMANDS = (params, estimate, fit, recommend, gpus, serve)
 
 
 class UsageError(Exception):
@@ -38,9 +38,9 @@ class Parser(argparse.ArgumentParser):
         return f"{parts[-1]} " if len(parts) > 3 else ""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (exposed for tests and docs)."""
-    parser = Parser(prog="python -m planner", description=__doc__.splitlines()[0])
+def build_parser(parser_class: type[Parser] = Parser) -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests, docs and the HTTP API, which passes a quiet ``parser_class``)."""
+    parser = parser_class(prog="python -m planner", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.add_parser(sub)

@@ -50,17 +50,24 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return parser
 
 
+def json_answer(args: argparse.Namespace, *, allow_local: bool = True) -> dict[str, Any]:
+    """What ``--json`` prints (the HTTP API's ``/v1/estimate`` too, with ``allow_local=False``)."""
+    from planner.fit.answer import answer_plan, estimate_json
+
+    return estimate_json(*answer_plan(resolve(request_from_args(args), allow_local=allow_local)))
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the plan's memory, and its fit when a GPU is given."""
-    from planner.fit.answer import answer_plan, estimate_json
+    from planner.fit.answer import answer_plan
     from planner.hardware.units import GIB
     from planner.report import approximate_warning
 
+    if args.json:
+        print(json.dumps(json_answer(args), indent=2))
+        return 0
     plan = resolve(request_from_args(args))
     result, answer = answer_plan(plan)
-    if args.json:
-        print(json.dumps(estimate_json(result, answer), indent=2))
-        return 0
     low, high = result.total_band
     settings = plan.settings
     warning = approximate_warning(plan.spec)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.cli.args import add_gpu_arguments, add_run_arguments, names, request_from_args
 from planner.cli.params import human_count
 from planner.errors import PlannerError, RequestError
 from planner.request import resolve_budget, resolve_settings
+
+if TYPE_CHECKING:
+    from planner.fit.catalog_fit import CatalogFit
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -36,19 +39,31 @@ def format_list(ids: tuple[str, ...] | None) -> tuple[str, ...] | None:
     return tuple(parse_format(i).id for i in ids)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Print the fitting pairs."""
+def fit_table(args: argparse.Namespace) -> CatalogFit:
+    """The fitting pairs the flags ask for."""
     from planner.fit.catalog_fit import catalog_fit
-    from planner.hardware.units import GIB
 
     request = request_from_args(args)
     budget = resolve_budget(request)
     if budget is None:
         raise RequestError("gpu", "fit needs a GPU: --gpu NAME, --vram SIZE or --live")
-    table = catalog_fit(budget, resolve_settings(request), request.engine_id, format_list(args.formats))
+    return catalog_fit(budget, resolve_settings(request), request.engine_id, format_list(args.formats))
+
+
+def json_answer(args: argparse.Namespace, *, allow_local: bool = True) -> dict[str, Any]:
+    """What ``--json`` prints (the HTTP API's ``/v1/fit`` too; ``fit`` reads no model file)."""
+    return fit_table(args).to_dict()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the fitting pairs."""
+    from planner.hardware.units import GIB
+
+    table = fit_table(args)
     if args.json:
         print(json.dumps(table.to_dict(), indent=2))
         return 0
+    budget = table.budget
     settings = table.settings
     print(f"Fits on {budget.label}, context {settings.context:,} x batch {settings.batch}")
     engine = table.engine or "each format's own"

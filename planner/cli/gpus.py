@@ -84,28 +84,29 @@ def _print_gpu(g: Gpu) -> None:
         print(f"note:       {g.note}")
 
 
-def run(args: argparse.Namespace) -> int:
-    """List the catalog (optionally one ``--form``), show one GPU, or read the local GPUs."""
+def json_answer(args: argparse.Namespace, *, allow_local: bool = True) -> Any:
+    """What ``--json`` prints: the catalog list, one GPU (``query``), or this machine's GPUs (``--live``)."""
     if args.live:
         from planner.hardware import machine
-        from planner.hardware.report import machine_lines, machine_report_to_dict
+        from planner.hardware.report import machine_report_to_dict
 
-        report = machine.read_machine(nvml_report=read_live_gpus())
-        if args.json:
-            print(json.dumps(machine_report_to_dict(report), indent=2))
-        else:
-            print("\n".join(machine_lines(report)))
-        return 0
+        return machine_report_to_dict(machine.read_machine(nvml_report=read_live_gpus()))
     if args.query:
-        gpu = find_gpu(args.query)
-        if args.json:
-            print(json.dumps(gpu_to_dict(gpu), indent=2))
-        else:
-            _print_gpu(gpu)
-        return 0
-    gpus = [g for g in load_gpus() if args.form is None or g.form == args.form]
+        return gpu_to_dict(find_gpu(args.query))
+    return [gpu_to_dict(g) for g in load_gpus() if args.form is None or g.form == args.form]
+
+
+def run(args: argparse.Namespace) -> int:
+    """List the catalog (optionally one ``--form``), show one GPU, or read the local GPUs."""
     if args.json:
-        print(json.dumps([gpu_to_dict(g) for g in gpus], indent=2))
+        print(json.dumps(json_answer(args), indent=2))
+    elif args.live:
+        from planner.hardware import machine
+        from planner.hardware.report import machine_lines
+
+        print("\n".join(machine_lines(machine.read_machine(nvml_report=read_live_gpus()))))
+    elif args.query:
+        _print_gpu(find_gpu(args.query))
     else:
-        _print_table(gpus)
+        _print_table([g for g in load_gpus() if args.form is None or g.form == args.form])
     return 0

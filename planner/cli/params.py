@@ -27,15 +27,22 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return parser
 
 
+def json_answer(args: argparse.Namespace, *, allow_local: bool = True) -> dict[str, Any]:
+    """What ``--json`` prints (the HTTP API's ``/v1/params`` too, with ``allow_local=False``)."""
+    from planner.report import params_report
+
+    return params_report(resolve_model(request_from_args(args), allow_local=allow_local))
+
+
 def run(args: argparse.Namespace) -> int:
     """Count a model's parameters, tensor by tensor."""
     from planner.report import approximate_warning, compact_layers, params_report
 
+    if args.json:
+        print(json.dumps(json_answer(args), indent=2))
+        return 0
     spec = resolve_model(request_from_args(args))
     report = params_report(spec)
-    if args.json:
-        print(json.dumps(report, indent=2))
-        return 0
     p = report["parameters"]
     warning = approximate_warning(spec)
     if warning:

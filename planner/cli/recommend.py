@@ -87,8 +87,8 @@ def required_budget(request: PlanRequest) -> Budget:
     return budget
 
 
-def run(args: argparse.Namespace) -> int:
-    """Rank the catalog's fitting (model, format) pairs by expected quality and print the evidence."""
+def recommendation(args: argparse.Namespace) -> Recommendation:
+    """The ranking the flags ask for."""
     from planner.recommend.filters import Filters
     from planner.recommend.ranking import recommend
 
@@ -112,10 +112,20 @@ def run(args: argparse.Namespace) -> int:
         sort=args.sort,
         extra_models=args.add_model,
     )
+    return result
+
+
+def json_answer(args: argparse.Namespace, *, allow_local: bool = True) -> dict[str, Any]:
+    """What ``--json`` prints (the HTTP API's ``/v1/recommend`` too; ``--add-model`` takes Hub ids only)."""
+    return recommendation(args).to_dict(top=args.top)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Rank the catalog's fitting (model, format) pairs by expected quality and print the evidence."""
     if args.json:
-        print(json.dumps(result.to_dict(top=args.top), indent=2))
+        print(json.dumps(json_answer(args), indent=2))
         return 0
-    _print(result, args.top)
+    _print(recommendation(args), args.top)
     return 0
 
 
@@ -291,4 +301,4 @@ def _print(result: Recommendation, top: int) -> None:
     print(f"({models} models x {len(result.formats)} formats considered in {result.elapsed_s:.2f} s)")
 
 
-__all__ = ["add_parser", "required_budget", "run"]
+__all__ = ["add_parser", "json_answer", "recommendation", "required_budget", "run"]

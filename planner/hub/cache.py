@@ -5,6 +5,12 @@ safetensors headers and the file list; that summary is a small JSON file under
 ``<HF_HUB_CACHE>/.vram-planner/`` keyed by repo and commit sha, plus a ref file per
 branch or tag name. Everything here is best effort: a missing, stale or corrupt
 entry reads as no entry.
+
+The cache is bounded (a hosted page fetches whatever ids its visitors type): every repo the
+planner reads gets a ``used`` stamp in its folder (:func:`touch`), and :func:`prune` evicts the
+least recently used repos past an entry limit or a byte limit, with their ``config.json`` in the
+HF cache when that repo holds only files the planner fetches (never a user's downloaded weights).
+Limits: ``VRAM_PLANNER_HUB_CACHE_REPOS`` (default 500) and ``VRAM_PLANNER_HUB_CACHE_MB`` (256).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +34,16 @@ logger = logging.getLogger(__name__)
 
 _CACHE_FOLDER = ".vram-planner"
 _CACHE_FORMAT = 1
+_USED = "used"
+
+#: Repos kept in the planner's cache (each a few KiB to a few MiB).
+DEFAULT_MAX_REPOS = 500
+#: Bytes kept in all: summaries plus the planner's own files in the HF cache.
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+#: Files of the HF cache the planner itself fetches; a repo folder holding anything else (or any
+#: file this large, such as an unfinished weights download) belongs to someone else and stays.
+PLANNER_FILES = frozenset({"config.json", "model.safetensors.index.json"})
+_PLANNER_FILE_MAX = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -42,7 +59,8 @@ class SummaryStore:
     """``<cache>/.vram-planner/models--org--name/{refs/<rev>, <sha>.json}``; best effort."""
 
     def __init__(self, cache: Path, repo_id: str) -> None:
-        self.root = cache / _CACHE_FOLDER / ("models--" + repo_id.replace("/", "--"))
+        self.cache = cache
+        self.root = cache / _CACHE_FOLDER / _folder_name(repo_id)
 
     def read_ref(self, rev: str) -> str | None:
         try:
@@ -59,6 +77,7 @@ class SummaryStore:
             raw = json.loads(path.read_text(encoding="utf-8"))
             if raw.get("format") != _CACHE_FORMAT or raw.get("sha") != sha:
                 return None
+            _stamp(self.root)
             st = raw.get("safetensors")
             return CacheEntry(
                 has_config=bool(raw["has_config"]),
@@ -85,6 +104,118 @@ class SummaryStore:
                 _atomic_write(self.root / "refs" / quote(rev, safe=""), model.sha)
         except OSError as exc:
             logger.debug("Could not cache the summary of %s: %s", model.repo_id, exc.strerror)
+        _stamp(self.root)
+        prune(self.cache)
+
+
+def _folder_name(repo_id: str) -> str:
+    """The HF cache's folder name for a model repo (``models--org--name``)."""
+    return "models--" + repo_id.replace("/", "--")
+
+
+def _stamp(root: Path) -> bool:
+    """Mark the repo folder as used now; True when the folder is new (the cache grew)."""
+    marker = root / _USED
+    try:
+        existed = marker.exists()
+        root.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        return False
+    return not existed
+
+
+def touch(cache: Path, repo_id: str) -> None:
+    """Record a use of ``repo_id``; when it is new to the cache, prune the cache to its limits."""
+    if _stamp(cache / _CACHE_FOLDER / _folder_name(repo_id)):
+        prune(cache)
+
+
+def _limit(name: str, default: int, scale: int = 1) -> int:
+    raw = os.environ.get(name, "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw) * scale
+    return default
+
+
+@dataclass(frozen=True)
+class _Entry:
+    summary: Path  # .vram-planner/models--org--name
+    hf_repo: Path | None  # models--org--name in the HF cache, when only the planner's files are in it
+    used: float
+    size: int
+
+
+def _tree_size(root: Path) -> int:
+    total = 0
+    for path in root.rglob("*"):
+        try:
+            if path.is_file() and not path.is_symlink():
+                total += path.stat().st_size
+        except OSError:
+            continue
+    return total
+
+
+def _planner_only(repo: Path) -> bool:
+    """Whether an HF cache repo folder holds only what the planner fetches (small configs and indexes)."""
+    try:
+        for path in (repo / "snapshots").rglob("*"):
+            if (path.is_symlink() or path.is_file()) and path.name not in PLANNER_FILES:
+                return False
+        for path in repo.rglob("*"):
+            if path.is_file() and not path.is_symlink() and path.stat().st_size > _PLANNER_FILE_MAX:
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def _entries(cache: Path) -> list[_Entry]:
+    root = cache / _CACHE_FOLDER
+    try:
+        folders = [p for p in root.iterdir() if p.is_dir() and p.name.startswith("models--")]
+    except OSError:
+        return []
+    entries = []
+    for folder in folders:
+        try:
+            used = max((p.stat().st_mtime for p in folder.rglob("*") if p.is_file()), default=0.0)
+        except OSError:
+            used = 0.0
+        hf_repo = cache / folder.name
+        hf = hf_repo if hf_repo.is_dir() and _planner_only(hf_repo) else None
+        size = _tree_size(folder) + (_tree_size(hf) if hf is not None else 0)
+        entries.append(_Entry(folder, hf, used, size))
+    return entries
+
+
+def prune(cache: Path, max_repos: int | None = None, max_bytes: int | None = None) -> list[str]:
+    """Evict the least recently used repos until at most ``max_repos`` and ``max_bytes`` remain.
+
+    Returns the evicted folder names. Best effort: files another process removed are skipped.
+    """
+    max_repos = (
+        max_repos if max_repos is not None else _limit("VRAM_PLANNER_HUB_CACHE_REPOS", DEFAULT_MAX_REPOS)
+    )
+    max_bytes = (
+        max_bytes
+        if max_bytes is not None
+        else _limit("VRAM_PLANNER_HUB_CACHE_MB", DEFAULT_MAX_BYTES, 1 << 20)
+    )
+    entries = sorted(_entries(cache), key=lambda e: e.used)
+    total = sum(e.size for e in entries)
+    evicted = []
+    while entries and (len(entries) > max_repos or total > max_bytes):
+        entry = entries.pop(0)
+        total -= entry.size
+        shutil.rmtree(entry.summary, ignore_errors=True)
+        if entry.hf_repo is not None:
+            shutil.rmtree(entry.hf_repo, ignore_errors=True)
+        evicted.append(entry.summary.name)
+    if evicted:
+        logger.info("Hub cache: evicted %d repo(s) past the limits", len(evicted))
+    return evicted
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -2,7 +2,8 @@
 
 Online, they ask the Hub and keep what they learn in the HF cache and the summary
 cache; offline (``HF_HUB_OFFLINE``) or when the Hub is unreachable, they answer from
-those caches or raise :class:`HubOfflineError`.
+those caches or raise :class:`HubOfflineError`. Each call, all its requests together, runs
+under an overall deadline and a byte cap per response (:mod:`planner.hub.limits`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import Any
 from huggingface_hub import HfApi, constants, try_to_load_from_cache
 
 from planner.errors import HubNotFoundError, PlannerError
-from planner.hub.cache import SummaryStore
+from planner.hub.cache import SummaryStore, touch
 from planner.hub.config_file import CONFIG_NAME, config_path, read_config
 from planner.hub.errors import cache_may_answer, guarded, offline_error
 from planner.hub.gguf_files import gguf_variants
 from planner.hub.ids import check_repo_id, check_revision, is_commit_sha
+from planner.hub.limits import DEFAULT_DEADLINE_S, hub_limits
 from planner.hub.quantization import merge_quantization, quantization_from_config
 from planner.hub.results import HubModel
 from planner.hub.safetensors import SAFETENSORS_FILES, fetch_safetensors
@@ -35,20 +37,25 @@ def fetch_config(
     revision: str | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
     endpoint: str | None = None,
+    deadline: float = DEFAULT_DEADLINE_S,
 ) -> dict[str, Any]:
     """``config.json`` of a Hub repo as a dict, parsed with the planner's size/nesting limits.
 
     Downloads through the HF cache; offline (``HF_HUB_OFFLINE``) or when the Hub
     cannot be reached, answers from the cached copy. ``endpoint`` defaults to
-    ``HF_ENDPOINT``; ``timeout`` bounds each request in seconds. Raises :class:`ModelNotFoundError`
+    ``HF_ENDPOINT``; ``timeout`` bounds each request and ``deadline`` the whole call, in seconds
+    (past it: :class:`HubTimeoutError`). Raises :class:`ModelNotFoundError`
     for a malformed id, a :class:`HubError` subclass for Hub trouble and
     :class:`ConfigError` for a file that is not a usable config.
     """
     repo_id = check_repo_id(repo_id)
     rev = check_revision(revision)
     cache = _cache_dir()
-    path = config_path(repo_id, rev, cache, timeout=timeout, endpoint=endpoint)
-    return read_config(path)
+    with hub_limits(deadline):
+        path = config_path(repo_id, rev, cache, timeout=timeout, endpoint=endpoint)
+    config = read_config(path)
+    touch(cache, repo_id)
+    return config
 
 
 def fetch_model_info(
@@ -57,14 +64,21 @@ def fetch_model_info(
     revision: str | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
     endpoint: str | None = None,
+    deadline: float = DEFAULT_DEADLINE_S,
 ) -> HubModel:
     """Config, safetensors summary, pre-quantization and GGUF files of a Hub repo.
 
     Online: one ``model_info`` call (sha and file sizes), the config through the HF
     cache, and the safetensors headers unless this commit's summary is already
     cached. Offline or unreachable: the cached answer for this revision, else
-    :class:`HubOfflineError` (or :class:`HubTimeoutError` after a timeout).
+    :class:`HubOfflineError` (or :class:`HubTimeoutError` after a timeout or past ``deadline``
+    seconds for the whole call).
     """
+    with hub_limits(deadline):
+        return _fetch_model_info(repo_id, revision, timeout, endpoint)
+
+
+def _fetch_model_info(repo_id: str, revision: str | None, timeout: float, endpoint: str | None) -> HubModel:
     repo_id = check_repo_id(repo_id)
     rev = check_revision(revision)
     cache = _cache_dir()
@@ -120,7 +134,7 @@ def fetch_model_info(
     if entry is not None:
         summary = entry.safetensors
     elif files is None or any(name in files for name in SAFETENSORS_FILES):
-        summary = fetch_safetensors(api, repo_id, sha, rev, timeout)
+        summary = fetch_safetensors(api, repo_id, sha, rev, timeout, files)
     else:
         summary = None
 

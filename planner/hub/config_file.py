@@ -3,7 +3,9 @@
 :func:`get_hf_file_metadata` (one ``HEAD``, short timeout, no retries) gates
 :func:`hf_hub_download`: after a failed ``HEAD`` the download retries with a 60 s
 timeout and exponential back-off (and sleeps through a 429's reset time), which
-would freeze a page for minutes.
+would freeze a page for minutes. The download runs under the config's own byte cap
+(:func:`planner.hub.limits.hub_limits`), so a file served without ``Content-Length`` stops at
+the limit instead of being downloaded whole.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from huggingface_hub import (
 
 from planner.errors import ConfigError, HubError, HubNotFoundError
 from planner.hub.errors import cache_may_answer, guarded, offline_error
+from planner.hub.limits import hub_limits
 from planner.model.config import MAX_CONFIG_BYTES, parse_config_bytes
 
 logger = logging.getLogger(__name__)
@@ -35,33 +38,38 @@ def config_path(repo_id: str, rev: str, cache: Path, *, timeout: float, endpoint
         return _cached_config_or_raise(repo_id, rev, cache, offline_error(repo_id, rev, offline_mode=True))
     url = hf_hub_url(repo_id, CONFIG_NAME, revision=rev, endpoint=endpoint)
     try:
-        meta = guarded(
-            lambda: get_hf_file_metadata(url, timeout=timeout, endpoint=endpoint),
-            repo_id,
-            rev,
-            CONFIG_NAME,
-        )
-        if meta.size is not None and meta.size > MAX_CONFIG_BYTES:
-            raise ConfigError(
-                f"config.json of '{repo_id}' is {meta.size:,} bytes; the limit is {MAX_CONFIG_BYTES:,} bytes"
-            )
-        local = guarded(
-            lambda: hf_hub_download(
-                repo_id,
-                CONFIG_NAME,
-                revision=rev,
-                cache_dir=str(cache),
-                etag_timeout=timeout,
-                endpoint=endpoint,
-            ),
-            repo_id,
-            rev,
-            CONFIG_NAME,
-        )
+        with hub_limits(max_bytes=MAX_CONFIG_BYTES):
+            return _download(repo_id, rev, cache, url, timeout=timeout, endpoint=endpoint)
     except HubError as exc:
         if cache_may_answer(exc):
             return _cached_config_or_raise(repo_id, rev, cache, exc)
         raise
+
+
+def _download(repo_id: str, rev: str, cache: Path, url: str, *, timeout: float, endpoint: str | None) -> Path:
+    meta = guarded(
+        lambda: get_hf_file_metadata(url, timeout=timeout, endpoint=endpoint),
+        repo_id,
+        rev,
+        CONFIG_NAME,
+    )
+    if meta.size is not None and meta.size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"config.json of '{repo_id}' is {meta.size:,} bytes; the limit is {MAX_CONFIG_BYTES:,} bytes"
+        )
+    local = guarded(
+        lambda: hf_hub_download(
+            repo_id,
+            CONFIG_NAME,
+            revision=rev,
+            cache_dir=str(cache),
+            etag_timeout=timeout,
+            endpoint=endpoint,
+        ),
+        repo_id,
+        rev,
+        CONFIG_NAME,
+    )
     return Path(local)
 
 

@@ -31,6 +31,7 @@ from huggingface_hub.errors import (
 from huggingface_hub.utils import httpx, parse_ratelimit_headers
 
 from planner.errors import (
+    ConfigError,
     HubError,
     HubGatedError,
     HubNotFoundError,
@@ -40,6 +41,7 @@ from planner.errors import (
     ModelNotFoundError,
     PlannerError,
 )
+from planner.hub.limits import DeadlineExceeded, RateLimited, ResponseTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +75,21 @@ def guarded(call: Callable[[], T], repo_id: str, rev: str, what: str) -> T:
 
 def _translate(exc: BaseException, repo_id: str, rev: str, what: str) -> PlannerError:
     where = f"'{repo_id}'" if rev == constants.DEFAULT_REVISION else f"'{repo_id}' (revision '{rev}')"
+    limited = _in_chain(exc, (DeadlineExceeded, ResponseTooLarge, RateLimited))
+    if isinstance(limited, DeadlineExceeded):
+        return HubTimeoutError(
+            f"the Hub did not answer in time for the {what} of {where} ({limited}); try again later"
+        )
+    if isinstance(limited, ResponseTooLarge):
+        if what == "config.json":
+            return ConfigError(
+                f"config.json of '{repo_id}' is larger than the limit of {limited.limit:,} bytes"
+            )
+        return HubError(
+            f"the Hub's answer for the {what} of {where} is over the {limited.limit:,}-byte limit"
+        )
+    if isinstance(limited, RateLimited):
+        return _rate_limited(limited.headers)
     if isinstance(exc, NotASafetensorsRepoError):
         return NoSafetensors(what)
     if isinstance(exc, SafetensorsParsingError):
@@ -118,14 +135,7 @@ def _translate_status(exc: HfHubHTTPError, where: str) -> HubError:
     server = redact(exc.server_message or "").strip()
     detail = f": {server}" if server and len(server) < 300 else ""
     if status == 429:
-        headers = response.headers if response is not None else {}
-        info = parse_ratelimit_headers(headers)
-        retry_after = info.reset_in_seconds if info is not None else _retry_after(headers)
-        when = f"retry in {retry_after} s" if retry_after is not None else "retry in a few minutes"
-        return HubRateLimitError(
-            f"the Hub is rate-limiting requests ({when}); setting HF_TOKEN gives a higher limit",
-            retry_after=retry_after,
-        )
+        return _rate_limited(response.headers if response is not None else {})
     if status == 401:
         return HubError(
             f"the Hub refused the token (HTTP 401{detail}): HF_TOKEN (or the saved token) is invalid or expired"
@@ -139,10 +149,32 @@ def _translate_status(exc: HfHubHTTPError, where: str) -> HubError:
     return HubError(f"the Hub answered HTTP {status} for {where}{detail}")
 
 
+def _rate_limited(headers: Mapping[str, str]) -> HubRateLimitError:
+    info = parse_ratelimit_headers(headers)
+    retry_after = info.reset_in_seconds if info is not None else _retry_after(headers)
+    when = f"retry in {retry_after} s" if retry_after is not None else "retry in a few minutes"
+    return HubRateLimitError(
+        f"the Hub is rate-limiting requests ({when}); setting HF_TOKEN gives a higher limit",
+        retry_after=retry_after,
+    )
+
+
 def _retry_after(headers: Mapping[str, str]) -> int | None:
     value = headers.get("retry-after") if hasattr(headers, "get") else None
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
+    return None
+
+
+def _in_chain(exc: BaseException, types: tuple[type[BaseException], ...]) -> BaseException | None:
+    """The first exception of ``types`` in ``exc``'s cause/context chain (library wrappers hide them)."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 8:
+        if isinstance(current, types):
+            return current
+        current = current.__cause__ or current.__context__
+        seen += 1
     return None
 
 

@@ -1,15 +1,24 @@
 """Safetensors headers reduced to a summary: counts and bytes by dtype, and every tensor.
 
 The headers (a few KiB per shard, read with HTTP ``Range`` requests by
-:meth:`HfApi.get_safetensors_metadata`) reveal the stored dtypes and shapes, hence
+:meth:`HfApi.parse_safetensors_file_metadata`) reveal the stored dtypes and shapes, hence
 a pre-quantized checkpoint, without downloading any weight.
+
+A sharded checkpoint's headers are read here, not by :meth:`HfApi.get_safetensors_metadata`:
+its worker threads would not inherit the call's deadline and byte cap (a ``ContextVar``,
+:mod:`planner.hub.limits`), so each worker here runs in a copy of the caller's context.
 """
 
 from __future__ import annotations
 
+import contextvars
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from huggingface_hub import HfApi, constants
+from huggingface_hub.utils import SafetensorsRepoMetadata
 
 from planner.hub.errors import NoSafetensors, guarded
 from planner.hub.quantization import quantization_from_tensors
@@ -55,13 +64,27 @@ def summarize_safetensors(metadata: Any) -> SafetensorsSummary:
     )
 
 
+#: Shards read at once (the Hub answers each header request in well under a second).
+SHARD_WORKERS = 8
+
+
 def fetch_safetensors(
-    api: HfApi, repo_id: str, sha: str, rev: str, timeout: float
+    api: HfApi, repo_id: str, sha: str, rev: str, timeout: float, files: dict[str, int] | None = None
 ) -> SafetensorsSummary | None:
-    """Summary of the safetensors headers at commit ``sha``, or None for a repo without them."""
+    """Summary of the safetensors headers at commit ``sha``, or None for a repo without them.
+
+    ``files`` (the repo's listing, when known) tells a sharded checkpoint from a single file.
+    """
+    sharded = (
+        files is not None
+        and constants.SAFETENSORS_INDEX_FILE in files
+        and constants.SAFETENSORS_SINGLE_FILE not in files
+    )
     try:
         metadata = guarded(
-            lambda: api.get_safetensors_metadata(repo_id, revision=sha, timeout=timeout),
+            (lambda: _sharded_metadata(api, repo_id, sha, timeout))
+            if sharded
+            else (lambda: api.get_safetensors_metadata(repo_id, revision=sha, timeout=timeout)),
             repo_id,
             rev,
             "safetensors headers",
@@ -69,3 +92,31 @@ def fetch_safetensors(
     except NoSafetensors:
         return None
     return summarize_safetensors(metadata)
+
+
+def _sharded_metadata(api: HfApi, repo_id: str, sha: str, timeout: float) -> SafetensorsRepoMetadata:
+    """What ``get_safetensors_metadata`` returns for a sharded repo, each shard read in the caller's context."""
+    index_path = api.hf_hub_download(
+        repo_id, constants.SAFETENSORS_INDEX_FILE, revision=sha, etag_timeout=timeout
+    )
+    try:
+        index = json.loads(Path(index_path).read_bytes())
+        weight_map = index["weight_map"]
+        if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+            raise TypeError("weight_map is not a mapping of names to files")
+    except (OSError, ValueError, KeyError, TypeError):
+        raise NoSafetensors("safetensors index") from None
+    shards = sorted(set(weight_map.values()))
+
+    def read(shard: str) -> Any:
+        return api.parse_safetensors_file_metadata(repo_id, shard, revision=sha, timeout=timeout)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(SHARD_WORKERS, len(shards)))) as pool:
+        futures = {shard: pool.submit(contextvars.copy_context().run, read, shard) for shard in shards}
+        files_metadata = {shard: future.result() for shard, future in futures.items()}
+    return SafetensorsRepoMetadata(
+        metadata=index.get("metadata") if isinstance(index.get("metadata"), dict) else None,
+        sharded=True,
+        weight_map=weight_map,
+        files_metadata=files_metadata,
+    )

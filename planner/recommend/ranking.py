@@ -10,7 +10,9 @@ new figure, only an order and the reasons for it.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -58,8 +60,11 @@ from planner.recommend.summary import (
 ESTIMATE_CACHE_SIZE = 8192
 #: How a listing can be ordered: expected quality (the ranking), decode speed, or GPU headroom.
 SORTS = ("quality", "speed", "headroom")
-#: Specs of Hub models added to a comparison, by id (catalog specs live in the catalog).
-_HUB_SPECS: dict[str, ModelSpec] = {}
+#: Specs of Hub models added to a comparison, by id (catalog specs live in the catalog), most recent last;
+#: bounded (a hosted API takes ``add-model`` from anyone), an evicted one is read again through the Hub cache.
+_HUB_SPECS: OrderedDict[str, ModelSpec] = OrderedDict()
+HUB_SPECS_KEPT = 64
+_HUB_SPECS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,7 +383,23 @@ def _largest_dict(p: BitWidthPick) -> dict[str, Any] | None:
 def _spec_of(model_id: str) -> ModelSpec:
     """The spec of a catalog model or of a Hub model added to a comparison."""
     spec = _HUB_SPECS.get(model_id)
-    return spec if spec is not None else load_catalog()[model_id].spec()
+    if spec is not None:
+        return spec
+    entry = load_catalog().get(model_id)
+    if entry is not None:
+        return entry.spec()
+    from planner.resolve import load_model
+
+    return _keep_hub_spec(model_id, load_model(model_id, allow_local=False))
+
+
+def _keep_hub_spec(model_id: str, spec: ModelSpec) -> ModelSpec:
+    with _HUB_SPECS_LOCK:
+        _HUB_SPECS[model_id] = spec
+        _HUB_SPECS.move_to_end(model_id)
+        while len(_HUB_SPECS) > HUB_SPECS_KEPT:
+            _HUB_SPECS.popitem(last=False)
+    return spec
 
 
 @lru_cache(maxsize=ESTIMATE_CACHE_SIZE)
@@ -533,7 +554,7 @@ def _models(extra: Iterable[str]) -> tuple[list[ModelRef], list[Exclusion], list
         except PlannerError as exc:
             excluded.append(Exclusion(model_id, f"could not be read from the Hub: {exc}"))
             continue
-        _HUB_SPECS[model_id] = spec
+        _keep_hub_spec(model_id, spec)
         refs.append(ModelRef(model_id, spec.architecture, None, spec, "hub"))
         added.append(model_id)
     return refs, excluded, added

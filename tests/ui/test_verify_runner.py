@@ -1,6 +1,7 @@
 """The Verify page's suite runner: progress from the suite's lines, and the suite stopped with the page."""
 
 import os
+import subprocess
 import sys
 import time
 
@@ -57,3 +58,43 @@ def test_a_stopped_page_stops_the_suite(tmp_path):
 def test_missing_packages_are_named_without_importing_them(monkeypatch):
     monkeypatch.setattr(verify_runner, "PACKAGES", ("json", "no_such_package_here"))
     assert verify_runner.missing_packages() == ["no_such_package_here"]
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"), [(None, False), ("", False), ("0", False), ("1", True), ("on", True)]
+)
+def test_runs_are_off_unless_the_operator_turns_them_on(monkeypatch, value, allowed):
+    if value is None:
+        monkeypatch.delenv(verify_runner.ALLOW_RUNS_ENV, raising=False)
+    else:
+        monkeypatch.setenv(verify_runner.ALLOW_RUNS_ENV, value)
+    assert verify_runner.runs_allowed() is allowed
+
+
+def test_one_run_slot_per_machine(tmp_path):
+    lock = tmp_path / "verify.lock"
+    with verify_runner.run_slot(lock) as first:
+        assert first
+        with verify_runner.run_slot(lock) as second:  # another session of this process
+            assert not second
+    # Another process holding the lock (flock) keeps this one out; its death frees the slot.
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time; f = open(sys.argv[1], 'a+b'); fcntl.flock(f, fcntl.LOCK_EX); "
+            "print('held', flush=True); time.sleep(60)",
+            str(lock),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with verify_runner.run_slot(lock) as taken:
+            assert not taken
+    finally:
+        holder.kill()
+        holder.wait()
+    with verify_runner.run_slot(lock) as free:
+        assert free

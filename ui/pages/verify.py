@@ -3,7 +3,8 @@
 Every figure comes from :mod:`planner.measurements` (each stored record re-predicted by the
 planner as it is now) and from the folder's ``calibration.json`` (the held-out error the README
 states). The run button starts ``python -m verify suite`` in a subprocess: the page never imports
-torch, so it stays usable on a hosted machine without one.
+torch, so it stays usable on a hosted machine without one. The button appears only where the operator
+turned runs on (``VRAM_PLANNER_ALLOW_RUNS=1``; read-only by default), and one run goes at a time.
 """
 
 from __future__ import annotations
@@ -148,6 +149,14 @@ if notes:
     st.caption(" ".join(notes))
 
 st.subheader("Run the verifier here")
+if not verify_runner.runs_allowed():
+    st.info(
+        "**Read-only mode:** this server does not start GPU runs from the page. The operator of a machine with "
+        f"an NVIDIA GPU turns them on with the environment variable `{verify_runner.ALLOW_RUNS_ENV}=1` (one run at "
+        "a time); from a shell: `python -m verify suite verify/suites/h100.json --out DIR`, then "
+        "`python -m verify collect DIR`."
+    )
+    st.stop()
 report = read_live_gpus()
 if not report.available:
     st.info(
@@ -172,13 +181,19 @@ st.markdown(
     "out-of-memory runs are recorded. Leaving the page stops the suite."
 )
 if st.button("Run the verifier suite", type="primary"):
-    out = Path(tempfile.mkdtemp(prefix="verify-"))
-    bar = st.progress(0.0, text="starting…")
+    with verify_runner.run_slot() as mine:
+        if not mine:
+            st.warning(
+                "A verifier run is already going on this machine (one at a time): try again when it ends."
+            )
+            st.stop()
+        out = Path(tempfile.mkdtemp(prefix="verify-"))
+        bar = st.progress(0.0, text="starting…")
 
-    def show(p: verify_runner.Progress) -> None:
-        bar.progress(p.done / p.total, text=f"{p.done}/{p.total}: {p.run_id} {p.status}")
+        def show(p: verify_runner.Progress) -> None:
+            bar.progress(p.done / p.total, text=f"{p.done}/{p.total}: {p.run_id} {p.status}")
 
-    code, lines = verify_runner.run(verify_runner.suite_command(verify_runner.SUITE, out), show)
+        code, lines = verify_runner.run(verify_runner.suite_command(verify_runner.SUITE, out), show)
     if code == 0:
         bar.progress(1.0, text="done")
         st.success(f"Records in {out}. File them with `python -m verify collect {out}`.")

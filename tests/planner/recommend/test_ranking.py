@@ -341,3 +341,19 @@ def test_hub_models_join_the_comparison(hub):
         )
         <= 1
     )
+
+
+def test_hub_specs_kept_are_bounded_and_an_evicted_one_is_read_again(hub, monkeypatch):
+    """A hosted API takes ``add-model`` from anyone: the specs kept between calls are bounded (oldest out),
+    and a model whose spec was dropped is read again from the Hub (its cached answers stay right)."""
+    from planner.recommend import ranking
+
+    monkeypatch.setattr(ranking, "HUB_SPECS_KEPT", 1)
+    monkeypatch.setattr(ranking, "_HUB_SPECS", type(ranking._HUB_SPECS)())
+    spec = ranking._spec_of("fake-org/tiny-llama")  # read from the fake Hub, then kept
+    assert list(ranking._HUB_SPECS) == ["fake-org/tiny-llama"]
+    ranking._keep_hub_spec("other/model", spec)
+    assert list(ranking._HUB_SPECS) == ["other/model"]
+    again = ranking._spec_of("fake-org/tiny-llama")
+    assert again is not spec and again.total_parameters == spec.total_parameters
+    assert list(ranking._HUB_SPECS) == ["fake-org/tiny-llama"]

@@ -220,7 +220,7 @@ def test_an_old_detected_link_opens_the_renamed_source(monkeypatch):
     )
     at = _run({"gpu_source": "Detected (NVML)"})
     assert not at.exception
-    assert at.sidebar.radio(key="gpu_source").value == "Detected on this machine"
+    assert at.sidebar.radio(key="gpu_source").value == "live"  # shown as "Detected on this machine"
     assert not any("not one this app knows" in w.value for w in at.sidebar.warning)
 
 
