@@ -22,7 +22,7 @@ from planner.limits import DEFAULT_CONTEXT, MAX_BATCH, MAX_CONTEXT, MAX_GPUS, MA
 if TYPE_CHECKING:
     from planner.fit.budget import Budget
     from planner.formats.base import QuantFormat
-    from planner.memory.estimate import RunSettings
+    from planner.memory.estimate import DraftModel, RunSettings
     from planner.model.spec import ModelSpec
 
 
@@ -164,6 +164,13 @@ class PlanRequest:
     gpus: int | None = None
     live: bool = False
     offline: bool = False  # never contact the Hub
+    mmproj: bool | None = (
+        None  # load the vision projector (llama.cpp --mmproj); None: where the model has one
+    )
+    draft_model: str | None = None  # speculative-decoding draft model (a catalog id, Ollama tag, Hub id)
+    draft_format: str | None = None  # its weight format (default: the model's format)
+    lora_rank: int | None = None  # LoRA adapters served: rank (vLLM --max-lora-rank)
+    max_loras: int | None = None  # LoRA adapters resident at once (vLLM --max-loras, llama.cpp --lora files)
 
     @classmethod
     def from_params(cls, params: Mapping[str, object]) -> PlanRequest:
@@ -236,6 +243,11 @@ PARSERS = {
     "gpus": _optional(lambda p, v: parse_whole(p, v, 1, MAX_GPUS)),
     "live": parse_switch,
     "offline": parse_switch,
+    "mmproj": _optional(parse_switch),
+    "draft_model": _optional(parse_text),
+    "draft_format": _optional(parse_text),
+    "lora_rank": _optional(lambda p, v: parse_whole(p, v, 1, 1024)),
+    "max_loras": _optional(lambda p, v: parse_whole(p, v, 1, 256)),
 }
 
 
@@ -267,41 +279,75 @@ def resolve_model(request: PlanRequest, *, allow_local: bool = True) -> ModelSpe
     )
 
 
+def ollama_tag(request: PlanRequest):
+    """The Ollama library tag the request's model names (``llama3.1:8b``), or ``None``."""
+    from planner.ollama_tags import find_tag, looks_like_tag
+
+    if request.model is None or not looks_like_tag(request.model):
+        return None
+    return find_tag(request.model)
+
+
 def resolve_format(request: PlanRequest) -> QuantFormat:
-    """The request's weight format, parsed once with its options."""
+    """The request's weight format, parsed once with its options (an Ollama tag's own format by default)."""
     from planner.formats import FormatOptions, UnknownFormatError, parse_format
 
-    if request.format is None:
-        raise RequestError("format", "no weight format given, e.g. bf16, bnb-nf4, awq-int4 or q4_k_m")
+    text = request.format
+    if text is None:
+        tag = ollama_tag(request)
+        if tag is None:
+            raise RequestError("format", "no weight format given, e.g. bf16, bnb-nf4, awq-int4 or q4_k_m")
+        text = tag.format
     options = FormatOptions(
         group_size=request.group_size, double_quant=True if request.double_quant else None
     )
     try:
-        return parse_format(parse_text("format", request.format), options)
+        return parse_format(parse_text("format", text), options)
     except UnknownFormatError as exc:
         raise RequestError("format", str(exc)) from None
 
 
 def resolve_engine(request: PlanRequest, fmt: QuantFormat) -> str:
-    """The engine id: the one asked for (checked to load ``fmt``) or the format's usual engine."""
-    from planner.engines import default_engine, get_engine
+    """The engine id: the one asked for (checked to load ``fmt``), Ollama for an Ollama tag, or the format's usual engine."""
+    from planner.engines import default_engine, get_engine, refusal
 
     wanted = request.engine_id
     if wanted is None:
+        if ollama_tag(request) is not None and get_engine("ollama").loads(fmt):
+            return "ollama"
         return default_engine(fmt).id
     engine = get_engine(parse_text("engine", wanted))
     if not engine.loads(fmt):
-        from planner.engines import engine_ids
-
-        loaders = [e for e in engine_ids() if get_engine(e).loads(fmt)]
-        raise RequestError(
-            "engine",
-            f"{engine.id} does not load '{fmt.id}' weights; engines that do: {', '.join(loaders) or 'none'}",
-        )
+        raise RequestError("engine", refusal(engine, fmt))
     return engine.id
 
 
-def resolve_settings(request: PlanRequest) -> RunSettings:
+def resolve_draft(request: PlanRequest, fmt: QuantFormat, *, allow_local: bool = True) -> DraftModel | None:
+    """The draft model the request names, in ``draft_format`` (default: the model's own format)."""
+    from planner.errors import PlannerError
+    from planner.formats import UnknownFormatError, parse_format
+    from planner.memory.estimate import DraftModel
+    from planner.resolve import load_model
+
+    if request.draft_model is None:
+        if request.draft_format is not None:
+            raise RequestError("draft_format", "draft-format given without a draft model")
+        return None
+    ref = parse_text("draft_model", request.draft_model)
+    try:
+        spec = load_model(ref, allow_hub=not request.offline, allow_local=allow_local)
+    except PlannerError as exc:
+        raise RequestError("draft_model", f"draft model: {exc}") from None
+    draft_fmt = fmt
+    if request.draft_format is not None:
+        try:
+            draft_fmt = parse_format(parse_text("draft_format", request.draft_format))
+        except UnknownFormatError as exc:
+            raise RequestError("draft_format", str(exc)) from None
+    return DraftModel(spec, draft_fmt, ref)
+
+
+def resolve_settings(request: PlanRequest, draft: DraftModel | None = None) -> RunSettings:
     """The run settings (the ranges are :class:`~planner.memory.estimate.RunSettings`' own checks)."""
     from planner.memory.estimate import RunSettings
 
@@ -315,6 +361,10 @@ def resolve_settings(request: PlanRequest) -> RunSettings:
         gpu_layers=request.gpu_layers,
         gpu_memory_utilization=request.gpu_memory_utilization,
         max_num_batched_tokens=request.max_num_batched_tokens,
+        mmproj=request.mmproj,
+        draft=draft,
+        lora_rank=request.lora_rank,
+        max_loras=request.max_loras,
         max_num_seqs=request.max_num_seqs,
         kv_cache_memory=request.kv_cache_memory,
         enforce_eager=request.enforce_eager,
@@ -367,7 +417,7 @@ def resolve(
     model = spec if spec is not None else resolve_model(request, allow_local=allow_local)
     fmt = resolve_format(request)
     engine = resolve_engine(request, fmt)
-    settings = resolve_settings(request)
+    settings = resolve_settings(request, resolve_draft(request, fmt, allow_local=allow_local))
     budget = resolve_budget(request)
     if budget is not None:
         settings = with_gpu(settings, budget)
@@ -383,6 +433,7 @@ __all__ = [
     "PlanRequest",
     "RequestError",
     "ResolvedPlan",
+    "ollama_tag",
     "parse_bytes",
     "parse_fraction",
     "parse_switch",
@@ -391,6 +442,7 @@ __all__ = [
     "parse_whole",
     "resolve",
     "resolve_budget",
+    "resolve_draft",
     "resolve_engine",
     "resolve_format",
     "resolve_model",

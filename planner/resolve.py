@@ -1,4 +1,4 @@
-"""One way in for "which model?": a catalog id, a local ``config.json`` (or its folder), or a Hub id.
+"""One way in for "which model?": a catalog id, an Ollama tag, a local ``config.json`` (or its folder), or a Hub id.
 
 Local folders and Hub repos bring their safetensors headers when they have them: the
 tensors then come from the checkpoint itself (:mod:`planner.model.inventory`).
@@ -14,6 +14,7 @@ from planner.errors import ModelNotFoundError, PlannerError
 from planner.model import ModelSpec
 from planner.model.config import MAX_CONFIG_BYTES, parse_config_bytes
 from planner.model.inventory import describe, folder_headers
+from planner.ollama_tags import looks_like_tag, require_tag
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +22,10 @@ logger = logging.getLogger(__name__)
 def load_model(
     ref: str, *, allow_hub: bool = True, allow_local: bool = True, meta: bool | None = None
 ) -> ModelSpec:
-    """Resolve ``ref`` in order: catalog id, local path, Hugging Face Hub id.
+    """Resolve ``ref`` in order: catalog id, Ollama library tag, local path, Hugging Face Hub id.
+
+    An Ollama tag (``llama3.1:8b``, from ``data/ollama_tags.json``) names the catalog model its
+    blob was converted from (:mod:`planner.ollama_tags`; its format is the request's default).
 
     The app passes ``allow_local=False``: text typed into a shared page must never
     read files on the server. Raises :class:`ModelNotFoundError` when none matches,
@@ -36,6 +40,12 @@ def load_model(
     entry = find_entry(ref)
     if entry is not None:
         return entry.spec()
+    if looks_like_tag(ref):
+        tag = require_tag(ref)
+        found = find_entry(tag.model)
+        if found is None:  # pragma: no cover - the tag map test holds every model to the catalog
+            raise ModelNotFoundError(f"Ollama tag {tag.tag} names {tag.model}, which is not in the catalog")
+        return found.spec()
     if not allow_local:
         return _from_hub(ref, allow_hub, meta)
     path = Path(ref).expanduser()

@@ -10,8 +10,9 @@ from ui.sidebar import Plan
 def plan_budget(plan: Plan) -> Budget:
     """The budget of ``plan``'s GPU choice; raises a :class:`planner.PlannerError` with a message to show.
 
-    Catalog GPU: the catalog's NVML total; custom size: what was typed; Detected (NVML): the free
-    memory NVML reports now on the first ``gpus`` GPUs.
+    Catalog GPU: the catalog's NVML total; custom size: what was typed; detected on this machine: the
+    free memory its GPUs report now (NVML, a Mac's sysctl, amdsmi/rocm-smi, Intel's tools) on the first
+    ``gpus`` GPUs.
     """
     budget = resolve_budget(plan.request)
     if budget is None:  # pragma: no cover - the sidebar always names a GPU source

@@ -24,7 +24,12 @@ COMPONENT_COLORS = {
     "KV cache": "#d08c2b",
     "activations": "#6c8ebf",
     "overhead": "#9a9a9a",
+    "mmproj": "#8e5ea2",
+    "draft model": "#b5651d",
+    "LoRA adapters": "#3c9d9b",
 }
+#: Chart names of the parts beyond the language model.
+EXTRA_CHART_NAMES = {"mmproj": "mmproj", "draft": "draft model", "lora": "LoRA adapters"}
 
 
 def parameters_by_role_figure(spec: ModelSpec) -> go.Figure:
@@ -61,12 +66,14 @@ def breakdown_figure(
     lets itself use: capacity less its margin), drawn dotted and labelled ``limit_label``.
     """
     fig = go.Figure()
-    for name, fig_part in (
+    parts = [
         ("weights", est.weights),
         ("KV cache", est.kv_cache),
         ("activations", est.activations),
         ("overhead", est.overhead),
-    ):
+    ]
+    parts += [(EXTRA_CHART_NAMES[c.name], c.gpu) for c in est.extras if c.gpu.bytes]
+    for name, fig_part in parts:
         fig.add_trace(
             go.Bar(
                 x=[fig_part.bytes / GIB],

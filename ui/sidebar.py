@@ -20,7 +20,11 @@ from ui.approximate import warn_if_approximate
 from ui.model_input import pick_model
 from ui.url_params import check_choice
 
-GPU_SOURCES = ("Catalog GPU", "Custom size", "Detected (NVML)")
+#: Live reading covers NVIDIA (NVML), a Mac (sysctl), AMD (amdsmi / rocm-smi) and Intel (planner.hardware).
+DETECTED = "Detected on this machine"
+GPU_SOURCES = ("Catalog GPU", "Custom size", DETECTED)
+#: Labels older links carry, mapped to today's options.
+GPU_SOURCE_ALIASES = {"Detected (NVML)": DETECTED, "detected": DETECTED, "live": DETECTED}
 DEFAULT_GPU = "rtx-4090"
 DEFAULT_FORMAT = "q4_k_m"
 #: Context lengths offered on the slider: powers of two from 512 to 1M tokens.
@@ -95,7 +99,11 @@ def render_sidebar() -> Plan:
             st.error(str(exc))
 
         st.header("GPU")
-        gpu_source = st.radio("GPU source", GPU_SOURCES, key="gpu_source", bind="query-params")
+        check_choice("gpu_source", "GPU source", GPU_SOURCES, GPU_SOURCE_ALIASES)
+        gpu_source = st.radio(
+            "GPU source", GPU_SOURCES, key="gpu_source", bind="query-params",
+            help="Detected: the free memory of this machine's GPUs now (NVIDIA, Apple, AMD, Intel)",
+        )  # fmt: skip
         gpu = None
         if gpu_source == "Catalog GPU":
             ids = [g.id for g in load_gpus()]

@@ -56,7 +56,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--model",
         required=True,
         type=flag_type(parse_text, "model"),
-        help="catalog id (e.g. meta-llama/Llama-3.1-8B), config.json path, or Hub id",
+        help="catalog id (e.g. meta-llama/Llama-3.1-8B), Ollama tag (llama3.1:8b), config.json path, or Hub id",
     )
     parser.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
 
@@ -93,7 +93,9 @@ def add_gpu_arguments(parser: argparse.ArgumentParser) -> None:
         help="shard the model over N GPUs (vLLM, SGLang, TensorRT-LLM); sets --gpus N",
     )
     parser.add_argument(
-        "--live", action="store_true", help="plan against this machine's free GPU memory (NVML)"
+        "--live",
+        action="store_true",
+        help="plan against this machine's free GPU memory (NVIDIA, Apple silicon, AMD, Intel)",
     )
 
 
@@ -150,6 +152,43 @@ def add_engine_knobs(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_extra_arguments(parser: argparse.ArgumentParser) -> None:
+    """The parts beyond the language model: the vision projector, a draft model, LoRA adapters (``estimate``)."""
+    mm = parser.add_mutually_exclusive_group()
+    mm.add_argument(
+        "--mmproj",
+        dest="mmproj",
+        action="store_const",
+        const=True,
+        help="count the vision projector (llama.cpp --mmproj; default: where the model has a vision tower)",
+    )
+    mm.add_argument(
+        "--no-mmproj",
+        dest="mmproj",
+        action="store_const",
+        const=False,
+        help="text only (llama.cpp --no-mmproj)",
+    )
+    parser.add_argument(
+        "--draft-model",
+        type=flag_type(parse_text, "draft-model"),
+        help="speculative-decoding draft model (catalog id, Ollama tag, Hub id): llama.cpp -md, vLLM speculative config",
+    )
+    parser.add_argument(
+        "--draft-format",
+        type=flag_type(parse_text, "draft-format"),
+        help="the draft model's weight format (default: the model's)",
+    )
+    parser.add_argument(
+        "--lora-rank", type=whole("lora-rank", 1, 1024), help="LoRA adapters' rank (vLLM --max-lora-rank)"
+    )
+    parser.add_argument(
+        "--max-loras",
+        type=whole("max-loras", 1, 256),
+        help="LoRA adapters resident at once (vLLM --max-loras; llama.cpp --lora files; default 1)",
+    )
+
+
 def request_from_args(args: argparse.Namespace) -> PlanRequest:
     """The :class:`PlanRequest` a command's parsed flags describe (flags a command lacks keep their defaults)."""
     values: dict[str, Any] = {}
@@ -175,6 +214,11 @@ def request_from_args(args: argparse.Namespace) -> PlanRequest:
         "gpu",
         "vram",
         "gpus",
+        "mmproj",
+        "draft_model",
+        "draft_format",
+        "lora_rank",
+        "max_loras",
     ):
         value = getattr(args, name, None)
         if value is not None:

@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from planner.cli.args import (
     add_engine_knobs,
+    add_extra_arguments,
     add_gpu_arguments,
     add_model_arguments,
     add_run_arguments,
     flag_type,
     request_from_args,
 )
+from planner.engines import engine_ids
 from planner.request import parse_text, resolve
 
 if TYPE_CHECKING:
@@ -33,12 +35,15 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     add_model_arguments(parser)
     parser.add_argument(
         "--format",
-        required=True,
         type=flag_type(parse_text, "format"),
-        help="weight format, e.g. bf16, bnb-nf4, gptq-int4, q4_k_m",
+        help="weight format, e.g. bf16, bnb-nf4, gptq-int4, q4_k_m, mlx-4bit (default for an Ollama tag: its own)",
     )
-    add_run_arguments(parser, "transformers, vllm or llama.cpp (default: from the format)")
+    add_run_arguments(
+        parser,
+        f"{', '.join(engine_ids())} (default: from the format; ollama for an Ollama tag)",
+    )
     add_engine_knobs(parser)
+    add_extra_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print JSON (integer bytes)")
     add_gpu_arguments(parser)
     parser.set_defaults(func=run)
@@ -67,12 +72,14 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"tensors from {plan.spec.inventory_source.value}")
     print(f"{'GPU memory':<14} {'GiB':>9}   rule")
-    for label, fig in (
+    rows = [
         ("weights", result.weights),
         ("KV cache", result.kv_cache),
         ("activations", result.activations),
         ("overhead", result.overhead),
-    ):
+    ]
+    rows += [(EXTRA_ROW_LABELS[c.name], c.gpu) for c in result.extras if c.gpu.bytes or not c.host.bytes]
+    for label, fig in rows:
         band = "" if fig.exact else f"  [{fig.band[0] / GIB:.2f}-{fig.band[1] / GIB:.2f}, estimate]"
         print(f"{label:<14} {fig.bytes / GIB:>9.3f}   {fig.rule}{band}")
     print(f"{'total':<14} {result.total / GIB:>9.3f}   (range {low / GIB:.2f}-{high / GIB:.2f} GiB)")
@@ -82,16 +89,34 @@ def run(args: argparse.Namespace) -> int:
             f"KV {result.host_kv_cache.bytes / GIB:.3f}, buffers {result.host_activations.bytes / GIB:.3f}"
         )
     print(f"weights average {result.weights_report.bits_per_weight:.3f} bits per parameter")
+    for c in result.extras:
+        if c.host.bytes:
+            print(f"{'host ' + c.name:<14} {c.host.bytes / GIB:>9.3f}   {c.host.rule}")
     for note in (*result.notes, *result.weights_report.notes):
         print(f"note: {note}")
     if answer:
         print_fit(answer)
-    from planner.fit.answer import launch_json
-
-    launch = launch_json(result, answer)
-    if launch is not None:
-        print(f"\nlaunch: {launch['command']}")
+    print_launch(result, answer)
     return 0
+
+
+#: Row labels of the parts beyond the language model in the text output.
+EXTRA_ROW_LABELS = {"mmproj": "mmproj", "draft": "draft model", "lora": "LoRA adapters"}
+
+
+def print_launch(result, answer) -> None:
+    """The command that runs this plan (with its environment and notes), or why there is none."""
+    from planner.fit.answer import plan_launch
+
+    launch = plan_launch(result, answer)
+    if launch is None:
+        print(f"\nlaunch: no launch command is modelled for {result.engine}")
+        return
+    print(f"\nlaunch ({launch.kind}; flags checked against {launch.source}):")
+    for line in launch.script.splitlines():
+        print(f"  {line}")
+    for note in launch.notes:
+        print(f"launch note: {note}")
 
 
 def print_startup(startup: Startup) -> None:

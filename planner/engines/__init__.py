@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from planner.engines.base import Engine
+from planner.engines.base import Engine, Launch
 from planner.engines.registry import (
     default_engine,
     engine_ids,
@@ -33,14 +33,32 @@ def estimate(
     """Memory for ``spec`` in ``fmt`` on ``engine`` (default: the format's usual engine)."""
     chosen = get_engine(engine) if engine else default_engine(fmt)
     if not chosen.loads(fmt):
-        loaders = [e.id for e in engines() if e.loads(fmt)]
-        raise SettingsError(
-            f"{chosen.id} does not load '{fmt.id}' weights; engines that do: {', '.join(loaders) or 'none'}"
-        )
-    return chosen.estimate(spec, fmt, settings or RunSettings())
+        raise SettingsError(refusal(chosen, fmt))
+    settings = settings or RunSettings()
+    return chosen.with_extras(spec, fmt, settings, chosen.estimate(spec, fmt, settings))
 
 
-__all__ = ["Engine", "default_engine", "engine_ids", "engines", "estimate", "get_engine", "register_engine"]
+def refusal(engine: Engine, fmt: QuantFormat) -> str:
+    """Why ``engine`` cannot run ``fmt``, naming the format it loads instead (if any) and the engines that do."""
+    loaders = [e.id for e in engines() if e.loads(fmt)]
+    hint = engine.format_hint(fmt)
+    text = f"{engine.id} does not load '{fmt.id}' weights"
+    if hint:
+        text += f"; {hint}"
+    return f"{text}; engines that load '{fmt.id}': {', '.join(loaders) or 'none'}"
+
+
+__all__ = [
+    "Engine",
+    "Launch",
+    "default_engine",
+    "engine_ids",
+    "engines",
+    "estimate",
+    "get_engine",
+    "refusal",
+    "register_engine",
+]
 
 #: Registration order of the first engines (it orders menus and CLI choices); any other package follows by name.
 _FIRST = ("transformers", "vllm", "llamacpp")

@@ -6,14 +6,17 @@ Engine-neutral by rule: an engine package imports from here (and from :mod:`plan
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Sequence
 from functools import cache
 
 from planner.formats.base import WeightsReport
 from planner.hardware.units import format_short
 from planner.memo import per_object
 from planner.memory import kv
-from planner.memory.estimate import RunSettings, SettingsError
+from planner.memory.estimate import MemoryEstimate, RunSettings, SettingsError
 from planner.memory.figure import Figure
+from planner.model.spec import ModelSpec, Role
 
 #: How each engine-specific setting is named in notes (the CLI flag and the engine that reads it).
 SETTING_LABELS = {
@@ -76,3 +79,131 @@ def resolve_plain_kv(
             )
         out.append(name)
     return out[0], out[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# launch commands
+# ---------------------------------------------------------------------------------------------
+
+
+def shell_command(argv: Sequence[str], *, wrap: int = 3) -> str:
+    """``argv`` as one shell command, quoted; flags after the first ``wrap`` words go one pair a line."""
+    words = [shlex.quote(str(a)) for a in argv]
+    head, rest = words[:wrap], words[wrap:]
+    lines = [" ".join(head)]
+    i = 0
+    while i < len(rest):
+        value = i + 1 < len(rest) and (not rest[i + 1].startswith("-") or rest[i + 1] == "-")
+        if rest[i].startswith("-") and value:
+            lines.append(f"{rest[i]} {rest[i + 1]}")
+            i += 2
+        else:
+            lines.append(rest[i])
+            i += 1
+    return " \\\n  ".join(lines)
+
+
+def model_stem(name: str) -> str:
+    """The last part of a model id or path (``meta-llama/Llama-3.1-8B-Instruct`` -> ``Llama-3.1-8B-Instruct``)."""
+    parts = [p for p in name.replace("\\", "/").split("/") if p]
+    if parts and parts[-1].endswith(".json"):
+        parts = parts[:-1]
+    return parts[-1] if parts else "model"
+
+
+# ---------------------------------------------------------------------------------------------
+# parts beyond the language model: LoRA adapters and draft models
+# ---------------------------------------------------------------------------------------------
+
+#: Linear layers a LoRA adapter targets when it targets every linear of the decoder (PEFT's
+#: ``target_modules="all-linear"``): attention (MLA's projections too), dense MLP and shared experts.
+LORA_ROLES = frozenset(
+    {
+        Role.ATTN_Q,
+        Role.ATTN_K,
+        Role.ATTN_V,
+        Role.ATTN_QKV,
+        Role.ATTN_OUT,
+        Role.ATTN_Q_A,
+        Role.ATTN_Q_B,
+        Role.ATTN_KV_A,
+        Role.ATTN_KV_B,
+        Role.MLP_GATE,
+        Role.MLP_UP,
+        Role.MLP_GATE_UP,
+        Role.MLP_DOWN,
+        Role.SHARED_EXPERT_GATE,
+        Role.SHARED_EXPERT_UP,
+        Role.SHARED_EXPERT_DOWN,
+    }
+)
+#: Slices vLLM gives a fused linear (QKVParallelLinearWithLoRA: 3; MergedColumnParallelLinearWithLoRA: 2):
+#: each slice has its own lora_a of [rank, in].
+FUSED_SLICES = {Role.ATTN_QKV: 3, Role.MLP_GATE_UP: 2}
+
+
+def lora_elements_by_layer(spec: ModelSpec, rank: int, *, fused_slices: bool) -> dict[int, int]:
+    """Elements of one rank-``rank`` adapter on every targeted linear, per decoder layer.
+
+    Per linear ``[out, in]``: ``lora_a`` ``[rank, in]`` (one per slice of a fused projection when
+    ``fused_slices``) and ``lora_b`` ``[out, rank]``. Routed experts are not targeted.
+    """
+    out: dict[int, int] = {}
+    for g in spec.tensors:
+        if g.role not in LORA_ROLES or len(g.shape) != 2 or not g.layers:
+            continue
+        rows, cols = g.shape
+        slices = FUSED_SLICES.get(g.role, 1) if fused_slices else 1
+        per_tensor = rank * (slices * cols + rows)
+        per_layer = per_tensor * g.count // len(g.layers)
+        for il in g.layers:
+            out[il] = out.get(il, 0) + per_layer
+    return out
+
+
+def draft_parts(
+    engine: object, spec: ModelSpec, settings: RunSettings, *, with_buffers: bool
+) -> tuple[MemoryEstimate, dict[str, int], dict[str, int]]:
+    """The draft model of ``settings`` run by ``engine`` for the same tokens: its estimate and GPU/host parts.
+
+    The draft gets the plan's context and batch (its cache holds the same sequences), the engine's
+    default cache type, no vision tower, LoRA or draft of its own; it shares the process (no second
+    CUDA context). ``with_buffers`` adds its compute buffers (llama.cpp builds a graph for the draft
+    context); engines whose profile pass already covers the draft leave them out.
+    """
+    from dataclasses import replace
+
+    draft = settings.draft
+    assert draft is not None
+    if not engine.loads(draft.format):  # type: ignore[attr-defined]
+        raise SettingsError(
+            f"{engine.id} does not load the draft model's format '{draft.format.id}'; "  # type: ignore[attr-defined]
+            "give --draft-format"
+        )
+    sub = replace(
+        settings,
+        kv_dtype_k="auto",
+        kv_dtype_v="auto",
+        draft=None,
+        lora_rank=None,
+        max_loras=None,
+        mmproj=False,
+        gpu_layers=None,
+    )
+    est = engine.estimate(draft.spec, draft.format, sub)  # type: ignore[attr-defined]
+    gpu = {"draft_weights": est.weights.bytes, "draft_kv_cache": est.kv_cache.bytes}
+    host = {"draft_weights": est.host_weights.bytes, "draft_kv_cache": est.host_kv_cache.bytes}
+    if with_buffers:
+        gpu["draft_compute_buffer"] = est.activations.bytes
+        host["draft_compute_buffer"] = est.host_activations.bytes
+    return est, gpu, {k: v for k, v in host.items() if v}
+
+
+def draft_note(spec: ModelSpec, draft_spec: ModelSpec) -> str | None:
+    """A warning when the draft's vocabulary differs from the target's (speculative decoding needs one)."""
+    if draft_spec.vocab_size == spec.vocab_size:
+        return None
+    return (
+        f"the draft's vocabulary ({draft_spec.vocab_size:,}) differs from the model's ({spec.vocab_size:,}): "
+        "speculative decoding needs the same tokenizer (llama.cpp tolerates a small difference, vLLM none)"
+    )

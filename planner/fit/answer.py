@@ -25,6 +25,8 @@ from planner.memory.figure import Figure
 from planner.model import ModelSpec
 
 if TYPE_CHECKING:
+    from planner.engines.base import Launch
+
     # NOTE: the solvers, offload and speed models load when a fit is asked for, so a plain
     # ``estimate`` (no GPU) starts without them.
     from planner.fit.offload import OffloadPlan
@@ -97,12 +99,12 @@ def fit_answer(
     spec: ModelSpec, fmt: QuantFormat, settings: RunSettings, est: MemoryEstimate, budget: Budget
 ) -> FitAnswer:
     """The full answer for ``est`` (made from ``spec``, ``fmt`` and ``settings``) on ``budget``."""
-    from planner.fit.offload import offload_plan
+    from planner.fit.offload import OFFLOAD_ENGINES, offload_plan
     from planner.fit.solvers import fit_estimate, max_batch, max_context
 
     fit = fit_estimate(est, budget)
-    partial = est.engine == "llama.cpp" and not fit.fits and not fit.blockers
-    offload = offload_plan(spec, fmt, settings, budget) if partial else None
+    partial = est.engine in OFFLOAD_ENGINES and not fit.fits and not fit.blockers
+    offload = offload_plan(spec, fmt, settings, budget, engine=est.engine) if partial else None
     offload_speed = None
     if offload is not None and offload.gpu_layers is not None:
         offload_speed = plan_speed(offload.fit.estimate, budget)
@@ -217,18 +219,22 @@ def fit_json(answer: FitAnswer | None) -> dict[str, Any]:
     }
 
 
-def launch_json(est: MemoryEstimate, answer: FitAnswer | None = None) -> dict[str, Any] | None:
-    """``{"command", "env"}`` that starts the engine with this plan's settings (``None``: no command here)."""
+def plan_launch(est: MemoryEstimate, answer: FitAnswer | None = None) -> Launch | None:
+    """The command that runs ``est`` (the engine's own :meth:`~planner.engines.base.Engine.launch`)."""
     from planner.engines import get_engine
 
-    tp = answer.fit.budget.count if answer is not None else 1
-    launch = get_engine(est.engine).launch(est.model.name, est.format, est.settings, tensor_parallel=tp)
-    return launch.to_dict() if launch is not None else None
+    return get_engine(est.engine).launch(est, answer)
+
+
+def launch_json(est: MemoryEstimate, answer: FitAnswer | None = None) -> dict[str, Any] | None:
+    """The ``launch`` object of ``estimate --json`` (``None`` where no command is modelled)."""
+    launch = plan_launch(est, answer)
+    return None if launch is None else launch.to_dict()
 
 
 def estimate_json(est: MemoryEstimate, answer: FitAnswer | None = None) -> dict[str, Any]:
     """What ``python -m planner estimate --json`` prints: the estimate, the fit keys (null without a GPU)
-    and the ``launch`` command for engines with one."""
+    and ``launch``, the command that runs the plan (null where none is modelled)."""
     return {**est.to_dict(), **fit_json(answer), "launch": launch_json(est, answer)}
 
 
@@ -279,10 +285,12 @@ def plan_rows(est: MemoryEstimate, answer: FitAnswer | None = None) -> list[dict
         _figure_row("gpu kv_cache", est.kv_cache),
         _figure_row("gpu activations", est.activations),
         _figure_row("gpu overhead", est.overhead),
+        *(_figure_row(f"gpu {c.name}", c.gpu) for c in est.extras),
         _row("gpu total", est.total, "bytes", low=low, high=high, exact=low == high),
         _figure_row("host weights", est.host_weights),
         _figure_row("host kv_cache", est.host_kv_cache),
         _figure_row("host activations", est.host_activations),
+        *(_figure_row(f"host {c.name}", c.host) for c in est.extras if c.host.bytes),
         _row("host total", est.host_total, "bytes"),
     ]
     if answer is None:
@@ -380,8 +388,10 @@ __all__ = [
     "fit_answer",
     "fit_json",
     "gpu_json",
+    "launch_json",
     "offload_json",
     "plan_json",
+    "plan_launch",
     "plan_rows",
     "plan_speed",
     "rows_csv",

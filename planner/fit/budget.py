@@ -1,4 +1,4 @@
-"""How much GPU memory a plan may use: the devices (catalog, custom size or live NVML) and each engine's margin.
+"""How much GPU memory a plan may use: the devices (catalog, custom size or read live) and each engine's margin.
 
 A :class:`Budget` is hardware only: per-device ``capacity_bytes`` (what the plan starts from: the
 catalog's NVML total, a size the user typed, or the free memory NVML reports now) and
@@ -143,6 +143,10 @@ class Budget:
         settings = settings or RunSettings()
         if engine == "llama.cpp":
             return _llamacpp_allowance(self)
+        if engine == "ollama":
+            return _ollama_allowance(self)
+        if engine == "mlx":
+            return _mlx_allowance(self)
         if engine == "vllm":
             return _vllm_allowance(self, settings)
         if engine == "transformers":
@@ -225,6 +229,48 @@ def _llamacpp_allowance(budget: Budget) -> Allowance:
         margin_bytes=margins,
         rule=f"llama.cpp --fit keeps {target // MIB} MiB free per device (--fit-target)",
         source=default_source("llama.cpp", "fit_target_mib"),
+    )
+
+
+def _ollama_allowance(budget: Budget) -> Allowance:
+    # NOTE: Ollama v0.32.15 leaves placement to llama-server --fit (1024 MiB target per device); with a
+    # projector offloaded it sets LLAMA_ARG_FIT_TARGET = projector + 1 GiB, i.e. the projector (counted in
+    # the estimate) plus 1 GiB. OLLAMA_GPU_OVERHEAD and MinimumMemory only enter the logged "available".
+    target = 1024 * MIB
+    margins = tuple(min(target, d.capacity_bytes) for d in budget.devices)
+    return Allowance(
+        engine="ollama",
+        usable_bytes=tuple(d.capacity_bytes - m for d, m in zip(budget.devices, margins, strict=True)),
+        margin_bytes=margins,
+        rule="Ollama runs llama-server with --fit: 1024 MiB kept free per device (projector + 1 GiB when one is loaded)",
+        source=(
+            "ollama/ollama v0.32.15 llm/llama_server.go (no -ngl; LLAMA_ARG_FIT_TARGET = mmproj + 1 GiB), "
+            f"server/sched.go; {default_source('llama.cpp', 'fit_target_mib')}"
+        ),
+        notes=(
+            "OLLAMA_GPU_OVERHEAD and Ollama's per-GPU minimum (457 MiB; 512 MiB Metal) only lower the logged "
+            "'available' and the default-context tier in v0.32.15; llama-server's --fit target decides placement",
+        ),
+    )
+
+
+def _mlx_allowance(budget: Budget) -> Allowance:
+    # NOTE: mlx-lm raises Metal's wired limit to max_recommended_working_set_size for generation
+    # (generate.py wired_limit) and keeps no margin of its own; on a Mac the budget's capacity already is
+    # that working set (data/gpus.json gpu_usable_bytes).
+    margins = tuple(0 for _ in budget.devices)
+    return Allowance(
+        engine="mlx",
+        usable_bytes=tuple(d.capacity_bytes for d in budget.devices),
+        margin_bytes=margins,
+        rule="mlx-lm keeps no margin: it may use the GPU's working set (Metal's recommendedMaxWorkingSetSize)",
+        source=(
+            "ml-explore/mlx-lm v0.31.3 mlx_lm/generate.py wired_limit (mx.set_wired_limit(max_recommended_working_set_size); "
+            "warns when the model's bytes exceed 0.9 of it)"
+        ),
+        notes=(
+            "mlx-lm warns 'close to the maximum recommended size' when the weights alone pass 90% of the working set",
+        ),
     )
 
 

@@ -308,6 +308,8 @@ def context_explanation(spec: ModelSpec, estimates: Sequence[MemoryEstimate]) ->
     steps = {
         "llama.cpp": f"llama.cpp rounds the context up to whole {LLAMACPP_CTX_PAD}-token steps, so its "
         "curve rises in small stairs.",
+        "ollama": f"Ollama runs llama-server, which rounds the context up to whole {LLAMACPP_CTX_PAD}-token steps.",
+        "mlx": "mlx-lm grows its cache in 256-token steps (KVCache.step), so its curve rises in small stairs.",
         "vllm": f"vLLM stores the cache in {int(default('vllm', 'block_size'))}-token blocks and reserves its whole pool "
         "(gpu_memory_utilization) at start-up; its curve is what requests of that length occupy inside the pool.",
     }

@@ -323,6 +323,7 @@ def split_tensor_parallel(
             shares = _kv_head_share(b, layer.kv_heads, n)
         kv_share = [k + s for k, s in zip(kv_share, shares, strict=True)]
 
+    weights = [w + s for w, s in zip(weights, _spread(est.extras_bytes, n), strict=True)]
     acts = _activation_share(est, n)
     kv_counts = sorted({layer.kv_heads for layer in spec.layers if layer.kv_heads})
     notes = [
@@ -418,7 +419,7 @@ def split_layers(
     slots = n_layer + 1 - start  # the GPU-resident layers and the output layer
     device_of = layer_devices(weights_by, start, slots)
     output_gpu = device_of[n_layer]
-    llamacpp = est.engine == "llama.cpp"
+    llamacpp = est.engine in ("llama.cpp", "ollama")
 
     weights = [0] * n
     for t in est.weights_report.tensors:
@@ -435,8 +436,7 @@ def split_layers(
     if llamacpp:
         parts = est.weights.parts
         weights[output_gpu] += parts.get("output_layer", 0)
-        weights[0] += parts.get("mmproj", 0)
-        other = est.weights.bytes - layered_gpu - parts.get("output_layer", 0) - parts.get("mmproj", 0)
+        other = est.weights.bytes - layered_gpu - parts.get("output_layer", 0)
         weights[output_gpu] += max(other, 0)
     else:
         has_head = any(t.group.role is Role.LM_HEAD for t in est.weights_report.tensors)
@@ -460,6 +460,7 @@ def split_layers(
     kv_share = [0] * n
     for index, b in layer_kv_bytes(est).items():
         kv_share[device_of[index]] += b
+    weights[0] += est.extras_bytes  # mmproj, draft model, LoRA adapters: on the main GPU
 
     layers_on = [tuple(il for il in range(start, n_layer + 1) if device_of[il] == i) for i in range(n)]
     notes = [

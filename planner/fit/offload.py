@@ -98,11 +98,17 @@ class OffloadPlan:
         return "" if self.gpu_layers is None else f"-ngl {self.gpu_layers}"
 
 
-def _llamacpp_format(fmt: QuantFormat) -> QuantFormat:
+#: Engines that place layers with llama.cpp's rules (Ollama runs llama-server).
+OFFLOAD_ENGINES = ("llama.cpp", "ollama")
+
+
+def _llamacpp_format(fmt: QuantFormat, engine: str = "llama.cpp") -> QuantFormat:
     chosen = parsed(fmt)
-    if not get_engine("llama.cpp").loads(chosen):
+    if engine not in OFFLOAD_ENGINES:
+        raise FitError(f"partial offload is a llama.cpp plan (llama.cpp, ollama), not {engine}")
+    if not get_engine(engine).loads(chosen):
         raise FitError(
-            f"partial offload is a llama.cpp plan; llama.cpp does not load '{chosen.id}' (use a GGUF type)"
+            f"partial offload is a llama.cpp plan; {engine} does not load '{chosen.id}' (use a GGUF type)"
         )
     return chosen
 
@@ -148,6 +154,7 @@ def offload_plan(
     settings: RunSettings | None,
     budget: Budget,
     host_ram_bytes: int | None = None,
+    engine: str = "llama.cpp",
 ) -> OffloadPlan:
     """The largest ``-ngl`` whose estimate fits ``budget``, the host memory it leaves, and for MoE models
     the ``--n-cpu-moe`` alternative (:func:`cpu_moe_plan`).
@@ -155,7 +162,7 @@ def offload_plan(
     GPU bytes grow with ``-ngl``: each step moves one layer's weights and KV to the GPU, and the
     op-offload staging buffer (one CPU layer's largest tensor) never exceeds the layer it replaces.
     """
-    chosen = _llamacpp_format(fmt)
+    chosen = _llamacpp_format(fmt, engine)
     base = settings or RunSettings()
     notes: list[str] = []
     if base.gpu_layers is not None:
@@ -163,7 +170,7 @@ def offload_plan(
     n_layer = spec.num_layers
 
     def check(ngl: int) -> FitResult:
-        return fit_estimate(engine_estimate(spec, chosen, "llama.cpp", replace(base, gpu_layers=ngl)), budget)
+        return fit_estimate(engine_estimate(spec, chosen, engine, replace(base, gpu_layers=ngl)), budget)
 
     limit: Limit = largest_fitting("gpu_layers", check, n_layer + 1, notes, low=0)
     est = limit.fit.estimate
@@ -175,7 +182,12 @@ def offload_plan(
             + (" and the output layer" if limit.value else "")
             + " on the GPU; -ngl counts the output layer first, then layers from the last"
         )
-    experts = cpu_moe_plan(spec, chosen, base, budget, host_ram_bytes) if spec.is_moe else None
+    gguf = (
+        chosen.family == "gguf"
+    )  # --n-cpu-moe moves GGUF expert tensors (Ollama's gpt-oss MXFP4 blob aside)
+    experts = (
+        cpu_moe_plan(spec, chosen, base, budget, host_ram_bytes, engine) if spec.is_moe and gguf else None
+    )
     return OffloadPlan(
         gpu_layers=limit.value,
         n_layer=n_layer,
@@ -227,7 +239,7 @@ def _shifted(fig: Figure, delta: int, rule: str, source: str, parts: dict[str, i
 
 
 def experts_on_cpu(
-    spec: ModelSpec, fmt: QuantFormat, settings: RunSettings | None, n_cpu_moe: int
+    spec: ModelSpec, fmt: QuantFormat, settings: RunSettings | None, n_cpu_moe: int, engine: str = "llama.cpp"
 ) -> MemoryEstimate:
     """The llama.cpp estimate with every layer on the GPU except the routed experts of layers ``0..n-1``.
 
@@ -237,12 +249,12 @@ def experts_on_cpu(
     the CUDA backend runs the expert matmuls itself and copies the weights in, so the GPU compute
     buffer gains the largest moved tensor (the engine's own op-offload staging rule).
     """
-    chosen = _llamacpp_format(fmt)
+    chosen = _llamacpp_format(fmt, engine)
     if isinstance(n_cpu_moe, bool) or not isinstance(n_cpu_moe, int) or not 0 <= n_cpu_moe <= spec.num_layers:
         raise FitError(f"n_cpu_moe must be between 0 and {spec.num_layers} (layers), not {n_cpu_moe!r}")
     if not spec.is_moe:
         raise FitError(f"{spec.name} has no routed experts; --n-cpu-moe does nothing")
-    base = engine_estimate(spec, chosen, "llama.cpp", replace(settings or RunSettings(), gpu_layers=None))
+    base = engine_estimate(spec, chosen, engine, replace(settings or RunSettings(), gpu_layers=None))
     moved_tensors = [t for t in expert_tensors(spec, chosen) if t.layer is not None and t.layer < n_cpu_moe]
     moved = sum(t.nbytes for t in moved_tensors)
     if not moved:
@@ -287,18 +299,19 @@ def cpu_moe_plan(
     settings: RunSettings | None,
     budget: Budget,
     host_ram_bytes: int | None = None,
+    engine: str = "llama.cpp",
 ) -> ExpertPlan:
     """The smallest ``--n-cpu-moe N`` (with ``-ngl 99``) whose estimate fits ``budget``.
 
     GPU bytes fall as ``N`` grows (each step moves one more layer's experts out), so the search is
     a binary search; ``N = 0`` means everything fits on the GPU as it is.
     """
-    chosen = _llamacpp_format(fmt)
+    chosen = _llamacpp_format(fmt, engine)
     n_layer = spec.num_layers
     moves = expert_bytes_by_layer(spec, chosen)
 
     def check(n: int) -> FitResult:
-        return fit_estimate(experts_on_cpu(spec, chosen, settings, n), budget)
+        return fit_estimate(experts_on_cpu(spec, chosen, settings, n, engine), budget)
 
     notes: list[str] = []
     top = check(n_layer)
@@ -342,6 +355,7 @@ def cpu_moe_plan(
 __all__ = [
     "CPU_MOE_SOURCE",
     "EXPERT_PATTERN",
+    "OFFLOAD_ENGINES",
     "ExpertPlan",
     "OffloadPlan",
     "cpu_moe_plan",

@@ -35,6 +35,8 @@ REPRESENTATIVE_FORMATS: dict[str | None, tuple[str, ...]] = {
     "llama.cpp": ("gguf-f16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "iq4_xs", "q3_k_m", "q2_k", "iq2_xxs"),
     "transformers": ("bf16", "fp8", "bnb-int8", "bnb-nf4", "gptq-int4", "awq-int4", "gptq-int3", "hqq-int2"),
     "vllm": ("bf16", "fp8", "gptq-int8", "awq-int4", "gptq-int4", "bnb-nf4"),
+    "ollama": ("q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_0", "q3_k_m", "q2_k"),
+    "mlx": ("bf16", "mlx-8bit", "mlx-6bit", "mlx-5bit", "mlx-4bit", "mlx-3bit", "mlx-2bit"),
     None: (
         "bf16",
         "fp8",
@@ -192,8 +194,8 @@ def _unsupported(budget: Budget, fmt: QuantFormat, engine: str) -> tuple[list[st
         s = gpu.supports
         if engine == "vllm" and not s.vllm:
             blockers.append(f"vLLM does not run on the {gpu.name} (data/gpus.json supports.vllm)")
-        if engine == "llama.cpp" and not s.llama_cpp:
-            blockers.append(f"llama.cpp does not run on the {gpu.name}")
+        if engine in ("llama.cpp", "ollama") and not s.llama_cpp:
+            blockers.append(f"{engine} (llama.cpp) does not run on the {gpu.name}")
         if fmt.family == "bitsandbytes" and not s.bitsandbytes:
             blockers.append(
                 f"bitsandbytes does not support the {gpu.name} (data/gpus.json supports.bitsandbytes)"

@@ -36,7 +36,6 @@ Falcon, StarCoder) differ, by well under 1% of the file.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import NamedTuple
@@ -508,18 +507,19 @@ def _use_more_bits(i_layer: int, n_layers: int) -> bool:
     return i_layer < n_layers // 8 or i_layer >= 7 * n_layers // 8 or (i_layer - n_layers // 8) % 3 == 2
 
 
+def _layer_info(m: _Model, s: _Slot, counter: int, n_layer: int) -> tuple[int, int]:
+    """llama_tensor_get_type_impl ``layer_info``: MoE models parse the layer from the tensor name
+    (``blk.%d.``); the others count the tensors met so far."""
+    if m.n_expert > 1:
+        if s.layer is None:
+            raise PlannerError(f"Failed to determine layer for tensor {s.name}")
+        return s.layer, n_layer
+    return counter, n_layer
+
+
 def _impl(m: _Model, st: _State, new_type: str, s: _Slot, ftype: str) -> str:
     """Port of src/llama-quant.cpp ``llama_tensor_get_type_impl`` (no user overrides)."""
     cat = s.category
-    n_expert = max(1, m.n_expert)
-
-    def layer_info(counter: int, n_layer: int) -> tuple[int, int]:
-        # MoE models: the layer is parsed from the tensor name ("blk.%d."), not counted.
-        if n_expert > 1:
-            if s.layer is None:
-                raise PlannerError(f"Failed to determine layer for tensor {s.name}")
-            return s.layer, n_layer
-        return counter, n_layer
 
     if cat == OUTPUT or (st.has_tied_embeddings and cat == TOKEN_EMBD):
         nx, qk = s.ne[0], ggml_type(new_type).block_size
@@ -596,7 +596,7 @@ def _impl(m: _Model, st: _State, new_type: str, s: _Slot, ftype: str) -> str:
             return "IQ2_S"
         return new_type
     if cat == FFN_DOWN:
-        i, n = layer_info(st.i_ffn_down, st.n_ffn_down)
+        i, n = _layer_info(m, s, st.i_ffn_down, st.n_ffn_down)
         umb = _use_more_bits(i, n)
         if ftype == "Q2_K":
             new_type = "Q3_K"
@@ -644,7 +644,7 @@ def _impl(m: _Model, st: _State, new_type: str, s: _Slot, ftype: str) -> str:
         return new_type
     if cat in (FFN_GATE, FFN_UP):
         counter = st.i_ffn_gate if cat == FFN_GATE else st.i_ffn_up
-        i, n = layer_info(counter, st.n_ffn_down)
+        i, n = _layer_info(m, s, counter, st.n_ffn_down)
         if ftype == "IQ3_XS" and n // 8 <= i < 7 * n // 8:
             new_type = "IQ3_XXS"
         if cat == FFN_GATE:
@@ -662,10 +662,84 @@ def _counts(spec: ModelSpec) -> tuple[int, bool]:
     return sum(1 for s in text if s.category in _ATTN_V_LIKE), not any(s.category == OUTPUT for s in text)
 
 
-def _assign(
-    spec: ModelSpec, ft: FileType, imatrix: bool
-) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]:
+class _Layout(NamedTuple):
+    """:func:`_slots` gathered for llama-quantize, made once per spec.
+
+    A tensor's (type, bytes) follows from its *key* (category, shape, source, mmproj) and the file
+    type alone, except for the tensors llama-quantize's running counters decide (``counted`` keys,
+    when quantizing): so each key is typed once, and only the counted tensors one by one.
+    """
+
+    keys: tuple[_Slot, ...]  # the first slot of each distinct key, in slot order
+    key_of: tuple[int, ...]  # per slot: the index of its key
+    members: tuple[tuple[int, ...], ...]  # per key: the indices of its slots
+    counted: tuple[bool, ...]  # per key: its type depends on the quantize state's counters
+    counted_slots: tuple[int, ...]  # the slots of counted keys, in loader order
+    groups: tuple[TensorGroup, ...]  # the spec's groups, in the order of their first slot
+    group_mmproj: tuple[bool, ...]  # per group: its tensors sit in the mmproj file
+    group_of: tuple[int, ...]  # per slot: the index of its group
+    cells: tuple[tuple[int, int, int, int], ...]  # (group, key, first slot, slots) per group and key
+
+
+@per_object(maxsize=128)
+def _layout(spec: ModelSpec) -> _Layout:
+    slots = _slots(spec)
+    key_index: dict[tuple, int] = {}
+    group_index: dict[int, int] = {}
+    keys: list[_Slot] = []
+    members: list[list[int]] = []
+    groups: list[TensorGroup] = []
+    group_mmproj: list[bool] = []
+    key_of: list[int] = []
+    group_of: list[int] = []
+    cells: dict[tuple[int, int], list[int]] = {}
+    for i, s in enumerate(slots):
+        k = key_index.get(key := (s.category, s.ne, s.source, s.mmproj))
+        if k is None:
+            k = key_index[key] = len(keys)
+            keys.append(s)
+            members.append([])
+        members[k].append(i)
+        g = group_index.get(id(s.group))
+        if g is None:
+            g = group_index[id(s.group)] = len(groups)
+            groups.append(s.group)
+            group_mmproj.append(s.mmproj)
+        key_of.append(k)
+        group_of.append(g)
+        cell = cells.get((g, k))
+        if cell is None:
+            cells[(g, k)] = [i, 1]
+        else:
+            cell[1] += 1
+    counted = tuple(
+        s.category in _COUNTED and not s.mmproj and s.source == "SRC" and _ggml_n_dims(s.ne) >= 2
+        for s in keys
+    )
+    return _Layout(
+        keys=tuple(keys),
+        key_of=tuple(key_of),
+        members=tuple(tuple(m) for m in members),
+        counted=counted,
+        counted_slots=tuple(i for i, k in enumerate(key_of) if counted[k]),
+        groups=tuple(groups),
+        group_mmproj=tuple(group_mmproj),
+        group_of=tuple(group_of),
+        cells=tuple((g, k, first, n) for (g, k), (first, n) in cells.items()),
+    )
+
+
+class _Assignment(NamedTuple):
+    """What llama-quantize gives the tensors of :func:`_layout` under one file type."""
+
+    by_key: tuple[tuple[str, int] | None, ...]  # per key: (type, bytes of one tensor); None: counted
+    by_counted: tuple[tuple[int, str, int], ...]  # (slot, type, bytes) per counted slot, in loader order
+    notes: tuple[str, ...]
+
+
+def _assign(spec: ModelSpec, ft: FileType, imatrix: bool) -> _Assignment:
     """The type llama-quantize gives each tensor of :func:`_slots` under ``ft``, its bytes, and notes."""
+    layout = _layout(spec)
     slots = _slots(spec)
     m = _model(spec)
     n_attention_wv, has_tied_embeddings = _counts(spec)
@@ -678,63 +752,73 @@ def _assign(
     default = ft.default_type
     src16 = "BF16" if default == "BF16" else "F16"
     quantizing = ggml_type(default).quantized
-    types: list[str] = []
-    sizes: list[int] = []
-    # A tensor's type depends on the quantize state's counters only in the counted categories;
-    # every other tensor's (type, bytes) follows from its category, shape, source and file: one answer each.
-    known: dict[tuple, tuple[str, int, str | None]] = {}
-    for s in slots:
-        counted = (
-            quantizing
-            and s.category in _COUNTED
-            and not s.mmproj
-            and s.source == "SRC"
-            and _ggml_n_dims(s.ne) >= 2
-        )
-        key = (s.category, s.ne, s.source, s.mmproj)
-        hit = None if counted else known.get(key)
-        if hit is None:
-            unfit = None  # the type whose rows do not fit, when llama.cpp has no fallback
-            if s.mmproj:
-                t = (
-                    "F32" if s.source == "F32" else "F16"
-                )  # convert_hf_to_gguf.py --mmproj default outtype f16
-            elif s.source == "F32":
-                t = "F32"
-            elif s.source == "MXFP4":
-                # gpt-oss: the converter keeps the checkpoint's MXFP4 experts; llama-quantize refuses to
-                # requantize an already quantized tensor without --allow-requantize.
-                t = "MXFP4"
-            elif _ggml_n_dims(s.ne) < 2:
-                # tensor_allows_quantization: only 2-D and 3-D tensors are quantized.
-                t = src16
-            elif not quantizing:
-                t = default
-            else:
-                t = _impl(m, st, default, s, ft.name)
-                fitted = fallback_type(t, s.ne[0])
-                if fitted is None:
-                    unfit, fitted = t, "F16"
-                t = fitted
-            hit = (t, tensor_bytes(t, s.ne), unfit)
-            if not counted:
-                known[key] = hit
-        t, n, unfit = hit
+    unfit_at: list[
+        tuple[int, str]
+    ] = []  # (slot, the type whose rows do not fit, with no fallback in llama.cpp)
+    # Tensors of the other categories never read or advance the counters: one answer per key.
+    by_key: list[tuple[str, int] | None] = []
+    for k, s in enumerate(layout.keys):
+        if quantizing and layout.counted[k]:
+            by_key.append(None)
+            continue
+        unfit = None
+        if s.mmproj:
+            t = "F32" if s.source == "F32" else "F16"  # convert_hf_to_gguf.py --mmproj default outtype f16
+        elif s.source == "F32":
+            t = "F32"
+        elif s.source == "MXFP4":
+            # gpt-oss: the converter keeps the checkpoint's MXFP4 experts; llama-quantize refuses to
+            # requantize an already quantized tensor without --allow-requantize.
+            t = "MXFP4"
+        elif _ggml_n_dims(s.ne) < 2:
+            # tensor_allows_quantization: only 2-D and 3-D tensors are quantized.
+            t = src16
+        elif not quantizing:
+            t = default
+        else:
+            t = _impl(m, st, default, s, ft.name)
+            fitted = fallback_type(t, s.ne[0])
+            if fitted is None:
+                unfit, fitted = t, "F16"
+            t = fitted
+        by_key.append((t, tensor_bytes(t, s.ne)))
         if unfit is not None:
-            st.notes.append(
-                f"{s.name}: rows of {s.ne[0]} are not whole {unfit} blocks and llama.cpp defines no "
-                "fallback (llama-quantize stops); counted as F16"
-            )
-        types.append(t)
-        sizes.append(n)
-    return tuple(types), tuple(sizes), tuple(dict.fromkeys(st.notes))
+            unfit_at.extend((i, unfit) for i in layout.members[k])
+    # The counted ones (attn_v-like, ffn_down/gate/up), one by one in loader order as llama-quantize meets them.
+    by_counted: list[tuple[int, str, int]] = []
+    if quantizing:
+        name = ft.name
+        for i in layout.counted_slots:
+            s = slots[i]
+            t = _impl(m, st, default, s, name)
+            fitted = fallback_type(t, s.ne[0])
+            if fitted is None:
+                unfit_at.append((i, t))
+                fitted = "F16"
+            by_counted.append((i, fitted, tensor_bytes(fitted, s.ne)))
+    notes = (
+        f"{slots[i].name}: rows of {slots[i].ne[0]} are not whole {unfit} blocks and llama.cpp defines no "
+        "fallback (llama-quantize stops); counted as F16"
+        for i, unfit in sorted(unfit_at)
+    )
+    return _Assignment(tuple(by_key), tuple(by_counted), tuple(dict.fromkeys(notes)))
+
+
+@per_object(maxsize=1024)
+def _assigned(spec: ModelSpec, ftype_id: str, imatrix: bool) -> _Assignment:
+    return _assign(spec, file_types()[ftype_id], imatrix)
 
 
 @per_object(maxsize=256)
 def _typed(
     spec: ModelSpec, ftype_id: str, imatrix: bool
 ) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]:
-    return _assign(spec, file_types()[ftype_id], imatrix)
+    """Per tensor of :func:`_slots`: its type and bytes; and the notes."""
+    layout, done = _layout(spec), _assigned(spec, ftype_id, imatrix)
+    per_slot = [done.by_key[k] for k in layout.key_of]
+    for i, t, n in done.by_counted:
+        per_slot[i] = (t, n)
+    return tuple(t for t, _ in per_slot), tuple(n for _, n in per_slot), done.notes
 
 
 @per_object(maxsize=64)
@@ -747,20 +831,44 @@ def _plan(spec: ModelSpec, ftype_id: str, imatrix: bool) -> tuple[tuple[GgufTens
     return tensors, notes
 
 
-@per_object(maxsize=256)
-def _by_group(spec: ModelSpec, ftype_id: str, imatrix: bool) -> dict[int, tuple[list[str], int, bool]]:
-    """Per group (by ``id()``: the spec's own group objects, no hashing): its tensors' types, their
-    bytes, and whether they sit in the mmproj file."""
-    types, sizes, _ = _typed(spec, ftype_id, imatrix)
-    groups: dict[int, list] = {}
-    for s, t, n in zip(_slots(spec), types, sizes, strict=True):
-        entry = groups.get(id(s.group))
+@per_object(maxsize=1024)
+def _by_group(
+    spec: ModelSpec, ftype_id: str, imatrix: bool
+) -> dict[int, tuple[tuple[tuple[str, int], ...], int, bool]]:
+    """Per group (by ``id()``: the spec's own group objects, no hashing): how many of its tensors get
+    each type (in order of first appearance), their bytes, and whether they sit in the mmproj file."""
+    layout, done = _layout(spec), _assigned(spec, ftype_id, imatrix)
+    seen: list[dict[str, list[int]]] = [{} for _ in layout.groups]  # type -> [first slot, tensors]
+    total = [0] * len(layout.groups)
+    for g, k, first, n in layout.cells:
+        hit = done.by_key[k]
+        if hit is None:  # counted: below
+            continue
+        t, nbytes = hit
+        entry = seen[g].get(t)
         if entry is None:
-            groups[id(s.group)] = [[t], n, s.mmproj]
+            seen[g][t] = [first, n]
         else:
-            entry[0].append(t)
+            if first < entry[0]:
+                entry[0] = first
             entry[1] += n
-    return {key: (types, n, mmproj) for key, (types, n, mmproj) in groups.items()}
+        total[g] += nbytes * n
+    group_of = layout.group_of
+    for i, t, nbytes in done.by_counted:
+        g = group_of[i]
+        entry = seen[g].get(t)
+        if entry is None:
+            seen[g][t] = [i, 1]
+        else:
+            if i < entry[0]:
+                entry[0] = i
+            entry[1] += 1
+        total[g] += nbytes
+    out = {}
+    for g, group in enumerate(layout.groups):
+        counts = tuple((t, n) for t, (_, n) in sorted(seen[g].items(), key=lambda item: item[1][0]))
+        out[id(group)] = (counts, total[g], layout.group_mmproj[g])
+    return out
 
 
 @per_object(maxsize=128)
@@ -804,12 +912,11 @@ def _quantized(type_name: str) -> bool:
     return ggml_type(type_name).quantized
 
 
-def _label(types: list[str]) -> str:
-    """``Q4_K`` when uniform, else ``Q4_K×20 + Q6_K×12`` in order of first appearance."""
-    counts = Counter(types)
+def _label(counts: tuple[tuple[str, int], ...]) -> str:
+    """``Q4_K`` when uniform, else ``Q4_K×20 + Q6_K×12`` (tensors per type, in order of first appearance)."""
     if len(counts) == 1:
-        return types[0]
-    return " + ".join(f"{t}×{n}" for t, n in counts.items())
+        return counts[0][0]
+    return " + ".join(f"{t}×{n}" for t, n in counts)
 
 
 class GgufFormat(QuantFormat):
@@ -838,18 +945,20 @@ class GgufFormat(QuantFormat):
         return WeightsReport(self.id, storages, self.notes(spec))
 
     @staticmethod
-    def _storage(group: TensorGroup, entry: tuple[list[str], int, bool] | None) -> TensorStorage:
+    def _storage(
+        group: TensorGroup, entry: tuple[tuple[tuple[str, int], ...], int, bool] | None
+    ) -> TensorStorage:
         if entry is None:
             raise PlannerError(f"no GGUF tensor for {group.name}")
-        types, nbytes, mmproj = entry
-        label = _label(types)
+        counts, nbytes, mmproj = entry
+        label = _label(counts)
         if mmproj:
             label += " (mmproj file)"
-        quantized = any(_quantized(t) for t in types)
+        quantized = any(_quantized(t) for t, _ in counts)
         return TensorStorage(group, label, nbytes, quantized)
 
     def notes(self, spec: ModelSpec) -> tuple[str, ...]:
-        notes = _typed(spec, self.file_type.id, self.imatrix)[2]
+        notes = _assigned(spec, self.file_type.id, self.imatrix).notes
         mmproj, output_copy, k_b_split = _layout_facts(spec)
         out = list(notes)
         if mmproj:

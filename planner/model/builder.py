@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from planner.model.config import ConfigView
 from planner.model.spec import InventorySource, LayerSpec, ModelSpec, Role, TensorGroup
 
@@ -18,7 +16,9 @@ class SpecBuilder:
     def __init__(self, cfg: ConfigView, family: str) -> None:
         self.cfg = cfg
         self.family = family
-        self._groups: dict[tuple[str, Role, tuple[int, ...]], TensorGroup] = {}
+        # Per (name, role, shape): [count, layer indices, active fraction of the first add]; the
+        # TensorGroup rows are made once in build() (not re-made per add: that was quadratic in layers).
+        self._groups: dict[tuple[str, Role, tuple[int, ...]], list] = {}
         self.layers: list[LayerSpec] = []
         self.notes: list[str] = []
 
@@ -36,12 +36,13 @@ class SpecBuilder:
         if any(d <= 0 for d in shape):
             return
         key = (name, role, shape)
-        layers = () if layer is None else (layer,)
-        group = self._groups.get(key)
-        if group is None:
-            self._groups[key] = TensorGroup(name, role, shape, copies, layers, active)
+        entry = self._groups.get(key)
+        if entry is None:
+            self._groups[key] = [copies, [] if layer is None else [layer], active]
         else:
-            self._groups[key] = replace(group, count=group.count + copies, layers=group.layers + layers)
+            entry[0] += copies
+            if layer is not None:
+                entry[1].append(layer)
 
     def add_norm(self, name: str, width: int, layer: int | None = None, *, bias: bool = False) -> None:
         """A norm's weight (and bias for LayerNorm)."""
@@ -91,7 +92,10 @@ class SpecBuilder:
             vocab_size=vocab_size,
             max_position_embeddings=self.cfg.opt_int("max_position_embeddings"),
             layers=tuple(self.layers),
-            tensors=tuple(self._groups.values()),
+            tensors=tuple(
+                TensorGroup(name, role, shape, count, tuple(layers), active)
+                for (name, role, shape), (count, layers, active) in self._groups.items()
+            ),
             n_experts=n_experts,
             n_experts_per_token=n_experts_per_token,
             tied_embeddings=tied_embeddings,

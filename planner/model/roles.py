@@ -241,6 +241,11 @@ _SURE_LEAVES = frozenset({"A_log", "D", "dt_bias", "sinks", "gate_up_proj"})
 _OVERRIDES: dict[str, Role] = {
     "shared_mlp.input_linear": Role.MLP_GATE_UP,
     "shared_mlp.output_linear": Role.MLP_DOWN,
+    # NOTE: the DSA indexer of DeepSeek-V3.2 and GLM-5 (transformers ``DeepseekV32Indexer``): a second
+    # query projection from the query latent, and per-head weights of its scores (llama.cpp
+    # ``indexer.attn_q_b`` and ``indexer.proj``); gguf-py's map lists neither under transformers' names.
+    "indexer.wq_b": Role.ATTN_Q_B,
+    "indexer.weights_proj": Role.ATTN_GATE,
 }
 _EXPERT_ROLES = {
     Role.MLP_GATE: Role.EXPERT_GATE,

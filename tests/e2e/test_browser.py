@@ -251,3 +251,20 @@ def test_what_can_i_run_answers_per_bit_width_with_the_chart(page, shots):
         widths = scroller.evaluate("el => [el.scrollWidth, el.clientWidth]")
         assert widths[0] <= widths[1] + 1, f"columns cut off: {widths}"
     page.screenshot(path=shots / "6-what-can-i-run.png", full_page=True)
+
+
+def test_the_launch_section_shows_the_command_with_a_copy_button(page, shots):
+    page.goto(
+        f"/?model=meta-llama/Llama-3.1-8B-Instruct&format=q4_k_m&engine=ollama&gpu={RTX_3060.replace(' ', '+')}"
+    )
+    sync_api.expect(_verdict(page)).to_contain_text("Fits")
+    heading = _main(page).get_by_role("heading", name="Launch command")
+    sync_api.expect(heading).to_be_visible()
+    code = _main(page).get_by_test_id("stCode").filter(has_text="ollama serve")
+    sync_api.expect(code).to_contain_text("export OLLAMA_NUM_PARALLEL=1")
+    sync_api.expect(code).to_contain_text("PARAMETER num_ctx 8192")
+    code.hover()  # Streamlit shows st.code's copy button on hover
+    sync_api.expect(code.get_by_role("button")).to_be_visible()
+    _settled(page)
+    code.scroll_into_view_if_needed()
+    page.screenshot(path=shots / "7-launch-command.png")

@@ -99,7 +99,7 @@ def draw_breakdown(est: MemoryEstimate, answer: FitAnswer | None) -> None:
     if fit is not None:
         lines = [f"solid red: GPU capacity {format_gib(capacity)}"]
         if fit.budget.source == "live":
-            lines.append(f"dashed: free now {format_gib(live_free_bytes(fit.budget))} (NVML)")
+            lines.append(f"dashed: free now {format_gib(live_free_bytes(fit.budget))} (read live)")
         lines.append(f"dotted: what {est.engine} lets itself use, {format_gib(answer.bar_limit_bytes)}")
         st.caption(" · ".join(lines) + f". {fit.allowance.rule}.")
 

@@ -1,11 +1,12 @@
-"""The server's start-up on the plan's GPU (vLLM, SGLang, TensorRT-LLM) and the command that runs the plan."""
+"""The server's start-up on the plan's GPU (vLLM, SGLang, TensorRT-LLM) and the command that runs the plan
+(shell lines with their environment, or a Python snippet), with ``st.code``'s copy button."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from planner.fit.answer import FitAnswer, launch_json
+from planner.fit.answer import FitAnswer, plan_launch
 from planner.hardware.units import to_gib
 from planner.memory.estimate import MemoryEstimate
 from ui.fit_check import GIB_COLUMN
@@ -55,14 +56,19 @@ def draw_startup(answer: FitAnswer | None) -> None:
 
 
 def draw_launch(est: MemoryEstimate, answer: FitAnswer | None) -> None:
-    """The command that starts the engine with this plan's flags, when the engine has one here."""
-    launch = launch_json(est, answer)
-    if launch is None:
-        return
+    """The plan's launch command in a code block (Streamlit's ``st.code`` has a copy button), and its notes."""
     st.subheader("Launch command")
-    st.caption("Starts the engine with this plan's settings (the flags the estimate assumed).")
-    env = " ".join(f"{k}={v}" for k, v in sorted(launch["env"].items()))
-    st.code((env + " " if env else "") + launch["command"], language="bash")
+    launch = plan_launch(est, answer)
+    if launch is None:
+        st.info(f"No launch command is modelled for {est.engine} yet.")
+        return
+    st.caption(
+        "Runs this plan with the settings the estimate assumed (context, slots, cache type, offload). Copy it with "
+        "the button in the box's corner. Flags checked against " + escape(launch.source) + "."
+    )
+    st.code(launch.script, language="python" if launch.kind == "python" else "bash")
+    if launch.notes:
+        st.markdown("\n".join(f"- {escape(note)}" for note in launch.notes))
 
 
 __all__ = ["draw_launch", "draw_startup"]

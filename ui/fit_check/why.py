@@ -9,7 +9,7 @@ import streamlit as st
 
 from planner.fit.answer import FitAnswer, estimate_json, plan_rows, rows_csv
 from planner.hardware.units import format_gib, to_gib
-from planner.memory.estimate import MemoryEstimate
+from planner.memory.estimate import EXTRA_LABELS, MemoryEstimate
 from ui.fit_check import GIB_COLUMN
 from ui.markdown import escape
 
@@ -26,7 +26,15 @@ def draw_why(est: MemoryEstimate, answer: FitAnswer | None) -> None:
             ("KV cache", "host", est.host_kv_cache),
             ("buffers", "host", est.host_activations),
         ]
-        shown = [(name, where, f) for name, where, f in figures if where == "GPU" or f.bytes]
+        for c in est.extras:
+            label = EXTRA_LABELS[c.name]
+            figures += [(label, "GPU", c.gpu), (label, "host", c.host)]
+        extra_gpu = {EXTRA_LABELS[c.name] for c in est.extras if c.gpu.bytes}
+        shown = [
+            (name, where, f)
+            for name, where, f in figures
+            if f.bytes or (where == "GPU" and (name not in EXTRA_LABELS.values() or name in extra_gpu))
+        ]
         st.dataframe(
             pd.DataFrame(
                 [

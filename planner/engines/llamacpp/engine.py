@@ -10,18 +10,26 @@ CUDA context and scheduler (banded).
 
 from __future__ import annotations
 
-from planner.engines.base import Engine
+from typing import TYPE_CHECKING
+
+from planner.engines.base import Engine, Launch
 from planner.engines.common import SERVER_SETTINGS, ignored_settings, zero
 from planner.engines.constants import default, default_source
+from planner.engines.llamacpp import adapters
 from planner.engines.llamacpp.activations import SOURCE, compute_buffers
 from planner.engines.llamacpp.kv import llamacpp_cells, llamacpp_runs
+from planner.engines.llamacpp.launch import llama_server_launch
+from planner.engines.llamacpp.mmproj import mmproj_component
 from planner.engines.llamacpp.overhead import overhead_figure
-from planner.engines.llamacpp.weights import first_gpu_layer, has_mmproj, placement
+from planner.engines.llamacpp.weights import first_gpu_layer, placement
 from planner.engines.registry import register_engine
 from planner.formats.base import QuantFormat
 from planner.memory import kv
-from planner.memory.estimate import MemoryEstimate, RunSettings, SettingsError
+from planner.memory.estimate import Component, MemoryEstimate, RunSettings, SettingsError
 from planner.model.spec import AttentionKind, ModelSpec
+
+if TYPE_CHECKING:
+    from planner.fit.answer import FitAnswer
 
 KV_TYPES = ("fp32", "fp16", "bf16", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl")
 
@@ -87,10 +95,9 @@ class LlamaCppEngine(Engine):
         notes.append(
             "host weights are memory-mapped from the GGUF file (mmap): page cache, not necessarily resident"
         )
-        if has_mmproj(report):
-            notes.append(
-                "vision tower/projector counted on the GPU (llama.cpp loads the mmproj file offloaded by default)"
-            )
+        mmproj, mmproj_note = mmproj_component(spec, report, settings.mmproj, flash)
+        if mmproj_note:
+            notes.append(mmproj_note)
         if AttentionKind.MLA in kv.attention_kinds(spec):
             notes.append(
                 "MLA cached as one K row of kv_lora_rank + rope and no V (GGUFs converted with MLA support, "
@@ -111,7 +118,21 @@ class LlamaCppEngine(Engine):
             host_kv_cache=host_kv,
             host_activations=host_act,
             notes=tuple(notes),
+            extras=(mmproj,) if mmproj is not None else (),
         )
+
+    def format_hint(self, fmt: QuantFormat) -> str | None:
+        """GGUF types for the safetensors formats a user may type (gpt-oss's MXFP4, 16-bit)."""
+        return gguf_hint(fmt)
+
+    def draft_component(self, spec: ModelSpec, fmt: QuantFormat, settings: RunSettings) -> Component:
+        return adapters.draft_component(self, spec, settings)
+
+    def lora_component(self, spec: ModelSpec, fmt: QuantFormat, settings: RunSettings) -> Component:
+        return adapters.lora_component(spec, settings)
+
+    def launch(self, est: MemoryEstimate, answer: FitAnswer | None = None) -> Launch | None:
+        return llama_server_launch(est, answer)
 
     # -----------------------------------------------------------------------------------------
 
@@ -136,6 +157,28 @@ class LlamaCppEngine(Engine):
         return k_type, v_type, settings.flash_attn
 
 
+#: The GGUF type a GGUF runner loads for a safetensors format id (the same weights, converted).
+GGUF_EQUIVALENT = {
+    "mxfp4": (
+        "mxfp4_moe",
+        "gpt-oss's MXFP4 experts load as the GGUF type 'mxfp4_moe' (routed experts MXFP4, everything else "
+        "Q8_0): use --format mxfp4_moe",
+    ),
+    "bf16": ("gguf-bf16", "16-bit weights load as the GGUF type 'gguf-bf16': use --format gguf-bf16"),
+    "fp16": ("gguf-f16", "16-bit weights load as the GGUF type 'gguf-f16': use --format gguf-f16"),
+}
+
+
+def gguf_hint(fmt: QuantFormat) -> str | None:
+    """What a GGUF runner (llama.cpp, Ollama) loads instead of ``fmt``, in words (``None`` if nothing)."""
+    if fmt.family == "gguf":
+        return None
+    entry = GGUF_EQUIVALENT.get(fmt.id)
+    if entry is not None:
+        return entry[1]
+    return "it runs GGUF files: pick a GGUF type such as q4_k_m, q8_0 or gguf-f16"
+
+
 def _split(runs: tuple[kv.CacheRun, ...], first_gpu: int) -> tuple[list[kv.CacheRun], list[kv.CacheRun]]:
     """Runs restricted to the GPU layers (``>= first_gpu``) and to the CPU layers, each by first layer."""
     gpu, cpu = [], []
@@ -154,4 +197,4 @@ def _split(runs: tuple[kv.CacheRun, ...], first_gpu: int) -> tuple[list[kv.Cache
 
 ENGINE = register_engine(LlamaCppEngine())
 
-__all__ = ["ENGINE", "LlamaCppEngine", "default_source"]
+__all__ = ["ENGINE", "GGUF_EQUIVALENT", "LlamaCppEngine", "default_source", "gguf_hint"]

@@ -14,6 +14,7 @@ Placement follows ``llama_model::load_tensors`` (src/llama-model.cpp):
 
 from __future__ import annotations
 
+from planner.engines.llamacpp.mmproj import MMPROJ_ROLES
 from planner.formats.base import WeightsReport
 from planner.hardware.units import format_short
 from planner.memo import per_object
@@ -21,18 +22,11 @@ from planner.memory.figure import Figure
 from planner.model.spec import ModelSpec, Role
 
 INPUT_ROLES = frozenset({Role.EMBEDDING, Role.POSITION_EMBEDDING})
-MMPROJ_ROLES = frozenset({Role.VISION, Role.PROJECTOR})
 
 
 def first_gpu_layer(n_layer: int, ngl: int) -> int:
     """The first layer index on the GPU: ``max(n_layer + 1 - n_gpu_layers, 0)`` (load_tensors)."""
     return max(n_layer + 1 - ngl, 0)
-
-
-@per_object()
-def has_mmproj(report: WeightsReport) -> bool:
-    """Whether the report holds a vision tower or projector (the mmproj file)."""
-    return any(t.group.role in MMPROJ_ROLES for t in report.tensors)
 
 
 @per_object(objects=2)
@@ -49,21 +43,22 @@ def placement(
         role = t.group.role
         if role is Role.LM_HEAD:
             has_output = True
+        if role in MMPROJ_ROLES:
+            # NOTE: checked first: a vision tower's per-layer tensors carry (vision) layer indices too.
+            continue  # the mmproj file: its own component (mmproj.py), loaded by mtmd, not load_tensors
         if role in INPUT_ROLES:
             host["input_layer"] = host.get("input_layer", 0) + t.bytes
             if role is Role.EMBEDDING:
                 embedding += t.bytes
         elif t.group.layers:
             n = len(t.group.layers)
-            on_gpu = sum(1 for il in t.group.layers if il >= i_gpu_start)
+            on_gpu = n if i_gpu_start <= 0 else sum(1 for il in t.group.layers if il >= i_gpu_start)
             g = t.bytes * on_gpu // n
             if g:
                 gpu["layers"] = gpu.get("layers", 0) + g
             if t.bytes - g:
                 host["layers"] = host.get("layers", 0) + t.bytes - g
                 largest_cpu = max(largest_cpu, t.bytes // n)
-        elif role in MMPROJ_ROLES:
-            gpu["mmproj"] = gpu.get("mmproj", 0) + t.bytes
         else:  # output layer: output.weight, output_norm (and any other non-repeating tensor)
             target = gpu if output_on_gpu else host
             target["output_layer"] = target.get("output_layer", 0) + t.bytes

@@ -8,8 +8,10 @@ GPU is ``startup.py`` (``mem_fraction_static``, derived from the GPU when not gi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from planner.engines.base import Engine, Launch
-from planner.engines.common import ignored_settings, resolve_plain_kv, weights_figure, zero
+from planner.engines.common import ignored_settings, resolve_plain_kv, shell_command, weights_figure, zero
 from planner.engines.registry import register_engine
 from planner.engines.sglang.activations import activations_figure
 from planner.engines.sglang.kv import kv_figure
@@ -21,6 +23,9 @@ from planner.memory import kv
 from planner.memory.estimate import MemoryEstimate, RunSettings, SettingsError
 from planner.memory.startup import ServerSettings, Startup
 from planner.model.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from planner.fit.answer import FitAnswer
 
 #: Format families SGLang loads from safetensors checkpoints, plus GPTQ/AWQ (GGUF, EXL2/3 and HQQ are other runtimes').
 FAMILIES = frozenset({"dense", "bitsandbytes", "mxfp4"})
@@ -106,9 +111,19 @@ class SglangEngine(Engine):
             gpu_name=settings.gpu_name or "",
         )
 
-    def launch(self, model: str, fmt: QuantFormat, settings: RunSettings, tensor_parallel: int = 1) -> Launch:
-        argv, env = launch_args(model, server_settings(settings, tensor_parallel), fmt_id=fmt.id)
-        return Launch(tuple(argv), env)
+    def launch(self, est: MemoryEstimate, answer: FitAnswer | None = None) -> Launch:
+        """The SGLang server command with the plan's flags (startup.launch_args)."""
+        tensor_parallel = answer.fit.budget.count if answer is not None else 1
+        argv, env = launch_args(
+            est.model.name, server_settings(est.settings, tensor_parallel), fmt_id=est.format.id
+        )
+        return Launch(
+            command=shell_command(argv),
+            env=env,
+            kind="shell",
+            source="sgl-project/sglang python/sglang/srt/server_args.py (python -m sglang.launch_server)",
+            argv=tuple(argv),
+        )
 
 
 def server_settings(settings: RunSettings, tensor_parallel: int = 1) -> ServerSettings:

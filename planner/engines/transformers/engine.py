@@ -9,17 +9,33 @@ caching-allocator slack (empirical, banded).
 
 from __future__ import annotations
 
-from planner.engines.base import Engine
-from planner.engines.common import SERVER_SETTINGS, ignored_settings, resolve_plain_kv, weights_figure, zero
+from typing import TYPE_CHECKING
+
+from planner.engines.base import Engine, Launch
+from planner.engines.common import (
+    SERVER_SETTINGS,
+    draft_note,
+    draft_parts,
+    ignored_settings,
+    resolve_plain_kv,
+    weights_figure,
+    zero,
+)
 from planner.engines.registry import register_engine
 from planner.engines.shape import model_dtype
 from planner.engines.transformers.activations import SOURCE, activations_figure
 from planner.engines.transformers.kv import transformers_runs
+from planner.engines.transformers.launch import transformers_launch
 from planner.engines.transformers.overhead import overhead_figure
 from planner.formats.base import QuantFormat
+from planner.hardware.units import format_short
 from planner.memory import kv
-from planner.memory.estimate import MemoryEstimate, RunSettings, SettingsError
+from planner.memory.estimate import Component, MemoryEstimate, RunSettings, SettingsError
+from planner.memory.figure import Figure
 from planner.model.spec import AttentionKind, ModelSpec
+
+if TYPE_CHECKING:
+    from planner.fit.answer import FitAnswer
 
 ATTN_IMPLEMENTATIONS = {None: "sdpa", True: "flash_attention_2", False: "eager"}
 
@@ -96,6 +112,30 @@ class TransformersEngine(Engine):
             host_activations=zero(host_rule),
             notes=tuple(notes),
         )
+
+    def draft_component(self, spec: ModelSpec, fmt: QuantFormat, settings: RunSettings) -> Component:
+        """``generate(assistant_model=...)``: the assistant's weights and its own DynamicCache for the same tokens."""
+        draft = settings.draft
+        assert draft is not None
+        _, gpu, _ = draft_parts(self, spec, settings, with_buffers=False)
+        rule = (
+            f"assistant {draft.spec.name} in {draft.format.id}: weights {format_short(gpu['draft_weights'])} + its "
+            f"DynamicCache {format_short(gpu['draft_kv_cache'])}"
+        )
+        warning = draft_note(spec, draft.spec)
+        return Component(
+            "draft",
+            Figure(
+                sum(gpu.values()),
+                rule + (f"; {warning}" if warning else ""),
+                keys=("draft_model", "draft_format", "context", "batch"),
+                source="transformers 5.23 generation/candidate_generator.py AssistedCandidateGenerator (assistant_model)",
+                parts=gpu,
+            ),
+        )
+
+    def launch(self, est: MemoryEstimate, answer: FitAnswer | None = None) -> Launch | None:
+        return transformers_launch(est, answer)
 
 
 ENGINE = register_engine(TransformersEngine())

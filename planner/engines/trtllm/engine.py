@@ -8,8 +8,10 @@ CUDA context (``overhead.py``). What TensorRT-LLM reserves at start-up on a GPU 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from planner.engines.base import Engine, Launch
-from planner.engines.common import ignored_settings, resolve_plain_kv, weights_figure, zero
+from planner.engines.common import ignored_settings, resolve_plain_kv, shell_command, weights_figure, zero
 from planner.engines.registry import register_engine
 from planner.engines.shape import model_dtype
 from planner.engines.trtllm.activations import activations_figure
@@ -21,6 +23,9 @@ from planner.memory import kv
 from planner.memory.estimate import MemoryEstimate, RunSettings, SettingsError
 from planner.memory.startup import ServerSettings, Startup
 from planner.model.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from planner.fit.answer import FitAnswer
 
 #: Checkpoints the PyTorch backend loads (16-bit, FP8 ModelOpt/compressed-tensors, W4A16 AWQ/GPTQ, MXFP4).
 FORMATS = ("fp16", "bf16", "fp8", "fp8-tensor", "fp8-channel", "fp8-block", "awq-int4", "gptq-int4", "mxfp4")
@@ -97,9 +102,19 @@ class TrtllmEngine(Engine):
     ) -> Startup:
         return startup(spec, fmt, device_bytes, server_settings(settings, tensor_parallel))
 
-    def launch(self, model: str, fmt: QuantFormat, settings: RunSettings, tensor_parallel: int = 1) -> Launch:
-        argv, env = launch_args(model, server_settings(settings, tensor_parallel), fmt_id=fmt.id)
-        return Launch(tuple(argv), env)
+    def launch(self, est: MemoryEstimate, answer: FitAnswer | None = None) -> Launch:
+        """The TensorRT-LLM server command with the plan's flags (startup.launch_args)."""
+        tensor_parallel = answer.fit.budget.count if answer is not None else 1
+        argv, env = launch_args(
+            est.model.name, server_settings(est.settings, tensor_parallel), fmt_id=est.format.id
+        )
+        return Launch(
+            command=shell_command(argv),
+            env=env,
+            kind="shell",
+            source="NVIDIA/TensorRT-LLM trtllm-serve CLI reference",
+            argv=tuple(argv),
+        )
 
 
 def server_settings(settings: RunSettings, tensor_parallel: int = 1) -> ServerSettings:

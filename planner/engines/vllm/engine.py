@@ -15,21 +15,28 @@ How many tokens the reserved pool holds on a given GPU is the fit solver's quest
 
 from __future__ import annotations
 
+import json
+from typing import TYPE_CHECKING
+
 from planner.engines.base import Engine, Launch
-from planner.engines.common import ignored_settings, resolve_plain_kv, zero
+from planner.engines.common import ignored_settings, resolve_plain_kv, shell_command, zero
 from planner.engines.constants import default
 from planner.engines.registry import register_engine
 from planner.engines.shape import model_dtype
+from planner.engines.vllm import adapters
 from planner.engines.vllm.activations import SOURCE, activations_figure
 from planner.engines.vllm.kv import vllm_cache
 from planner.engines.vllm.overhead import overhead_figure
-from planner.engines.vllm.startup import batch_defaults, launch_args, startup
+from planner.engines.vllm.startup import VERSION, batch_defaults, launch_args, startup
 from planner.engines.vllm.weights import mxfp4_backend, weights, weights_figure
 from planner.formats.base import QuantFormat
 from planner.memory import kv
-from planner.memory.estimate import MemoryEstimate, RunSettings, SettingsError
+from planner.memory.estimate import Component, MemoryEstimate, RunSettings, SettingsError
 from planner.memory.startup import ServerSettings, Startup
 from planner.model.spec import AttentionKind, ModelSpec
+
+if TYPE_CHECKING:
+    from planner.fit.answer import FitAnswer
 
 
 class VllmEngine(Engine):
@@ -176,9 +183,37 @@ class VllmEngine(Engine):
             compute_capability=_capability(settings.gpu_capability),
         )
 
-    def launch(self, model: str, fmt: QuantFormat, settings: RunSettings, tensor_parallel: int = 1) -> Launch:
-        argv, env = launch_args(model, server_settings(settings, tensor_parallel), fmt_id=fmt.id)
-        return Launch(tuple(argv), env)
+    def draft_component(self, spec: ModelSpec, fmt: QuantFormat, settings: RunSettings) -> Component:
+        return adapters.draft_component(self, spec, settings)
+
+    def lora_component(self, spec: ModelSpec, fmt: QuantFormat, settings: RunSettings) -> Component:
+        return adapters.lora_component(spec, fmt, settings)
+
+    def launch(self, est: MemoryEstimate, answer: FitAnswer | None = None) -> Launch:
+        """``vllm serve`` with the plan's flags (startup.launch_args), LoRA slots and the draft model."""
+        tensor_parallel = answer.fit.budget.count if answer is not None else 1
+        argv, env = launch_args(
+            est.model.name, server_settings(est.settings, tensor_parallel), fmt_id=est.format.id
+        )
+        s = est.settings
+        if est.extra("lora") is not None:
+            argv += [
+                "--enable-lora",
+                "--max-loras",
+                str(s.max_loras or 1),
+                "--max-lora-rank",
+                str(s.lora_rank or 16),
+            ]
+        if est.extra("draft") is not None and s.draft is not None:
+            spec_config = {"model": s.draft.ref, "num_speculative_tokens": 5}
+            argv += ["--speculative-config", json.dumps(spec_config, separators=(",", ":"))]
+        return Launch(
+            command=shell_command(argv),
+            env=env,
+            kind="shell",
+            source=f"vllm-project/vllm v{VERSION} vllm/engine/arg_utils.py EngineArgs.add_cli_args (vllm serve)",
+            argv=tuple(argv),
+        )
 
 
 def _capability(text: str | None) -> tuple[int, int] | None:

@@ -64,7 +64,8 @@ def test_estimate_json_has_the_startup_and_the_launch_command(capsys):
     d = __import__("json").loads(capsys.readouterr().out)
     assert d["startup"] is None and d["launch"]["command"].startswith("trtllm-serve Qwen/Qwen3-8B")
     assert main(["estimate", "--model", "Qwen/Qwen3-8B", "--format", "q4_k_m", "--json", "--offline"]) == 0
-    assert __import__("json").loads(capsys.readouterr().out)["launch"] is None  # llama.cpp: issue 14
+    launch = __import__("json").loads(capsys.readouterr().out)["launch"]  # llama.cpp (issue 14)
+    assert launch["command"].startswith("llama-server -m Qwen3-8B-Q4_K_M.gguf")
 
 
 def test_estimate_text_shows_the_startup_as_an_estimate(capsys):
@@ -82,4 +83,4 @@ def test_estimate_text_shows_the_startup_as_an_estimate(capsys):
     assert main([*argv, "--offline"]) == 0
     out = capsys.readouterr().out
     assert "start-up (SGLang" in out and "estimate)" in out and "KV pool" in out
-    assert "launch: python -m sglang.launch_server" in out
+    assert "launch (shell" in out and "\n  python -m sglang.launch_server" in out

@@ -35,13 +35,21 @@ def _est(catalog, fmt, engine, model, **kw):
     return estimate(catalog[model].spec(), fmt, engine, RunSettings(**kw))
 
 
+ENGINES = ["transformers", "vllm", "llama.cpp", "ollama", "mlx"]
+GGUF_ENGINES = ("llama.cpp", "ollama")
+
+
 def _fmt(bf16, gguf_f16, engine):
-    return gguf_f16 if engine == "llama.cpp" else bf16
+    if engine == "mlx":
+        from planner.formats import parse_format
+
+        return parse_format("mlx-4bit")
+    return gguf_f16 if engine in GGUF_ENGINES else bf16
 
 
 @SETTINGS
 @given(
-    engine=st.sampled_from(["transformers", "vllm", "llama.cpp"]),
+    engine=st.sampled_from(ENGINES),
     model=st.sampled_from(MODELS),
     ctx=st.integers(1, 200_000),
     more=st.integers(1, 50_000),
@@ -58,7 +66,7 @@ def test_memory_never_decreases_with_context(catalog, bf16, gguf_f16, engine, mo
 
 @SETTINGS
 @given(
-    engine=st.sampled_from(["transformers", "vllm", "llama.cpp"]),
+    engine=st.sampled_from(ENGINES),
     model=st.sampled_from(MODELS),
     ctx=st.integers(1, 100_000),
     batch=st.integers(1, 8),
@@ -73,7 +81,7 @@ def test_memory_never_decreases_with_batch(catalog, bf16, gguf_f16, engine, mode
 
 @SETTINGS
 @given(
-    engine=st.sampled_from(["transformers", "vllm", "llama.cpp"]),
+    engine=st.sampled_from(ENGINES),
     model=st.sampled_from(MODELS),
     ctx=st.integers(1, 300_000),
     batch=st.integers(1, 16),
@@ -84,14 +92,17 @@ def test_components_sum_and_nothing_is_negative(
     catalog, bf16, gguf_f16, engine, model, ctx, batch, flash, ngl
 ):
     fmt = _fmt(bf16, gguf_f16, engine)
-    extra = {"gpu_layers": ngl, "flash_attn": flash} if engine == "llama.cpp" else {}
+    extra = {"gpu_layers": ngl, "flash_attn": flash} if engine in GGUF_ENGINES else {}
     if engine == "transformers":
         extra = {"flash_attn": flash}
     e = _est(catalog, fmt, engine, model, context=ctx, batch=batch, **extra)
     d = e.to_dict()
     mem, host = d["memory"], d["host_memory"]
-    assert mem["total"] == mem["weights"] + mem["kv_cache"] + mem["activations"] + mem["overhead"]
-    assert host["total"] == host["weights"] + host["kv_cache"] + host["activations"]
+    parts = ("weights", "kv_cache", "activations", "overhead", "mmproj", "draft", "lora")
+    assert mem["total"] == sum(mem[k] for k in parts)
+    assert host["total"] == sum(
+        host[k] for k in ("weights", "kv_cache", "activations", "mmproj", "draft", "lora")
+    )
     assert mem["total_low"] <= mem["total"] <= mem["total_high"]
     for name in FIGURES:
         fig = getattr(e, name)
@@ -103,7 +114,7 @@ def test_components_sum_and_nothing_is_negative(
         assert fig.rule
         if not fig.exact:
             assert fig.source, name
-    if engine == "llama.cpp":  # every weight byte is somewhere (tied models: + the duplicated output)
+    if engine in GGUF_ENGINES:  # every weight byte is somewhere (tied models: + the duplicated output)
         spec = catalog[model].spec()
         dup = (
             0
@@ -120,7 +131,7 @@ def test_components_sum_and_nothing_is_negative(
 
 
 def test_every_engine_is_registered():
-    assert set(engine_ids()) >= {"transformers", "vllm", "llama.cpp"}
+    assert set(engine_ids()) >= set(ENGINES)
 
 
 def test_every_empirical_constant_has_a_band_a_source_and_a_calibration_note():

@@ -24,9 +24,12 @@ def _checkpoint_tensors(config):
     from transformers.core_model_loading import revert_weight_conversion
 
     from planner.model.inventory.meta import _model_class
+    from verify.hf import known_model_type
     from verify.meta_count import meta_model, model_tensors
 
-    model = meta_model(config, _model_class(config["model_type"]))
+    model = meta_model(
+        config, _model_class(known_model_type(config["model_type"], config.get("architectures")))
+    )
     return revert_weight_conversion(model, model_tensors(model))
 
 

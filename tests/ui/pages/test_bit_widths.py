@@ -144,7 +144,7 @@ def test_downloads_are_the_planners_table(downloads):
     [
         ({"gpu_source": "Custom size", "vram": "24g"}, "ambiguous"),
         ({"gpu_source": "Custom size", "vram": "2PiB"}, "No GPU to compare against"),
-        ({"gpu_source": "Detected (NVML)"}, "No GPU to compare against"),
+        ({"gpu_source": "Detected on this machine"}, "No GPU to compare against"),
     ],
 )
 def test_bad_inputs_give_a_message_and_no_traceback(query, message, monkeypatch):

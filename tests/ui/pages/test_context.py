@@ -143,7 +143,7 @@ def test_unknown_url_values_are_ignored():
     [
         {"gpu_source": "Custom size", "vram": "lots"},
         {"gpu_source": "Custom size", "vram": "0GiB"},
-        {"gpu_source": "Detected (NVML)"},
+        {"gpu_source": "Detected on this machine"},
     ],
 )
 def test_bad_gpu_inputs_give_a_message(query, monkeypatch):

@@ -203,10 +203,25 @@ def test_detected_source_without_nvidia_gpu_shows_the_reason(monkeypatch):
         "read_live_gpus",
         lambda nvml=None: LiveReport(False, "no NVIDIA GPU detected: test", None, None, ()),
     )
-    at = _run({"gpu_source": "Detected (NVML)"})
+    at = _run({"gpu_source": "Detected on this machine"})
     assert not at.exception
     assert any("no NVIDIA GPU detected: test" in w.value for w in at.warning)
     assert _metric(at, "GPU memory needed").endswith(" GiB")
+
+
+def test_an_old_detected_link_opens_the_renamed_source(monkeypatch):
+    """Links made before the rename (``gpu_source=Detected (NVML)``) open today's detected source."""
+    import planner.fit.budget as budget
+
+    monkeypatch.setattr(
+        budget,
+        "read_live_gpus",
+        lambda nvml=None: LiveReport(False, "no GPU detected: test", None, None, ()),
+    )
+    at = _run({"gpu_source": "Detected (NVML)"})
+    assert not at.exception
+    assert at.sidebar.radio(key="gpu_source").value == "Detected on this machine"
+    assert not any("not one this app knows" in w.value for w in at.sidebar.warning)
 
 
 def test_a_model_too_big_for_any_setting_says_so():

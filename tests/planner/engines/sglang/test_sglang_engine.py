@@ -43,8 +43,11 @@ def test_startup_and_launch_from_run_settings():
     settings = RunSettings(context=32768, mem_fraction_static=0.8)
     st = ENGINE.startup(SPEC, parse_format("bf16"), settings, 80 << 30, tensor_parallel=2)
     assert st.engine == "sglang" and st.tensor_parallel == 2 and st.settings["mem_fraction_static"] == 0.8
-    launch = ENGINE.launch(
-        "meta-llama/Llama-3.1-8B-Instruct", parse_format("bf16"), settings, tensor_parallel=2
-    )
-    assert launch.to_dict()["command"].startswith("python -m sglang.launch_server --model-path")
+    from planner.fit import budget_from_gpu
+    from planner.fit.answer import fit_answer
+
+    est = estimate(SPEC, parse_format("bf16"), "sglang", settings)
+    answer = fit_answer(SPEC, parse_format("bf16"), settings, est, budget_from_gpu("h100-sxm", 2))
+    launch = ENGINE.launch(est, answer)
+    assert launch.argv[:5] == ("python", "-m", "sglang.launch_server", "--model-path", SPEC.name)
     assert "--tp 2" in launch.command and "--context-length 32768" in launch.command

@@ -32,8 +32,12 @@ def test_one_kv_type_and_the_fraction_note():
 
 
 def test_launch_from_run_settings():
-    launch = ENGINE.launch(
-        "Qwen/Qwen3-8B", parse_format("bf16"), RunSettings(context=8192), tensor_parallel=4
-    )
-    assert launch.argv[:4] == ("trtllm-serve", "Qwen/Qwen3-8B", "--backend", "pytorch")
+    from planner.fit import budget_from_gpu
+    from planner.fit.answer import fit_answer
+
+    run = RunSettings(context=8192)
+    est = estimate(SPEC, parse_format("bf16"), "trtllm", run)
+    answer = fit_answer(SPEC, parse_format("bf16"), run, est, budget_from_gpu("h100-sxm", 4))
+    launch = ENGINE.launch(est, answer)
+    assert launch.argv[:4] == ("trtllm-serve", SPEC.name, "--backend", "pytorch")
     assert "--tp_size 4" in launch.command and "--max_seq_len 8192" in launch.command

@@ -1,0 +1,71 @@
+"""The dashboard with the Ollama and MLX engines (AppTest): every page renders, the sidebar offers them,
+and the Fit check page shows the launch command in a code block (``st.code``, which has a copy button)."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from planner.engines import engine_ids
+
+APP = str(Path(__file__).resolve().parents[3] / "app.py")
+PAGES = (
+    "ui/pages/fit_check.py",
+    "ui/pages/anatomy.py",
+    "ui/pages/bit_widths.py",
+    "ui/pages/context.py",
+    "ui/pages/what_can_i_run.py",
+    "ui/pages/my_gpus.py",
+    "ui/pages/verify.py",
+)
+ENGINES = (("ollama", "q4_k_m"), ("mlx", "mlx-4bit"))
+
+
+def _run(page, **query):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page(page)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def test_the_sidebar_offers_every_registered_engine():
+    at = _run(PAGES[0])
+    engine_box = at.sidebar.selectbox(key="engine")
+    assert {"ollama", "mlx"} <= set(engine_box.options)
+    assert engine_box.options == ["auto", *engine_ids()]
+    formats = at.sidebar.selectbox(key="format").options
+    assert {"mlx-4bit", "mlx-8bit", "mlx-mxfp4", "mxfp4_moe"} <= set(formats)
+
+
+@pytest.mark.parametrize(("engine", "fmt"), ENGINES)
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_with_the_engine(page, engine, fmt):
+    at = _run(page, model="meta-llama/Llama-3.1-8B-Instruct", engine=engine, format=fmt)
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+
+
+@pytest.mark.parametrize(
+    ("engine", "fmt", "expected"),
+    [
+        ("ollama", "q4_k_m", "PARAMETER num_ctx 8192"),
+        ("mlx", "mlx-4bit", "mlx_lm.generate"),
+        ("llama.cpp", "q4_k_m", "llama-server -m Llama-3.1-8B-Instruct-Q4_K_M.gguf"),
+        ("transformers", "bnb-nf4", "BitsAndBytesConfig(load_in_4bit=True"),
+    ],
+)
+def test_fit_check_shows_the_launch_command(engine, fmt, expected):
+    at = _run(PAGES[0], model="meta-llama/Llama-3.1-8B-Instruct", engine=engine, format=fmt)
+    assert not at.exception
+    assert any(h.value == "Launch command" for h in at.subheader)
+    (code,) = [c for c in at.code if expected in c.value]
+    assert code.language == ("python" if engine == "transformers" else "bash")
+
+
+def test_fit_check_shows_the_mmproj_component_for_a_vision_model():
+    at = _run(PAGES[0], model="google/gemma-3-4b-it", engine="llama.cpp", format="q4_k_m")
+    assert not at.exception
+    shown = " ".join(m.value for m in at.markdown)
+    assert "GPU vision projector (mmproj)" in shown
+    assert any("--mmproj" in c.value for c in at.code)
