@@ -8,8 +8,9 @@ plus the format a model is released in (gpt-oss: mxfp4, mxfp4_moe). Usable memor
 
 How the expected figures were computed by hand (never by calling the code under test):
 
-Scores (``data/quality/models.json``, else ``leaderboard.json``): gpt-oss-20b 75.0 (NVIDIA's run,
-reasoning on), Qwen2.5-32B-Instruct 69.0, Mistral-Small-24B-Instruct-2501 66.3 (Mistral, 0.663),
+Scores (``data/quality/models.json``, else ``leaderboard.json``): Seed-OSS-36B-Instruct 82.7 (ByteDance
+Seed's README), Nemotron 3 Nano 78.3, gpt-oss-20b 75.0 (NVIDIA's run, reasoning on), Phi-4-reasoning 74.3
+(the -plus card's table), Qwen2.5-32B-Instruct 69.0, Mixtral-8x7B-Instruct 36.92 (leaderboard), Mistral-Small-24B-Instruct-2501 66.3 (Mistral, 0.663),
 Qwen2.5-14B-Instruct 63.7, Qwen3-14B 61.03 (base checkpoint, Qwen3 report Table 5), gemma-3-12b-it
 60.6, Qwen3-8B 56.73. MMLU (5-shot): Qwen3-14B 81.05.
 
@@ -19,7 +20,8 @@ plus rows within a factor 1.25 of that log-distance; a median above 100% counts 
 * q2_k: only Unsloth's Gemma 3 27B row, 68.50 / 71.5 = 95.804% at any size.
 * q4_k_m at 14.77B: the nearest rows are AutoRound's at 8.19B (log-distance 0.59), and within
   0.59 + ln 1.25 = 0.81 also 8.03B, 7.62B (0.66) and Unsloth's 27.4B (0.62): 99.59, 99.32, 99.80,
-  99.62 -> median 99.605%.
+  99.62 -> median 99.605%. At 14.66B (Phi-4-reasoning) the same four rows: 99.606%. At 36.15B
+  (Seed-OSS) only Unsloth's 27.4B row is within reach (0.28; 8.19B is at 1.48): 99.622%.
 * q5_k_m, q6_k, q8_0: Unsloth's rows 100.38%, 100.52%, 100.14% -> 100%. gpt-oss in mxfp4/mxfp4_moe:
   released in that format -> 100%.
 """
@@ -65,17 +67,26 @@ def test_8_gib():
 
 
 def test_12_gib():
-    """12 GiB: Mistral-Small-24B in Q2_K (66.3 x 0.95804 = 63.52) just ahead of Qwen2.5-14B in Q4_K_M
-    (63.7 x 0.99605 = 63.45): a 24B model at 2 bits against a 14.8B model at 4 bits, 0.07 points apart.
+    """12 GiB: Phi-4-reasoning in Q4_K_M, 74.3 x 0.99606 = 74.01; further down, Mistral-Small-24B in Q2_K
+    (66.3 x 0.95804 = 63.52) just ahead of Qwen2.5-14B in Q4_K_M (63.7 x 0.99605 = 63.45): a 24B model at
+    2 bits against a 14.8B model at 4 bits, 0.07 points apart.
 
-    Fits: 23.57B x ~3 bits = ~8.8 GB = 8.2 GiB of weights + KV 2 x 40 x 8 x 128 x 2 B x 8,192 = 1.25 GiB
-    + buffers < 11 GiB [9.87]; Qwen2.5-14B Q4_K_M: 14.77B x ~4.9 bits = 9.0 GB = 8.4 GiB + 48 layers of
-    the same KV (1.5 GiB) [10.05].
+    Fits: Phi-4-reasoning 14.66B x ~4.9 bits = 9.0 GB = 8.4 GiB of weights + KV 2 x 40 layers x 10 x 128 x
+    2 B = 200 KiB per token x 8,192 = 1.56 GiB + buffers < 11 GiB [10.22]; its Q3_K_M and Q2_K (74.3 x
+    0.97825 = 72.68, x 0.95804 = 71.18) come next. Mistral-Small: 23.57B x ~3 bits = ~8.8 GB = 8.2 GiB of
+    weights + KV 2 x 40 x 8 x 128 x 2 B x 8,192 = 1.25 GiB + buffers < 11 GiB [9.87]; Qwen2.5-14B Q4_K_M:
+    14.77B x ~4.9 bits = 9.0 GB = 8.4 GiB + 48 layers of the same KV (1.5 GiB) [10.05].
     """
     result = _rank("12GiB")
-    assert _pick(result) == ("mistralai/Mistral-Small-24B-Instruct-2501", "q2_k")
-    assert result.best.quality.expected == pytest.approx(66.3 * 68.50 / 71.5, abs=0.005)
-    second = result.ranked[1]
+    assert _pick(result) == ("microsoft/Phi-4-reasoning", "q4_k_m")
+    assert result.best.quality.expected == pytest.approx(74.3 * 0.99606, abs=0.005)
+    assert [(c.model_id, c.format_id) for c in result.ranked[1:3]] == [
+        ("microsoft/Phi-4-reasoning", "q3_k_m"),
+        ("microsoft/Phi-4-reasoning", "q2_k"),
+    ]
+    mistral, second = result.ranked[3], result.ranked[4]
+    assert (mistral.model_id, mistral.format_id) == ("mistralai/Mistral-Small-24B-Instruct-2501", "q2_k")
+    assert mistral.quality.expected == pytest.approx(66.3 * 68.50 / 71.5, abs=0.005)
     assert (second.model_id, second.format_id) == ("Qwen/Qwen2.5-14B-Instruct", "q4_k_m")
     assert second.quality.expected == pytest.approx(63.7 * 0.99605, abs=0.005)
 
@@ -89,63 +100,82 @@ def test_12_gib_on_mmlu():
 
 
 def test_24_gib():
-    """24 GiB: gpt-oss-20b, expected 75.0 (a 100% retention), in its smallest fitting form.
+    """24 GiB: Seed-OSS-36B in Q4_K_M, 82.7 x 0.99622 = 82.39; then Nemotron 3 Nano in AWQ (78.3 x 0.9944 =
+    77.86); gpt-oss-20b's 75.0 (a 100% retention) in its smallest fitting form further down.
 
-    75.0 is the top score that fits: Qwen2.5-72B-Instruct (71.1) needs ~37 GiB even at 4 bits, and
-    Qwen2.5-32B-Instruct (69.0) is next. gpt-oss-20b keeps 100% in Q5_K_M, Q6_K, Q8_0 (Unsloth's rows,
-    capped) and in its released MXFP4; the tie goes to the smallest: Q5_K_M, whose routed experts stay
+    Seed-OSS fits: 36.15B x ~4.9 bits = 22 GB = 20.4 GiB of weights + KV 2 x 64 layers x 8 x 128 x 2 B =
+    256 KiB per token x 8,192 = 2 GiB: just under the 23 GiB llama.cpp may use [22.44]. Its Q3_K_M (82.7 x
+    0.98881 = 81.78) and Q2_K (x 0.95804 = 79.23) come next. Nemotron 3 Nano (31.58B) in AWQ: the nearest
+    AWQ rows are 69.0B (log-distance 0.78) and, within 1.00, 70.55B, 72.7B and 13.0B: median of 100.17,
+    99.71, 97.81, 99.17 = 99.44%. gpt-oss-20b keeps 100% in Q5_K_M, Q6_K, Q8_0 (Unsloth's rows, capped) and
+    in its released MXFP4; among those ties the smallest ranks first: Q5_K_M, whose routed experts stay
     MXFP4 as llama.cpp keeps them [11.38 GiB of 23].
     """
     result = _rank("24GiB")
     best = result.best
-    assert best.model_id == "openai/gpt-oss-20b" and best.quality.expected == pytest.approx(75.0)
-    tied = [c for c in result.ranked if c.quality.expected == pytest.approx(75.0)]
+    assert _pick(result) == ("ByteDance-Seed/Seed-OSS-36B-Instruct", "q4_k_m")
+    assert best.quality.expected == pytest.approx(82.7 * 0.99622, abs=0.005)
+    nemotron = next(c for c in result.ranked if c.model_id.startswith("nvidia/NVIDIA-Nemotron-3-Nano"))
+    assert nemotron.format_id == "awq-int4" and nemotron.quality.expected == pytest.approx(
+        78.3 * 0.9944, abs=0.005
+    )
+    gpt = [c for c in result.ranked if c.model_id == "openai/gpt-oss-20b"]
+    tied = [c for c in gpt if c.quality.expected == pytest.approx(75.0)]
     assert {c.format_id for c in tied} >= {"q5_k_m", "q6_k", "q8_0", "mxfp4_moe"}
-    assert best.fit.required_bytes == min(c.fit.required_bytes for c in tied)
-    assert best.quality.score.checkpoint == "openai/gpt-oss-20b" and "NVIDIA" in best.quality.score.setting
+    assert gpt[0].format_id == "q5_k_m" and gpt[0].fit.required_bytes == min(
+        c.fit.required_bytes for c in tied
+    )
+    assert (
+        gpt[0].quality.score.checkpoint == "openai/gpt-oss-20b" and "NVIDIA" in gpt[0].quality.score.setting
+    )
     assert any("released in" in n and "gpt-oss-20b: mxfp4" in n for n in result.notes)
 
 
 def test_24_gib_per_bit_width_and_the_largest_model():
     """Best and largest per width at 24 GiB, by hand.
 
-    16-bit best: Qwen3-8B bf16 (56.73; 8.19B x 2 B = 15.3 GiB); largest: gemma-2-9b-it (9.24B).
-    4-bit largest: Qwen2.5-32B-Instruct Q4_K_M (32.76B). Its context left: KV is 2 x 64 layers x 8 x 128
-    x 2 B = 256 KiB per token; at 8,192 tokens it needs 20.67 GiB of the 23 llama.cpp may use, so
-    (23 - 20.67) GiB / 256 KiB = 9,556 more tokens: 17,748, in llama.cpp's 256-cell steps 17,664.
+    16-bit best: Qwen3-8B bf16 (56.73; 8.19B x 2 B = 15.3 GiB); largest: Falcon3-10B-Instruct (10.31B x 2 B
+    = 19.2 GiB + KV 2 x 40 layers x 4 x 256 x 2 B x 8,192 = 1.25 GiB, within 24 GiB on transformers).
+    4-bit largest: Seed-OSS-36B-Instruct Q4_K_M (36.15B). Its context left: KV is 2 x 64 layers x 8 x 128
+    x 2 B = 256 KiB per token; at 8,192 tokens it needs 22.44 GiB of the 23 llama.cpp may use, so
+    (23 - 22.44) GiB / 256 KiB = ~2,290 more tokens: ~10,480, in llama.cpp's 256-cell steps 10,240.
     """
     result = _rank("24GiB")
     by = {p.bit_width: p for p in result.by_bit_width}
     assert list(by) == [16, 8, 6, 5, 4, 3, 2]
     assert (by[16].pick.model_id, by[16].pick.format_id) == ("Qwen/Qwen3-8B", "bf16")
-    assert by[16].largest.model_id == "google/gemma-2-9b-it"
+    assert by[16].largest.model_id == "tiiuae/Falcon3-10B-Instruct"
     four = by[4].largest
-    assert (four.model_id, four.format_id) == ("Qwen/Qwen2.5-32B-Instruct", "q4_k_m")
+    assert (four.model_id, four.format_id) == ("ByteDance-Seed/Seed-OSS-36B-Instruct", "q4_k_m")
     used_8k = four.fit.required_bytes
     more = (four.fit.usable_bytes - used_8k) // (2 * 64 * 8 * 128 * 2)
     assert by[4].largest_context.value == (8192 + more) // 256 * 256
     data = result.to_dict()["by_bit_width"][4]
-    assert data["largest"]["model"] == "Qwen/Qwen2.5-32B-Instruct" and data["largest"]["max_context"] == 17664
+    assert data["largest"]["model"] == "ByteDance-Seed/Seed-OSS-36B-Instruct"
+    assert data["largest"]["max_context"] == 10240
     assert set(data["largest"]) >= {"model", "format", "parameters", "required", "max_context"}
 
 
 def test_24_gib_trade_offs():
     """16-bit vs a larger model at 4 bits, and at 2 bits, at 24 GiB.
 
-    16 vs 4: Qwen3-8B bf16 56.73 vs gpt-oss-20b (20.9B) at 4 bits 75.0: +18.27, the larger model wins.
-    4 vs 2: gpt-oss-20b at 4 bits 75.0 vs the best larger 2-bit model, Qwen2.5-32B-Instruct Q2_K,
-    69.0 x 0.95804 = 66.10: -8.90, two bits do not pay here.
+    16 vs 4: Qwen3-8B bf16 56.73 vs Seed-OSS-36B (36.2B) at 4 bits 82.7 x 0.99622 = 82.39: +25.66, the larger
+    model wins. 4 vs 2: Seed-OSS at 4 bits 82.39 vs the best 2-bit model larger than it that fits,
+    Mixtral-8x7B-Instruct (46.7B) Q2_K, 36.92 x 0.95804 = 35.37: -47.02, two bits do not pay here.
     """
     result = _rank("24GiB")
     sixteen, two = result.trade_offs[0], result.trade_offs[1]
     assert result.trade_off is sixteen and (sixteen.high, sixteen.low) == (16, 4)
-    assert (
-        sixteen.sixteen.model_id == "Qwen/Qwen3-8B" and sixteen.larger_four.model_id == "openai/gpt-oss-20b"
-    )
-    assert sixteen.difference == pytest.approx(75.0 - 56.73) and sixteen.larger_wins
-    assert (two.high, two.low) == (4, 2) and two.larger_four.model_id == "Qwen/Qwen2.5-32B-Instruct"
-    assert two.difference == pytest.approx(69.0 * 68.50 / 71.5 - 75.0, abs=0.005) and two.larger_wins is False
-    assert "the 4-bit model is expected to score 8.9 points higher" in two.text
+    seed = "ByteDance-Seed/Seed-OSS-36B-Instruct"
+    assert sixteen.sixteen.model_id == "Qwen/Qwen3-8B" and sixteen.larger_four.model_id == seed
+    assert sixteen.difference == pytest.approx(82.7 * 0.99622 - 56.73, abs=0.005) and sixteen.larger_wins
+    assert (two.high, two.low) == (
+        4,
+        2,
+    ) and two.larger_four.model_id == "mistralai/Mixtral-8x7B-Instruct-v0.1"
+    assert two.difference == pytest.approx(36.92 * 68.50 / 71.5 - 82.7 * 0.99622, abs=0.005)
+    assert two.larger_wins is False
+    assert "the 4-bit model is expected to score 47.0 points higher" in two.text
 
 
 def test_pareto_front():
@@ -208,7 +238,12 @@ def test_benchmarks_are_never_mixed():
 
 
 def test_evidence_is_carried():
-    best = _rank("12GiB").best
+    ranked = _rank("12GiB").ranked
+    best = next(
+        c
+        for c in ranked
+        if (c.model_id, c.format_id) == ("mistralai/Mistral-Small-24B-Instruct-2501", "q2_k")
+    )
     score = best.quality.score
     assert score.source == "https://huggingface.co/mistralai/Mistral-Small-24B-Instruct-2501"
     assert {r.source.url for r in best.quality.retention.evidence} == {
@@ -283,10 +318,12 @@ def test_engine_keeps_only_its_formats():
 
 
 def test_several_gpus():
-    """2 x 24 GiB with llama.cpp: Qwen2.5-72B-Instruct (71.1) at Q2_K: 72.7B x ~3 bits = ~27 GB fits across
-    both, 71.1 x 0.95804 = 68.12, below gpt-oss-20b's 75.0, which stays the pick (split over the two cards)."""
+    """2 x 24 GiB with llama.cpp: Seed-OSS-36B (82.7) now fits in Q5_K_M at a 100% retention (36.15B x ~5.7
+    bits = ~25.6 GB plus 2 GiB of KV, split over the two cards); Qwen2.5-72B-Instruct (71.1) at Q2_K: 72.7B x
+    ~3 bits = ~27 GB fits across both, 71.1 x 0.95804 = 68.12, below it."""
     result = recommend(budget_from_size("24GiB", 2), SETTINGS, "llama.cpp")
-    assert result.best.model_id == "openai/gpt-oss-20b"
+    assert _pick(result) == ("ByteDance-Seed/Seed-OSS-36B-Instruct", "q5_k_m")
+    assert result.best.quality.expected == pytest.approx(82.7)
     assert len(result.best.fit.per_gpu) == 2
     qwen72 = next(
         c for c in result.ranked if (c.model_id, c.format_id) == ("Qwen/Qwen2.5-72B-Instruct", "q2_k")
@@ -299,7 +336,7 @@ def test_to_dict_is_plain_json():
 
     data = _rank("12GiB").to_dict(top=3)
     assert len(data["ranked"]) == 3 and data["ranked_total"] > 3
-    assert data["best"]["model"] == "mistralai/Mistral-Small-24B-Instruct-2501"
+    assert data["best"]["model"] == "microsoft/Phi-4-reasoning"  # test_12_gib
     assert {"pareto", "trade_offs", "sort", "extra_models"} <= set(data)
     assert all(isinstance(p["required"], int) for p in data["pareto"])
     assert isinstance(data["gpu"]["vram"], int) and data["gpu"]["vram"] == 12 * 2**30
