@@ -23,6 +23,9 @@ def params_report(spec: ModelSpec) -> dict[str, Any]:
         "parameters": {
             "total": spec.total_parameters,
             "active": spec.active_parameters,
+            # the multimodal towers and projector (llama.cpp's separate mmproj file) and the rest
+            "vision": spec.vision_parameters,
+            "language": spec.language_parameters,
             "by_role": {role.value: n for role, n in spec.parameters_by_role().items()},
         },
         "hidden_size": spec.hidden_size,

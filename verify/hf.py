@@ -76,11 +76,15 @@ def hf_config(raw: Mapping[str, Any]) -> Any:
     return AutoConfig.for_model(model_type, **data)
 
 
-def auto_class(model_type: str) -> Any:
-    """The Auto class transformers loads ``model_type`` with."""
+def auto_class(model_type: str, kind: str | None = None) -> Any:
+    """The Auto class transformers loads ``model_type`` with (``kind``: ``"causal"`` or ``"image_text"``)."""
     from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
 
-    return AutoModelForImageTextToText if model_type in IMAGE_TEXT_TYPES else AutoModelForCausalLM
+    if kind is None:
+        kind = "image_text" if model_type in IMAGE_TEXT_TYPES else "causal"
+    if kind not in ("causal", "image_text"):
+        raise ValueError(f"unknown model kind {kind!r}")
+    return AutoModelForImageTextToText if kind == "image_text" else AutoModelForCausalLM
 
 
 def text_config(hf: Any) -> Any:

@@ -12,15 +12,19 @@ from typing import Any
 from verify.hf import auto_class, hf_config
 
 
-def transformers_parameters(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
-    """Map every parameter and persistent buffer to its shape, tied parameters once."""
+def transformers_parameters(config: dict[str, Any], kind: str | None = None) -> dict[str, tuple[int, ...]]:
+    """Map every parameter and persistent buffer to its shape, tied parameters once.
+
+    ``kind`` picks the Auto class (``"causal"``, ``"image_text"``); by default the one
+    :func:`verify.hf.auto_class` chooses for the model type.
+    """
     import torch
 
     # NOTE: wrappers whose language model lives in text_config load through the image-text
     # class; special token ids (which transformers checks against a tiny vocabulary) are
     # dropped: see verify.hf.
     config_obj = hf_config(config)
-    auto = auto_class(config["model_type"])
+    auto = auto_class(config["model_type"], kind)
     with torch.device("meta"):
         model = auto.from_config(config_obj, trust_remote_code=False)
     shapes = {name: tuple(p.shape) for name, p in model.named_parameters()}
@@ -34,10 +38,10 @@ def transformers_parameters(config: dict[str, Any]) -> dict[str, tuple[int, ...]
     return shapes
 
 
-def transformers_parameter_count(config: dict[str, Any]) -> int:
+def transformers_parameter_count(config: dict[str, Any], kind: str | None = None) -> int:
     """Total parameters transformers allocates for ``config`` (tied weights once)."""
     total = 0
-    for shape in transformers_parameters(config).values():
+    for shape in transformers_parameters(config, kind).values():
         n = 1
         for d in shape:
             n *= d

@@ -61,6 +61,8 @@ class Role(StrEnum):
     PROJECTOR = "projector"  # multimodal projector
 
 
+#: Roles of a multimodal model's vision (or audio) towers and projector: llama.cpp's mmproj file.
+MULTIMODAL_ROLES = frozenset({Role.VISION, Role.PROJECTOR})
 #: Routed-expert roles: only ``top_k`` of ``n_experts`` run per token.
 ROUTED_EXPERT_ROLES = frozenset({Role.EXPERT_GATE, Role.EXPERT_UP, Role.EXPERT_GATE_UP, Role.EXPERT_DOWN})
 
@@ -158,6 +160,16 @@ class ModelSpec:
     def active_parameters(self) -> int:
         """Parameters used for one token: all but the routed experts not chosen."""
         return sum(t.active_parameters for t in self.tensors)
+
+    @property
+    def vision_parameters(self) -> int:
+        """Parameters of the multimodal towers and projector (llama.cpp's separate mmproj file)."""
+        return sum(t.parameters for t in self.tensors if t.role in MULTIMODAL_ROLES)
+
+    @property
+    def language_parameters(self) -> int:
+        """Parameters of the language model alone (everything but the multimodal towers and projector)."""
+        return self.total_parameters - self.vision_parameters
 
     @property
     def num_layers(self) -> int:
