@@ -184,7 +184,12 @@ def _resize_lists(given: dict[str, Any], path: str, old: Any, new: Any) -> None:
         return
     for key, value in list(node.items()):
         if isinstance(value, list) and len(value) == old and key != _leaf(path):
-            node[key] = [value[k % len(value)] for k in range(new)]
+            resized = [value[k % len(value)] for k in range(new)]
+            kinds = list(dict.fromkeys(v for v in value if isinstance(v, (str, bool))))
+            if new < old and len(kinds) <= new and set(kinds) - set(resized):
+                # keep one layer of every kind (a hybrid shrunk to 4 layers still has its rare kind)
+                resized = kinds + [value[k % len(value)] for k in range(new - len(kinds))]
+            node[key] = resized
         elif (
             isinstance(value, list)
             and value
@@ -193,7 +198,11 @@ def _resize_lists(given: dict[str, Any], path: str, old: Any, new: Any) -> None:
             if "layer" in key and max(value) < old and max(value) >= new:
                 node[key] = [v for v in value if v < new]
         elif isinstance(value, str) and len(value) == old and key != "model_type":
-            node[key] = "".join(value[k % len(value)] for k in range(new))
+            resized = "".join(value[k % len(value)] for k in range(new))
+            kinds = "".join(dict.fromkeys(value))
+            if new < old and len(kinds) <= new and set(kinds) - set(resized):
+                resized = kinds + "".join(value[k % len(value)] for k in range(new - len(kinds)))
+            node[key] = resized
 
 
 def single_candidates(path: str, value: Any, strings: dict[str, set[str]]) -> list[Any]:
@@ -701,7 +710,7 @@ def _range_with_rule(
         if (
             key not in ranges
             and all(
-                isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 4096 and v >= t
+                isinstance(v, int) and not isinstance(v, bool) and t <= v <= 2 * t + 8
                 for v, t in zip(col, top, strict=True)
             )
             and len(set(col)) > 1
@@ -709,6 +718,8 @@ def _range_with_rule(
             ranges.append(key)
     best = None
     for key in ranges[:12]:
+        if sum(penv[j][key] for j in range(len(present))) > 20_000:
+            continue  # a width, not a count of layers
         cells, wanted = [], []
         for j, k in enumerate(present):
             n = penv[j][key]
@@ -830,7 +841,12 @@ def _fit_per_index(
                 continue
             exprs = {}
             for val, rows in groups.items():
-                sub = fit_dim([rows_env[r] for r in rows], [rows_val[r] for r in rows], deps)
+                g_env, g_val = [rows_env[r] for r in rows], [rows_val[r] for r in rows]
+                sub = fit_dim(g_env, g_val, deps)
+                if sub is None:
+                    sub = fit_dim(g_env, g_val, _correlated(g_env, g_val, set()))
+                if sub is None:
+                    sub = fit_dim(g_env, g_val, deps | _correlated(g_env, g_val, deps))
                 if sub is None:
                     break
                 exprs[val] = sub
@@ -1078,7 +1094,41 @@ def resolution(d: Derivation, fields: list[str]) -> dict[str, Any]:
         amap = getattr(type(obj), "attribute_map", None) if obj is not None else None
         if amap:
             aliases[section] = dict(amap)
+        legacy = _legacy_aliases(d, section, obj, {p for p in fields if _section(p) == section})
+        if legacy:
+            aliases.setdefault(section, {}).update(legacy)
     return {"fields": out, "aliases": aliases}
+
+
+def _legacy_aliases(d: Derivation, section: str, obj: Any, fields: set[str]) -> dict[str, str]:
+    """Older spellings transformers still accepts and copies into a field (``num_experts`` -> ``n_routed_experts``).
+
+    Read from the config class's source (``kwargs.pop("name")`` / ``kwargs.get("name")``) and kept
+    only when setting the old name to a distinctive value makes exactly one field take that value.
+    """
+    import inspect
+
+    if obj is None:
+        return {}
+    try:
+        source = inspect.getsource(type(obj))
+    except (OSError, TypeError):
+        return {}
+    names = set(re.findall(r"kwargs\.(?:pop|get)\(\s*[\"'](\w+)[\"']", source))
+    out = {}
+    marker = 12_347
+    for name in sorted(names):
+        if name in ("torch_dtype", "dtype") or (f"{section}.{name}" if section else name) in d.base.resolved:
+            continue
+        given = copy.deepcopy(d.base.given)
+        set_path(given, f"{section}.{name}" if section else name, marker)
+        r = d.prober.resolve(given)
+        if r is None:
+            continue
+        hits = [p for p in fields if r.get(p) == marker]
+        if len(hits) == 1:
+            out[name] = _leaf(hits[0])
+    return out
 
 
 def _fit_derived(

@@ -166,3 +166,32 @@ def test_perturbed_configs_match_transformers(table):
     assert not failures, failures
     exact_templates = sum(1 for _ in _perturbed_rows(table))
     assert checked >= 0.9 * exact_templates, (checked, exact_templates)
+
+
+def _small(model_type: str, **extra) -> dict:
+    config = zoo.default_config(model_type)
+    for key in ("num_hidden_layers", "depth"):
+        if isinstance(config.get(key), int):
+            _resize(config, config[key], 2)
+            config[key] = 2
+    config.pop("layer_types", None)
+    return {**config, **extra}
+
+
+@pytest.mark.parametrize(
+    ("wrapper", "section", "other"),
+    [
+        ("llava", "vision_config", "siglip_vision_model"),  # LLaVA-OneVision style: SigLIP instead of CLIP
+        ("llava", "text_config", "qwen2"),  # a Qwen2 language model instead of Llama
+        ("llava_next", "text_config", "mistral"),
+        ("paligemma", "vision_config", "clip_vision_model"),
+    ],
+)
+def test_a_wrapper_around_another_tower_or_language_model(wrapper, section, other):
+    """The sub-config's own type decides how its part is counted, as in transformers."""
+    config = zoo.default_config(wrapper)
+    config[section] = _small(other)
+    reference = transformers_parameter_count(json.loads(json.dumps(config)), kind="image_text")
+    spec = model_from_config(config)
+    assert spec.total_parameters == reference
+    assert spec.vision_parameters > 0
