@@ -13,6 +13,7 @@ import time
 
 from planner.catalog import load_catalog
 from planner.fit import best_format, budget_from_gpu, max_context, representative_formats
+from planner.formats import parse_format
 from planner.memory.estimate import RunSettings
 
 
@@ -50,7 +51,7 @@ def main() -> None:
     found = 0
     for spec in specs:
         if picks[spec.name] is not None:
-            max_context(spec, picks[spec.name], None, settings, budget)
+            max_context(spec, parse_format(picks[spec.name]), None, settings, budget)
             found += 1
     elapsed = time.perf_counter() - t0
     print(

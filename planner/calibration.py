@@ -35,8 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from planner.engines.constants import ENGINES_FILE, MIB, constant, reload_constants
+from planner.engines.constants import ENGINES_FILE, constant, reload_constants
 from planner.errors import PlannerError
+from planner.hardware.units import MIB
 from planner.measurements import (
     COMPONENT_LABELS,
     Accuracy,

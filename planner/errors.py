@@ -36,6 +36,18 @@ class InvalidFieldError(ConfigError):
         super().__init__(f"config.json field '{field}' {reason}")
 
 
+class RequestError(PlannerError):
+    """A request parameter that cannot be used; ``parameter`` names it (the CLI flag without dashes).
+
+    Messages name parameters without surface syntax (``gpus``, not ``--gpus``): the CLI prefixes
+    the flag, the app shows the message beside the widget, the API returns it with the name.
+    """
+
+    def __init__(self, parameter: str, message: str) -> None:
+        self.parameter = parameter
+        super().__init__(message)
+
+
 class ModelNotFoundError(PlannerError):
     """No catalog entry, local file or Hub repository matches the given model id."""
 

@@ -17,11 +17,11 @@ from pathlib import Path
 from statistics import median
 
 from planner.catalog import load_catalog
-from planner.engines.constants import MIB, default
+from planner.engines.constants import default
 from planner.errors import PlannerError
 from planner.fit import budget_from_gpu, max_context
 from planner.formats import parse_format
-from planner.hardware.units import GB
+from planner.hardware.units import GB, MIB
 from planner.memory.estimate import RunSettings
 from planner.quality import ACCURACY, FormatQuality, load_format_quality
 
@@ -164,7 +164,7 @@ def claim_gb_per_billion() -> list[str]:
 def _context_row(model_id: str, fid: str, engine: str, kv: str, budget) -> tuple[str, int | None, bool]:
     spec = load_catalog()[model_id].spec()
     settings = RunSettings(kv_dtype_k=kv, kv_dtype_v=kv)
-    limit = max_context(spec, fid, engine, settings, budget)
+    limit = max_context(spec, parse_format(fid), engine, settings, budget)
     weights = limit.fit.estimate.weights.bytes
     kv_label = limit.fit.estimate.kv_dtype
     if limit.value is None:

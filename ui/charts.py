@@ -12,9 +12,9 @@ import plotly.graph_objects as go
 
 from planner import ModelSpec
 from planner.fit.multi_gpu import SplitPlan
+from planner.hardware.units import GIB, format_gib
 from planner.memory.estimate import MemoryEstimate
 
-GIB = 1 << 30
 COMPONENT_COLORS = {
     "weights": "#2f6f4f",
     "KV cache": "#d08c2b",
@@ -259,9 +259,9 @@ def context_figure(
                 "bgcolor": "rgba(255,255,255,0.9)",
             }
         )
-    lines = [(capacity_bytes, f"GPU memory {(capacity_bytes or 0) / GIB:.2f} GiB", "solid", 2, "bottom")]
+    lines = [(capacity_bytes, f"GPU memory {format_gib(capacity_bytes or 0)}", "solid", 2, "bottom")]
     lines += [
-        (limit, f"{label} {limit / GIB:.2f} GiB", "dash", 1, "top") for label, limit in (limits or {}).items()
+        (limit, f"{label} {format_gib(limit)}", "dash", 1, "top") for label, limit in (limits or {}).items()
     ]
     for value, text, dash, width, anchor in lines:
         if not value:

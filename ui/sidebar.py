@@ -13,8 +13,9 @@ import streamlit as st
 from planner import ModelSpec, PlannerError
 from planner.engines import engine_ids, get_engine
 from planner.formats import format_ids
-from planner.hardware import Gpu, gpus_by_id, load_gpus, parse_size
-from planner.memory.estimate import RunSettings
+from planner.hardware import Gpu, gpus_by_id, load_gpus
+from planner.memory.estimate import DEFAULT_CONTEXT, RunSettings
+from planner.request import PlanRequest, resolve_budget, resolve_settings
 from ui.model_input import pick_model
 from ui.url_params import check_choice
 
@@ -27,16 +28,28 @@ CONTEXTS = tuple(2**k for k in range(9, 21))
 
 @dataclass(frozen=True)
 class Plan:
-    """What the user asked: a model, a format, an engine, run settings, and a GPU choice."""
+    """What the user asked (the same :class:`PlanRequest` the CLI and the API build) and what it resolved to.
 
+    ``spec`` is ``None`` when no model could be read, ``settings`` when a run setting was invalid
+    (the sidebar shows why in both cases).
+    """
+
+    request: PlanRequest
     spec: ModelSpec | None
-    format_id: str
-    engine_id: str | None  # None: the format's usual engine
-    settings: RunSettings | None  # None when a setting was invalid (the sidebar shows why)
+    settings: RunSettings | None
     gpu_source: str
     gpu: Gpu | None
-    custom_vram_bytes: int | None
-    gpu_count: int
+
+    @property
+    def format_id(self) -> str:
+        """The weight format's id as chosen."""
+        assert self.request.format is not None
+        return self.request.format
+
+    @property
+    def engine_id(self) -> str | None:
+        """The engine chosen, or ``None`` for the format's usual one."""
+        return self.request.engine_id
 
 
 def _formats() -> list[str]:
@@ -62,7 +75,7 @@ def render_sidebar() -> Plan:
         )  # fmt: skip
         engine_id = None if engine == "auto" else engine
         context = st.select_slider(
-            "Context (tokens)", CONTEXTS, value=8192, key="context", bind="query-params",
+            "Context (tokens)", CONTEXTS, value=DEFAULT_CONTEXT, key="context", bind="query-params",
             format_func=lambda n: f"{n // 1024}k" if n >= 1024 else str(n),
         )  # fmt: skip
         batch = st.number_input("Concurrent sequences", 1, 1024, 1, key="batch", bind="query-params")
@@ -71,16 +84,18 @@ def render_sidebar() -> Plan:
             "KV cache type", kv_choices, key="kv", bind="query-params",
             help="auto: the engine's default for the model; pick an engine to choose another",
         )  # fmt: skip
+        request = PlanRequest(
+            format=format_id, engine=engine_id, context=int(context), batch=int(batch), kv_dtype=kv
+        )
         settings = None
         try:
-            settings = RunSettings(context=int(context), batch=int(batch), kv_dtype_k=kv, kv_dtype_v=kv)
+            settings = resolve_settings(request)
         except PlannerError as exc:
             st.error(str(exc))
 
         st.header("GPU")
         gpu_source = st.radio("GPU source", GPU_SOURCES, key="gpu_source", bind="query-params")
         gpu = None
-        custom = None
         if gpu_source == "Catalog GPU":
             ids = [g.id for g in load_gpus()]
             names = gpus_by_id()
@@ -90,17 +105,24 @@ def render_sidebar() -> Plan:
                 format_func=lambda i: names[i].name, help=f"{len(ids)} GPUs; type to search",
             )  # fmt: skip
             gpu = names[gpu_id]
+            request = request.with_(gpu=gpu_id)
         elif gpu_source == "Custom size":
             text = st.text_input(
-                "GPU memory", "24GiB", key="vram", bind="query-params",
+                "GPU memory", "24GiB", key="vram", bind="query-params", max_chars=40,
                 help="A size with its unit: 24GiB (binary) or 24GB (decimal) are different sizes",
             )  # fmt: skip
+            request = request.with_(vram=text)
             try:
-                custom = parse_size(text)
+                resolve_budget(request)
             except PlannerError as exc:
                 st.error(str(exc))
+        else:
+            request = request.with_(live=True)
         count = st.number_input("Number of GPUs", 1, 16, 1, key="gpus", bind="query-params")
-    plan = Plan(spec, format_id, engine_id, settings, gpu_source, gpu, custom, int(count))
+        request = request.with_(gpus=int(count))
+    if spec is not None:
+        request = request.with_(model=spec.name)
+    plan = Plan(request, spec, settings, gpu_source, gpu)
     st.session_state["_plan"] = plan
     return plan
 

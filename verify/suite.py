@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from planner.hardware.units import MIB
 from verify.config import ConfigError, RunConfig
 from verify.record import Record
 
@@ -212,7 +213,7 @@ def run_suite(
 
 
 def _mib(value: Any) -> str:
-    return f"{value / 2**20:,.0f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
+    return f"{value / MIB:,.0f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
 
 
 def _cell(record: Mapping[str, Any], key: str) -> str:

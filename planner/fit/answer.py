@@ -15,7 +15,7 @@ import csv
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.fit.budget import Budget, charged_bytes
 from planner.fit.offload import OffloadPlan, offload_plan
@@ -26,6 +26,9 @@ from planner.hardware.units import GIB
 from planner.memory.estimate import MemoryEstimate, RunSettings
 from planner.memory.figure import Figure
 from planner.model import ModelSpec
+
+if TYPE_CHECKING:
+    from planner.request import ResolvedPlan
 
 #: The keys ``estimate --json`` adds when a GPU is given (all ``None`` without one).
 FIT_KEYS = (
@@ -102,6 +105,21 @@ def fit_answer(
     )
 
 
+def answer_plan(plan: ResolvedPlan) -> tuple[MemoryEstimate, FitAnswer | None]:
+    """The estimate of a resolved plan, and its fit answer when the plan names a GPU budget."""
+    from planner.engines import estimate
+
+    est = estimate(plan.spec, plan.format, plan.engine, plan.settings)
+    if plan.budget is None:
+        return est, None
+    return est, fit_answer(plan.spec, plan.format, plan.settings, est, plan.budget)
+
+
+def plan_json(plan: ResolvedPlan) -> dict[str, Any]:
+    """``estimate --json`` for a resolved plan (the CLI prints it; the HTTP API returns it)."""
+    return estimate_json(*answer_plan(plan))
+
+
 # ---------------------------------------------------------------------------------------------
 # JSON (the ``estimate --json`` contract)
 # ---------------------------------------------------------------------------------------------
@@ -163,6 +181,7 @@ def fit_json(answer: FitAnswer | None) -> dict[str, Any]:
         ],
         "fits": fit.fits,
         "headroom": fit.headroom_bytes,
+        "fullest_gpu": {"name": fit.tightest.name, "headroom": fit.tightest.headroom_bytes},
         "required": fit.required_bytes,
         "usable": fit.usable_bytes,
         "max_context": answer.max_context.value,
@@ -328,11 +347,13 @@ __all__ = [
     "FIT_KEYS",
     "ROW_COLUMNS",
     "FitAnswer",
+    "answer_plan",
     "estimate_json",
     "fit_answer",
     "fit_json",
     "gpu_json",
     "offload_json",
+    "plan_json",
     "plan_rows",
     "plan_speed",
     "rows_csv",

@@ -12,22 +12,30 @@ for what it lets itself use, because the rules differ:
   refuses to start when free memory is below the pool (``vllm/v1/worker/gpu_worker.py``).
 * transformers keeps no margin of its own (``transformers_fit_margin_mib`` in
   ``data/engines.json``, 0, with its source and calibration note).
+
+**Unified memory** (Apple silicon, AMD Ryzen AI Max, NVIDIA GB10): the GPU allocation and the
+CPU's programs share one memory. A device's ``shared_bytes`` is that memory once the OS has its
+part; the plan's GPU bytes and its host bytes (layers left on the CPU, the app's own buffers) must
+fit it together (:meth:`Budget.host_room`), so moving layers to "host RAM" frees nothing there.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from planner.engines.constants import MIB, constant, default, default_source
-from planner.errors import PlannerError
+from planner.engines.constants import constant, default, default_source
+from planner.errors import PlannerError, RequestError
+from planner.hardware.errors import AmbiguousGpuError, SizeError, UnknownGpuError
 from planner.hardware.gpus import Gpu, find_gpu
 from planner.hardware.live import read_live_gpus
-from planner.hardware.units import format_gib, parse_size
+from planner.hardware.units import MIB, MIN_BARE_BYTES, format_gib, parse_size
+from planner.limits import MAX_GPUS
 from planner.memory.estimate import MemoryEstimate, RunSettings
 
-#: The most GPUs one plan may span (a typo guard: 8-GPU nodes are the common maximum).
-MAX_GPUS = 64
+if TYPE_CHECKING:
+    from planner.hardware.device import LiveDevice
+    from planner.hardware.machine import MachineReport
 
 VLLM_POOL_SOURCE = (
     "vllm-project/vllm vllm/v1/worker/gpu_worker.py: requested_memory = total_memory x gpu_memory_utilization; "
@@ -42,12 +50,22 @@ class FitError(PlannerError):
 
 @dataclass(frozen=True, slots=True)
 class Device:
-    """One GPU of a budget: ``capacity_bytes`` is what a plan starts from, ``total_bytes`` the whole device."""
+    """One GPU of a budget: ``capacity_bytes`` is what a plan starts from, ``total_bytes`` the whole device.
+
+    ``shared_bytes`` is set for unified memory only: the memory the GPU allocation and the CPU's
+    programs share, after the OS's part (the catalog's ``os_reserve_bytes``, or what is free now).
+    """
 
     name: str
     capacity_bytes: int
     total_bytes: int
     catalog: Gpu | None = None
+    shared_bytes: int | None = None
+
+    @property
+    def unified(self) -> bool:
+        """The GPU shares its memory with the CPU."""
+        return self.shared_bytes is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +122,21 @@ class Budget:
         """The catalog GPU behind the first device (for speed figures), if known."""
         return self.devices[0].catalog
 
+    @property
+    def unified(self) -> bool:
+        """Any device shares its memory with the CPU."""
+        return any(d.unified for d in self.devices)
+
+    def host_room(self, gpu_bytes: int) -> int | None:
+        """Unified memory only: what a plan with ``gpu_bytes`` on the GPU(s) leaves for its host side.
+
+        ``None`` for discrete GPUs (their host memory is separate and not part of the budget).
+        """
+        shared = [d.shared_bytes for d in self.devices if d.shared_bytes is not None]
+        if not shared:
+            return None
+        return sum(shared) - gpu_bytes
+
     def allowance(self, engine: str, settings: RunSettings | None = None) -> Allowance:
         """The bytes ``engine`` may use on each device under ``settings`` (vLLM reads its utilization)."""
         settings = settings or RunSettings()
@@ -114,6 +147,30 @@ class Budget:
         if engine == "transformers":
             return _transformers_allowance(self)
         raise FitError(f"no memory margin rule for engine '{engine:.40}'")
+
+
+def unified_check(est: MemoryEstimate, budget: Budget) -> tuple[list[str], list[str]]:
+    """(notes, blockers) for a unified-memory budget: the GPU side and the host side share one memory.
+
+    The host side (llama.cpp's CPU buffers and layers, the app's own copies) plus the GPU side must
+    fit the shared memory the OS leaves; nothing to say for discrete GPUs. A GPU side that is itself
+    too big is the fit's own shortfall (and llama.cpp's offload question), not a blocker here.
+    """
+    room = budget.host_room(est.total)
+    if room is None:
+        return [], []
+    shared = room + est.total
+    host = est.host_total
+    text = (
+        f"unified memory: GPU side {format_gib(est.total)} + host side {format_gib(host)} of the "
+        f"{format_gib(shared)} the GPU and the CPU share after the OS"
+    )
+    if host > room:
+        short = f"{text}: short by {format_gib(host - room)}"
+        if est.total > budget.capacity_bytes:
+            return [f"{short}; moving layers to the CPU does not help: it is the same memory"], []
+        return [], [f"{short} (the host side cannot move anywhere else)"]
+    return [f"{text}: {format_gib(room - host)} left for other programs"], []
 
 
 def charged_bytes(est: MemoryEstimate) -> int:
@@ -210,41 +267,132 @@ def _checked_size(size: str | int) -> int:
     return value
 
 
+def _numbered(name: str, index: int, count: int) -> str:
+    """Device names that tell several equal GPUs apart (``GPU 1: NVIDIA GeForce RTX 4090``), as NVML numbers them."""
+    return name if count == 1 else f"GPU {index}: {name}"
+
+
 def _times(count: int, text: str) -> str:
     return text if count == 1 else f"{count} x {text}"
+
+
+def budget_for(
+    gpu: Gpu | str | None = None,
+    vram: str | int | None = None,
+    gpus: int | None = None,
+    live: bool = False,
+) -> Budget | None:
+    """The one way from a GPU choice to a :class:`Budget` (the CLI, the app and the API all call it).
+
+    ``live``: this machine's free memory; ``gpu``: a catalog GPU (``vram`` then overrides its
+    memory); ``vram`` alone: GPUs of that size; ``gpus`` copies (default 1). ``None`` when nothing
+    names a GPU. A bare number of bytes under 1 MiB (``24``) is refused: it is a size typed
+    without its unit.
+    """
+    if isinstance(vram, str) and not vram.strip():
+        vram = None
+    if vram is not None:
+        text = str(vram).strip()
+        if text.isdigit() and int(text) < MIN_BARE_BYTES:
+            raise RequestError(
+                "vram",
+                f"the GPU memory '{text:.20}' reads as {int(text)} bytes; give the unit: {text}GiB "
+                f"(x 2^30 bytes) or {text}GB (x 10^9 bytes)",
+            )
+    if live:
+        if gpu or vram is not None:
+            raise RequestError(
+                "live", "a live reading uses this machine's GPUs: leave out the GPU name and size"
+            )
+        return budget_from_live(gpus)
+    try:
+        if gpu:
+            return budget_from_gpu(gpu, gpus or 1, vram=vram)
+        if vram is not None:
+            return budget_from_size(vram, gpus or 1)
+    except SizeError as exc:
+        raise RequestError("vram", str(exc)) from None
+    except (UnknownGpuError, AmbiguousGpuError) as exc:
+        raise RequestError("gpu", str(exc)) from None
+    if gpus is not None:
+        raise RequestError(
+            "gpus", "a GPU count needs a GPU: a catalog GPU, a memory size or the live reading"
+        )
+    return None
 
 
 def budget_from_gpu(gpu: Gpu | str, count: int = 1, vram: str | int | None = None) -> Budget:
     """``count`` copies of a catalog GPU (a :class:`Gpu` or a name for :func:`find_gpu`).
 
-    ``vram`` overrides the memory (``"20GiB"``) while keeping the GPU's identity for speed figures.
+    ``vram`` overrides the memory (``"20GiB"``) while keeping the GPU's identity for speed figures;
+    on a unified-memory machine it is the GPU allocation set in the BIOS, ``ttm.pages_limit`` or
+    ``iogpu.wired_limit_mb``, and the machine's memory stays shared with the CPU.
     """
     card = find_gpu(gpu) if isinstance(gpu, str) else gpu
     count = _checked_count(count)
     notes: list[str] = []
+    shared = card.shared_bytes
     if vram is not None:
-        capacity = total = _checked_size(vram)
+        capacity = _checked_size(vram)
+        total = capacity
         label = f"{_times(count, card.name)} with {format_gib(capacity)} each (memory given)"
         source = "custom"
+        if card.unified_memory:
+            if capacity > card.memory_bytes:
+                raise FitError(
+                    f"the {card.name} has {format_gib(card.memory_bytes)} of unified memory: a GPU allocation "
+                    f"of {format_gib(capacity)} cannot be set"
+                )
+            total = card.memory_bytes
+            label = f"{_times(count, card.name)} with a {format_gib(capacity)} GPU allocation (memory given)"
     else:
-        capacity, total = card.usable_bytes, card.memory_bytes
+        capacity, total = card.plan_bytes, card.memory_bytes
         basis = "NVML total" if card.memory_basis == "nvml" else "nominal capacity"
+        if card.unified_memory:
+            basis = (
+                "GPU share of unified memory, approximate: less the OS's share"
+                if card.os_reserve_bytes is not None and capacity < card.usable_bytes
+                else "GPU share of unified memory"
+            )
         label = f"{_times(count, card.name)}, {format_gib(capacity)} each (catalog, {basis})"
         source = "catalog"
         if card.memory_basis == "nvml":
             notes.append(
                 "catalog memory is the NVML total; an idle GPU reports less free (driver reservations, "
-                "a display, other processes): use --live for what is free now"
+                "a display, other processes): plan on the live reading of this machine's GPU for what is free now"
             )
-        else:
+        elif not card.unified_memory:
             notes.append(f"catalog memory is the nominal {card.memory_nominal}; NVML reports a little less")
-        if card.gpu_usable_bytes is not None:
-            notes.append(
-                f"unified memory: planning against the GPU's default share {format_gib(capacity)} "
-                f"of {format_gib(total)} ({card.gpu_usable_source})"
-            )
-    device = Device(card.name, capacity, total, card)
-    return Budget((device,) * count, source, label, tuple(notes))
+    if card.unified_memory:
+        notes.extend(_unified_notes(card, capacity, shared))
+    devices = tuple(
+        Device(_numbered(card.name, i, count), capacity, total, card, shared) for i in range(count)
+    )
+    return Budget(devices, source, label, tuple(notes))
+
+
+def _unified_notes(card: Gpu, capacity: int, shared: int | None) -> list[str]:
+    """Say, with figures, how a unified-memory machine's memory is split between the GPU, the CPU and the OS."""
+    notes = [
+        f"unified memory: the {card.name}'s GPU and CPU share {format_gib(card.memory_bytes)}; the GPU may "
+        f"allocate {format_gib(card.usable_bytes)} ({card.gpu_usable_source})"
+    ]
+    if card.os_reserve_bytes is not None:
+        notes.append(
+            f"the OS, firmware and desktop keep about {format_gib(card.os_reserve_bytes)} "
+            f"({card.os_reserve_source}); approximate: it varies with what else runs"
+        )
+    else:
+        notes.append(
+            "the OS needs part of the rest; no published reading for this machine, so none is subtracted"
+        )
+    if shared is not None:
+        notes.append(
+            f"the plan starts from {format_gib(capacity)} for the GPU; whatever it keeps on the host side "
+            f"(layers left on the CPU, the app's own buffers) comes out of the same {format_gib(shared)}, "
+            f"leaving {format_gib(max(shared - capacity, 0))} when the GPU share is full"
+        )
+    return notes
 
 
 def budget_from_size(size: str | int, count: int = 1, name: str | None = None) -> Budget:
@@ -252,46 +400,72 @@ def budget_from_size(size: str | int, count: int = 1, name: str | None = None) -
     capacity = _checked_size(size)
     count = _checked_count(count)
     label_name = name or f"GPU with {format_gib(capacity)}"
-    device = Device(name or f"custom {format_gib(capacity)}", capacity, capacity, None)
-    return Budget((device,) * count, "custom", f"{_times(count, label_name)} (memory given)")
+    base = name or f"custom {format_gib(capacity)}"
+    devices = tuple(Device(_numbered(base, i, count), capacity, capacity, None) for i in range(count))
+    return Budget(devices, "custom", f"{_times(count, label_name)} (memory given)")
 
 
-def budget_from_live(count: int | None = None, nvml: Any = None) -> Budget:
-    """The free memory NVML reports now on this machine's first ``count`` GPUs (default 1).
+def _live_device(d: LiveDevice) -> Device | None:
+    """A budget device from a live reading, or ``None`` when the reader gave no usable memory figure."""
+    capacity = d.capacity_bytes
+    total = d.gpu_limit_bytes if d.unified and d.gpu_limit_bytes is not None else d.total_bytes
+    if capacity is None or total is None:
+        return None
+    shared = None
+    if d.unified:
+        # Free memory now already leaves the OS and every running program their part.
+        shared = d.free_bytes if d.free_bytes is not None else d.total_bytes
+    return Device(d.label, capacity, max(total, capacity), d.catalog, shared)
 
-    MIG instances count as GPUs of their own. Raises :class:`FitError` with NVML's reason when
-    no GPU can be read, and when fewer than ``count`` GPUs report their memory.
+
+def budget_from_live(
+    count: int | None = None, nvml: Any = None, machine: MachineReport | None = None
+) -> Budget:
+    """What this machine's first ``count`` GPUs (default 1) have free now, whatever the vendor.
+
+    NVIDIA GPUs through NVML (MIG instances count as GPUs of their own), a Mac's GPU (its Metal
+    working-set limit, not the whole memory), AMD GPUs and APUs (VRAM, and GTT for APUs) and Intel
+    GPUs (see :func:`planner.hardware.machine.read_machine`). Raises :class:`FitError` with every
+    reader's reason when no GPU can be read, and when fewer than ``count`` GPUs report their memory.
     """
-    report = read_live_gpus(nvml)
-    if not report.available:
-        raise FitError(report.reason or "no NVIDIA GPU detected")
+    if machine is None:
+        from planner.hardware.machine import read_machine
+
+        machine = read_machine(nvml_report=read_live_gpus(nvml))
+    if not machine.available:
+        raise FitError(machine.reason or "no GPU detected")
     devices: list[Device] = []
-    notes: list[str] = list(report.warnings)
-    for g in report.gpus:
-        name = g.name or f"GPU {g.index}"
-        if g.mig_enabled and g.mig_devices:
-            for m in g.mig_devices:
-                if m.free_bytes is None or m.total_bytes is None:
-                    notes.append(f"{name} MIG {m.index}: NVML gave no memory figures; skipped")
-                    continue
-                devices.append(
-                    Device(f"{name} MIG {m.index} ({m.name or '?'})", m.free_bytes, m.total_bytes, None)
-                )
+    readers: list[str] = []
+    notes: list[str] = list(dict.fromkeys([*machine.nvml.warnings, *machine.warnings]))
+    for d in machine.devices:
+        device = _live_device(d)
+        if device is None:
+            notes.append(f"{d.label}: {d.reader} gave no memory figures; skipped")
             continue
-        if g.free_bytes is None or g.total_bytes is None:
-            notes.append(f"GPU {g.index} ({name}): NVML gave no memory figures; skipped")
-            continue
-        devices.append(Device(f"GPU {g.index}: {name}", g.free_bytes, g.total_bytes, g.catalog))
+        devices.append(device)
+        readers.append(d.reader)
+        if d.unified:
+            notes.append(
+                f"unified memory ({d.label}): the GPU and the CPU share {format_gib(d.total_bytes or 0)}; "
+                f"GPU limit {format_gib(d.gpu_limit_bytes or 0)} ({d.gpu_limit_rule}); the plan starts from "
+                f"{format_gib(device.capacity_bytes)}, and its host side shares the same memory"
+            )
+        notes.extend(f"{d.label}: {note}" for note in d.notes if note.startswith("approximate"))
     if not devices:
-        raise FitError("NVML found GPUs but none reported its memory: " + "; ".join(notes))
+        raise FitError("GPUs were found but none reported its memory: " + "; ".join(notes))
     wanted = 1 if count is None else _checked_count(count)
     if wanted > len(devices):
-        raise FitError(f"asked for {wanted} GPUs, NVML reports memory for {len(devices)}")
+        raise FitError(f"asked for {wanted} GPUs, this machine reports memory for {len(devices)}")
     if count is None and len(devices) > 1:
         notes.append(f"{len(devices)} GPUs found; planning on the first (pass a count to plan across more)")
     chosen = tuple(devices[:wanted])
-    free = ", ".join(f"{format_gib(d.capacity_bytes)} free of {format_gib(d.total_bytes)}" for d in chosen)
-    label = f"{', '.join(d.name for d in chosen)} (live NVML: {free})"
+    free = ", ".join(
+        f"{format_gib(d.capacity_bytes)} {'for the GPU' if d.unified else 'free'} of {format_gib(d.total_bytes)}"
+        for d in chosen
+    )
+    used = set(readers[:wanted])
+    how = "NVML" if used <= {"nvml"} else ", ".join(sorted(used))
+    label = f"{', '.join(d.name for d in chosen)} (live {how}: {free})"
     return Budget(chosen, "live", label, tuple(notes))
 
 
@@ -301,8 +475,10 @@ __all__ = [
     "Budget",
     "Device",
     "FitError",
+    "budget_for",
     "budget_from_gpu",
     "budget_from_live",
     "budget_from_size",
     "charged_bytes",
+    "unified_check",
 ]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from planner.engines import estimate as engine_estimate
 from planner.engines.constants import default
+from planner.engines.llamacpp.kv import LLAMACPP_CTX_PAD
 from planner.fit.budget import Budget, charged_bytes
 from planner.fit.solvers import Limit, _resolve, max_context
 from planner.formats import QuantFormat
@@ -96,7 +97,7 @@ class ContextCurve:
 
 def context_curve(
     spec: ModelSpec,
-    fmt: QuantFormat | str,
+    fmt: QuantFormat,
     engine: str | None,
     settings: RunSettings | None,
     budget: Budget,
@@ -305,7 +306,7 @@ def context_explanation(spec: ModelSpec, estimates: Sequence[MemoryEstimate]) ->
 
     engines = list(dict.fromkeys(e.engine for e in estimates))
     steps = {
-        "llama.cpp": f"llama.cpp rounds the context up to whole {kv.LLAMACPP_CTX_PAD}-token steps, so its "
+        "llama.cpp": f"llama.cpp rounds the context up to whole {LLAMACPP_CTX_PAD}-token steps, so its "
         "curve rises in small stairs.",
         "vllm": f"vLLM stores the cache in {int(default('vllm', 'block_size'))}-token blocks and reserves its whole pool "
         "(gpu_memory_utilization) at start-up; its curve is what requests of that length occupy inside the pool.",

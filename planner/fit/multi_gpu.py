@@ -34,9 +34,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from planner.engines.constants import model_shape
+from planner.engines.llamacpp.weights import first_gpu_layer
+from planner.engines.shape import model_shape
 from planner.fit.budget import MAX_GPUS
 from planner.hardware.gpus import Gpu
+from planner.hardware.units import format_short
 from planner.memory import kv
 from planner.memory.estimate import MemoryEstimate, SettingsError
 from planner.model.spec import AttentionKind, LayerSpec, ModelSpec, Role
@@ -233,13 +235,13 @@ def layer_kv_bytes(est: MemoryEstimate) -> dict[int, int]:
 def _host_layer_count(est: MemoryEstimate) -> int:
     """Repeating layers the estimate keeps on the host (llama.cpp ``-ngl`` below n_layer + 1), else 0.
 
-    # NOTE: llama.cpp's placement rule (src/llama-model.cpp): i_gpu_start = max(n_layer + 1 - ngl, 0),
-    # the same rule planner/engines/llamacpp.py applies; only read here when the estimate has host layers.
+    # NOTE: llama.cpp's placement rule (src/llama-model.cpp), the one planner/engines/llamacpp/weights.py
+    # applies; only read here when the estimate has host layers.
     """
     if "layers" not in est.host_weights.parts or est.settings.gpu_layers is None:
         return 0
     n_layer = est.model.num_layers
-    return min(max(n_layer + 1 - est.settings.gpu_layers, 0), n_layer)
+    return min(first_gpu_layer(n_layer, est.settings.gpu_layers), n_layer)
 
 
 def _activation_share(est: MemoryEstimate, n: int) -> list[int]:
@@ -331,8 +333,8 @@ def split_tensor_parallel(
     kv_counts = sorted({layer.kv_heads for layer in spec.layers if layer.kv_heads})
     notes = [
         f"tensor parallel over {n} GPUs ({VLLM_SOURCE}): attention, MLP, experts and vocabulary split 1/{n}; "
-        f"norms, biases, routers and vision tower replicated ({kv.fmt_bytes(replicated)} on every GPU)",
-        f"each GPU pays the full overhead ({kv.fmt_bytes(est.overhead.bytes)}: CUDA context, engine buffers)",
+        f"norms, biases, routers and vision tower replicated ({format_short(replicated)} on every GPU)",
+        f"each GPU pays the full overhead ({format_short(est.overhead.bytes)}: CUDA context, engine buffers)",
         "activations: residual stream and logits/sampler whole on every GPU, attention/MLP transients 1/N",
     ]
     if any(k < n for k in kv_counts):
@@ -469,12 +471,12 @@ def split_layers(
             if tensor_split is not None
             else "each GPU's capacity (llama.cpp: free memory at load)"
         ),
-        f"each GPU holds its layers' KV cache, its own compute buffer ({kv.fmt_bytes(est.activations.bytes)}) "
-        f"and CUDA context ({kv.fmt_bytes(est.overhead.bytes)})",
+        f"each GPU holds its layers' KV cache, its own compute buffer ({format_short(est.activations.bytes)}) "
+        f"and CUDA context ({format_short(est.overhead.bytes)})",
         "llama.cpp's pipeline-parallel copies of the compute graph inputs (n_copies) are not counted",
     ]
     if llamacpp and est.host_weights.bytes:
-        notes.append(f"host memory unchanged: {kv.fmt_bytes(est.host_total)} (input layer and CPU layers)")
+        notes.append(f"host memory unchanged: {format_short(est.host_total)} (input layer and CPU layers)")
     if not llamacpp:
         notes.append("embedding on the first GPU, final norm and lm_head on the last (pipeline stages)")
     shares = tuple(

@@ -1,7 +1,7 @@
 """llama.cpp partial offload: how many layers (``-ngl``) fit, and for MoE models which experts go to the CPU.
 
 :func:`offload_plan` searches ``-ngl`` with the llama.cpp engine's own placement
-(``planner/engines/llamacpp.py``: layers offloaded from the tail, output layer first).
+(``planner/engines/llamacpp/weights.py``: layers offloaded from the tail, output layer first).
 :func:`experts_on_cpu` models ``--n-cpu-moe N`` (``-ot "blk\\.i\\.ffn_.*_exps=CPU"``), which the
 engine has no setting for: it takes the all-on-GPU estimate and moves the routed-expert tensors of
 layers ``0..N-1`` (exact per-layer GGUF bytes) to host memory; :func:`cpu_moe_plan` finds the
@@ -16,13 +16,12 @@ from dataclasses import dataclass, replace
 from planner.engines import estimate as engine_estimate
 from planner.engines import get_engine
 from planner.fit.budget import Budget, FitError
-from planner.fit.solvers import FitResult, Limit, fit_estimate, largest_fitting
-from planner.formats import QuantFormat, parse_format
+from planner.fit.solvers import FitResult, Limit, fit_estimate, largest_fitting, parsed
+from planner.formats import QuantFormat
 from planner.formats.gguf import GgufTensor, gguf_tensors
-from planner.hardware.units import format_gib
+from planner.hardware.units import format_gib, format_short
 from planner.memory.estimate import MemoryEstimate, RunSettings
 from planner.memory.figure import Figure
-from planner.memory.kv import fmt_bytes
 from planner.model.spec import ModelSpec
 
 #: ``LLM_FFN_EXPS_REGEX`` of llama.cpp ``common/common.h``, matched with a search like the loader's
@@ -70,6 +69,8 @@ class OffloadPlan:
 
     ``gpu_layers`` is ``None`` when not even ``-ngl 0`` fits (the CUDA context and buffers alone
     exceed the budget). ``experts`` is the ``--n-cpu-moe`` alternative for MoE models.
+    ``host_ram_bytes`` is the host memory the CPU side was judged against: the one given, or on
+    unified memory what the GPU side leaves of the shared memory.
     """
 
     gpu_layers: int | None
@@ -97,8 +98,8 @@ class OffloadPlan:
         return "" if self.gpu_layers is None else f"-ngl {self.gpu_layers}"
 
 
-def _llamacpp_format(fmt: QuantFormat | str) -> QuantFormat:
-    chosen = parse_format(fmt) if isinstance(fmt, str) else fmt
+def _llamacpp_format(fmt: QuantFormat) -> QuantFormat:
+    chosen = parsed(fmt)
     if not get_engine("llama.cpp").loads(chosen):
         raise FitError(
             f"partial offload is a llama.cpp plan; llama.cpp does not load '{chosen.id}' (use a GGUF type)"
@@ -106,8 +107,30 @@ def _llamacpp_format(fmt: QuantFormat | str) -> QuantFormat:
     return chosen
 
 
-def _host(est: MemoryEstimate, host_ram_bytes: int | None) -> tuple[bool | None, list[str]]:
+def _host(
+    est: MemoryEstimate, host_ram_bytes: int | None, budget: Budget
+) -> tuple[bool | None, list[str], int | None]:
+    """(host side fits?, notes, the host memory it was judged against).
+
+    On unified memory the host side and the GPU draw from one memory: the host room is what the
+    plan's GPU bytes leave of it (:meth:`Budget.host_room`), whatever ``host_ram_bytes`` says.
+    """
     notes = []
+    room = budget.host_room(est.total)
+    if room is not None:
+        if host_ram_bytes is not None:
+            notes.append(
+                f"host RAM given ({format_gib(host_ram_bytes)}) is ignored: on unified memory the CPU side is "
+                "what the GPU leaves of the same memory"
+            )
+        ok = est.host_total <= room
+        shared = room + est.total
+        notes.append(
+            f"unified memory: the layers and buffers kept on the CPU ({format_gib(est.host_total)}) use the same "
+            f"{format_gib(shared)} as the GPU's {format_gib(est.total)}: {format_gib(max(room, 0))} left for them"
+            + ("" if ok else "; short: mmap pages weights in from disk on demand (it runs, slowly)")
+        )
+        return ok, notes, room
     ok = None
     if host_ram_bytes is not None:
         ok = est.host_total <= host_ram_bytes
@@ -116,12 +139,12 @@ def _host(est: MemoryEstimate, host_ram_bytes: int | None) -> tuple[bool | None,
                 f"host memory short: {format_gib(est.host_total)} needed, {format_gib(host_ram_bytes)} given "
                 "(mmap pages weights in from disk on demand: it runs, slowly)"
             )
-    return ok, notes
+    return ok, notes, host_ram_bytes
 
 
 def offload_plan(
     spec: ModelSpec,
-    fmt: QuantFormat | str,
+    fmt: QuantFormat,
     settings: RunSettings | None,
     budget: Budget,
     host_ram_bytes: int | None = None,
@@ -144,7 +167,7 @@ def offload_plan(
 
     limit: Limit = largest_fitting("gpu_layers", check, n_layer + 1, notes, low=0)
     est = limit.fit.estimate
-    host_ok, host_notes = _host(est, host_ram_bytes)
+    host_ok, host_notes, host_room = _host(est, host_ram_bytes, budget)
     notes = [*limit.notes, *host_notes]
     if limit.value is not None and limit.value <= n_layer:
         notes.append(
@@ -158,7 +181,7 @@ def offload_plan(
         n_layer=n_layer,
         fit=limit.fit,
         host_bytes=est.host_total,
-        host_ram_bytes=host_ram_bytes,
+        host_ram_bytes=host_room,
         host_fits=host_ok,
         experts=experts,
         notes=tuple(notes),
@@ -170,7 +193,7 @@ def offload_plan(
 # ---------------------------------------------------------------------------------------------
 
 
-def expert_tensors(spec: ModelSpec, fmt: QuantFormat | str) -> tuple[GgufTensor, ...]:
+def expert_tensors(spec: ModelSpec, fmt: QuantFormat) -> tuple[GgufTensor, ...]:
     """The GGUF tensors ``--n-cpu-moe`` moves (routed experts: ``blk.i.ffn_{up,down,gate,gate_up}_exps``).
 
     Shared experts (``ffn_*_shexp``) and the router (``ffn_gate_inp``) stay on the GPU.
@@ -180,7 +203,7 @@ def expert_tensors(spec: ModelSpec, fmt: QuantFormat | str) -> tuple[GgufTensor,
     return tuple(t for t in gguf_tensors(spec, chosen.id) if t.layer is not None and pattern.search(t.name))
 
 
-def expert_bytes_by_layer(spec: ModelSpec, fmt: QuantFormat | str) -> dict[int, int]:
+def expert_bytes_by_layer(spec: ModelSpec, fmt: QuantFormat) -> dict[int, int]:
     """Routed-expert bytes of each layer (exact GGUF bytes; layers without experts are left out)."""
     out: dict[int, int] = {}
     for t in expert_tensors(spec, fmt):
@@ -204,7 +227,7 @@ def _shifted(fig: Figure, delta: int, rule: str, source: str, parts: dict[str, i
 
 
 def experts_on_cpu(
-    spec: ModelSpec, fmt: QuantFormat | str, settings: RunSettings | None, n_cpu_moe: int
+    spec: ModelSpec, fmt: QuantFormat, settings: RunSettings | None, n_cpu_moe: int
 ) -> MemoryEstimate:
     """The llama.cpp estimate with every layer on the GPU except the routed experts of layers ``0..n-1``.
 
@@ -232,19 +255,21 @@ def experts_on_cpu(
     h_parts = {**base.host_weights.parts, "cpu_moe_experts": moved}
     a_parts = dict(base.activations.parts)
     a_parts["cpu_weights_staging"] = a_parts.get("cpu_weights_staging", 0) + staging
-    weights = _shifted(base.weights, -moved, f"{what}, -{fmt_bytes(moved)}", CPU_MOE_SOURCE, w_parts)
-    host_weights = _shifted(base.host_weights, moved, f"{what}, +{fmt_bytes(moved)}", CPU_MOE_SOURCE, h_parts)
+    weights = _shifted(base.weights, -moved, f"{what}, -{format_short(moved)}", CPU_MOE_SOURCE, w_parts)
+    host_weights = _shifted(
+        base.host_weights, moved, f"{what}, +{format_short(moved)}", CPU_MOE_SOURCE, h_parts
+    )
     activations = _shifted(
         base.activations,
         staging,
-        f"+ largest CPU expert tensor staged for op offload {fmt_bytes(staging)} "
+        f"+ largest CPU expert tensor staged for op offload {format_short(staging)} "
         f"(batches of {OP_OFFLOAD_MIN_BATCH}+ tokens run the expert matmul on the GPU)",
         "ggml-org/llama.cpp ggml/src/ggml-cuda/ggml-cuda.cu offload_op (min_batch_size 32); ggml-backend.cpp "
         "scheduler copies CPU weights of offloaded ops",
         a_parts,
     )
     note = (
-        f"{what}: {fmt_bytes(moved)} moved; all layers' attention and KV cache stay on the GPU; decode "
+        f"{what}: {format_short(moved)} moved; all layers' attention and KV cache stay on the GPU; decode "
         f"(batches under {OP_OFFLOAD_MIN_BATCH} tokens) runs those experts on the CPU, reading host memory"
     )
     return replace(
@@ -258,7 +283,7 @@ def experts_on_cpu(
 
 def cpu_moe_plan(
     spec: ModelSpec,
-    fmt: QuantFormat | str,
+    fmt: QuantFormat,
     settings: RunSettings | None,
     budget: Budget,
     host_ram_bytes: int | None = None,
@@ -278,13 +303,13 @@ def cpu_moe_plan(
     notes: list[str] = []
     top = check(n_layer)
     if not top.fits:
-        why = "; ".join(top.blockers) or f"short by {format_gib(-top.headroom_bytes)}"
+        why = "; ".join(top.blockers) or f"short by {format_gib(-top.tightest.headroom_bytes)}"
         notes.append(
             f"even every layer's experts on the CPU (--cpu-moe) does not fit: {why}; combine with -ngl"
         )
-        host_ok, host_notes = _host(top.estimate, host_ram_bytes)
+        host_ok, host_notes, host_room = _host(top.estimate, host_ram_bytes, budget)
         return ExpertPlan(
-            None, n_layer, sum(moves.values()), top, top.estimate.host_total, host_ram_bytes, host_ok,
+            None, n_layer, sum(moves.values()), top, top.estimate.host_total, host_room, host_ok,
             (*notes, *host_notes),
         )  # fmt: skip
     lo, lo_fit = n_layer, top  # smallest fitting found so far
@@ -301,7 +326,7 @@ def cpu_moe_plan(
             else:
                 bad = mid
     moved = sum(b for layer, b in moves.items() if layer < lo)
-    host_ok, host_notes = _host(lo_fit.estimate, host_ram_bytes)
+    host_ok, host_notes, host_room = _host(lo_fit.estimate, host_ram_bytes, budget)
     if lo:
         notes.append(
             f"--n-cpu-moe {lo} fits and --n-cpu-moe {lo - 1} does not: {format_gib(moved)} of routed experts "
@@ -310,7 +335,7 @@ def cpu_moe_plan(
     else:
         notes.append("everything fits on the GPU: no experts need to move")
     return ExpertPlan(
-        lo, n_layer, moved, lo_fit, lo_fit.estimate.host_total, host_ram_bytes, host_ok, (*notes, *host_notes)
+        lo, n_layer, moved, lo_fit, lo_fit.estimate.host_total, host_room, host_ok, (*notes, *host_notes)
     )
 
 

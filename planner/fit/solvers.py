@@ -14,9 +14,11 @@ from typing import NamedTuple
 
 from planner.engines import default_engine, get_engine
 from planner.engines import estimate as engine_estimate
-from planner.engines.constants import default, model_dtype
+from planner.engines.constants import default
+from planner.engines.shape import model_dtype
+from planner.engines.vllm.kv import vllm_cache
 from planner.errors import PlannerError
-from planner.fit.budget import Allowance, Budget, Device, FitError, charged_bytes
+from planner.fit.budget import Allowance, Budget, Device, FitError, charged_bytes, unified_check
 from planner.fit.multi_gpu import SplitPlan, split_layers, split_tensor_parallel
 from planner.formats import QuantFormat, parse_format
 from planner.hardware.units import format_gib
@@ -64,10 +66,10 @@ class FitResult:
     """Whether an estimate fits a budget, by how much, and why.
 
     ``required_bytes`` is the GPU memory charged against the engine's allowance
-    (:func:`~planner.fit.budget.charged_bytes`); ``headroom_bytes`` is usable minus required
-    (negative: short by that much). On several GPUs ``required_bytes`` sums the devices (parts
-    every GPU repeats counted on each) and ``headroom_bytes`` is the tightest device's: one full
-    GPU stops the run. ``blockers`` are reasons it cannot run whatever the memory (the GPU lacks
+    (:func:`~planner.fit.budget.charged_bytes`); ``headroom_bytes`` is ``usable_bytes -
+    required_bytes`` (negative: short by that much). On several GPUs both sum the devices (parts
+    every GPU repeats counted on each), and :attr:`tightest` is the device with the least
+    headroom: one full GPU stops the run, so ``fits`` needs every device's headroom >= 0. ``blockers`` are reasons it cannot run whatever the memory (the GPU lacks
     support, vLLM's start-up check, a tensor-parallel size the model cannot take). ``split`` is the
     multi-GPU plan (:class:`~planner.fit.multi_gpu.SplitPlan`) when one was made.
     """
@@ -83,6 +85,37 @@ class FitResult:
     notes: tuple[str, ...] = ()
     blockers: tuple[str, ...] = ()
     split: SplitPlan | None = None
+
+    @property
+    def tightest(self) -> DeviceFit:
+        """The device with the least headroom (on one GPU, that GPU)."""
+        return min(self.per_gpu, key=lambda s: s.headroom_bytes)
+
+    def headroom_text(self) -> str:
+        """The verdict's numbers in words: over all devices, and the fullest one's when there are several.
+
+        ``"3.20 GiB headroom (needs 20.80 GiB of 24.00 GiB usable)"`` or ``"short by 1.10 GiB (...)"``;
+        on several GPUs ``"... over 2 GPUs (...); the fullest, GPU 1, is short by 1.50 GiB (...)"``.
+        """
+
+        def amount(headroom: int) -> str:
+            return (
+                f"{format_gib(headroom)} headroom" if headroom >= 0 else f"short by {format_gib(-headroom)}"
+            )
+
+        over = f" over {len(self.per_gpu)} GPUs" if len(self.per_gpu) > 1 else ""
+        text = (
+            f"{amount(self.headroom_bytes)}{over} "
+            f"(needs {format_gib(self.required_bytes)} of {format_gib(self.usable_bytes)} usable)"
+        )
+        if len(self.per_gpu) > 1:
+            t = self.tightest
+            verb = "has" if t.headroom_bytes >= 0 else "is"
+            text += (
+                f"; the fullest, {t.name}, {verb} {amount(t.headroom_bytes)} "
+                f"({format_gib(t.used_bytes)} of {format_gib(t.usable_bytes)})"
+            )
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +206,9 @@ def fit_estimate(est: MemoryEstimate, budget: Budget) -> FitResult:
     allowance = budget.allowance(est.engine, est.settings)
     required = charged_bytes(est)
     blockers, notes = _unsupported(budget, est.format, est.engine)
-    blockers = [*allowance.blockers, *blockers]
-    notes = [allowance.rule, *allowance.notes, *budget.notes, *notes]
+    shared_notes, shared_blockers = unified_check(est, budget)
+    blockers = [*allowance.blockers, *blockers, *shared_blockers]
+    notes = [allowance.rule, *allowance.notes, *budget.notes, *notes, *shared_notes]
     usable = allowance.total_usable_bytes
     split = None
     if budget.count == 1:
@@ -183,12 +217,13 @@ def fit_estimate(est: MemoryEstimate, budget: Budget) -> FitResult:
         shares, split, split_notes, split_blockers = _multi_gpu(est, budget, allowance, required)
         notes.extend(split_notes)
         blockers.extend(split_blockers)
-    headroom = min(s.headroom_bytes for s in shares)
+    required_sum = sum(s.used_bytes for s in shares)
+    usable_sum = sum(s.usable_bytes for s in shares)
     return FitResult(
-        fits=headroom >= 0 and not blockers,
-        headroom_bytes=headroom,
-        required_bytes=sum(s.used_bytes for s in shares),
-        usable_bytes=usable,
+        fits=min(s.headroom_bytes for s in shares) >= 0 and not blockers,
+        headroom_bytes=usable_sum - required_sum,
+        required_bytes=required_sum,
+        usable_bytes=usable_sum,
         estimate=est,
         budget=budget,
         allowance=allowance,
@@ -250,14 +285,24 @@ def _pooled(budget: Budget, usable: tuple[int, ...], required: int) -> tuple[Dev
     return tuple(DeviceFit(d.name, u, n) for d, u, n in zip(budget.devices, usable, used, strict=True))
 
 
-def _resolve(fmt: QuantFormat | str, engine: str | None) -> tuple[QuantFormat, str]:
-    chosen = parse_format(fmt) if isinstance(fmt, str) else fmt
+def parsed(fmt: QuantFormat) -> QuantFormat:
+    """``fmt`` itself; the fit layer takes formats parsed once at the edge (:func:`planner.formats.parse_format`)."""
+    if not isinstance(fmt, QuantFormat):
+        raise TypeError(
+            f"the fit layer takes a parsed QuantFormat, not {type(fmt).__name__} {fmt!r:.40}; "
+            "parse it once with planner.formats.parse_format"
+        )
+    return fmt
+
+
+def _resolve(fmt: QuantFormat, engine: str | None) -> tuple[QuantFormat, str]:
+    chosen = parsed(fmt)
     return chosen, (get_engine(engine).id if engine else default_engine(chosen).id)
 
 
 def fits(
     spec: ModelSpec,
-    fmt: QuantFormat | str,
+    fmt: QuantFormat,
     engine: str | None,
     settings: RunSettings | None,
     budget: Budget,
@@ -282,7 +327,10 @@ def largest_fitting(
     """
     first = check(low)
     if not first.fits:
-        why = "; ".join(first.blockers) or f"short by {format_gib(-first.headroom_bytes)} at {what} {low}"
+        why = (
+            "; ".join(first.blockers)
+            or f"short by {format_gib(-first.tightest.headroom_bytes)} at {what} {low}"
+        )
         return Limit(what, None, cap, False, first, None, (*notes, f"nothing fits: {why}"))
     top = check(cap)
     if top.fits:
@@ -300,7 +348,7 @@ def largest_fitting(
 
 def max_context(
     spec: ModelSpec,
-    fmt: QuantFormat | str,
+    fmt: QuantFormat,
     engine: str | None,
     settings: RunSettings | None,
     budget: Budget,
@@ -330,7 +378,7 @@ def max_context(
 
 def max_batch(
     spec: ModelSpec,
-    fmt: QuantFormat | str,
+    fmt: QuantFormat,
     engine: str | None,
     settings: RunSettings | None,
     budget: Budget,
@@ -363,7 +411,7 @@ def max_batch(
 
 
 def vllm_kv_capacity(
-    spec: ModelSpec, fmt: QuantFormat | str, settings: RunSettings | None, budget: Budget
+    spec: ModelSpec, fmt: QuantFormat, settings: RunSettings | None, budget: Budget
 ) -> KvCapacity:
     """Tokens vLLM's KV pool holds on one GPU and the concurrency it logs for ``settings.context``.
 
@@ -386,7 +434,7 @@ def vllm_kv_capacity(
     available = usable - (fit.required_bytes - est.kv_cache.bytes)
     block = int(default("vllm", "block_size"))
     mnbt = base.max_num_batched_tokens or int(default("vllm", "max_num_batched_tokens"))
-    layers, _, layout = kv.vllm_cache(
+    layers, _, layout = vllm_cache(
         spec, kv.cache_type(est.kv_dtype), kv.cache_type(model_dtype(chosen)), base.context, 1, mnbt, block
     )
     cached = [layer for layer in layers if layer.kind is not AttentionKind.NONE]
@@ -472,16 +520,17 @@ def best_format(
     engine: str | None,
     settings: RunSettings | None,
     budget: Budget,
-    candidates: Iterable[QuantFormat | str] | None = None,
+    candidates: Iterable[str] | None = None,
 ) -> list[FormatOption]:
     """Every candidate format's fit, most bits per weight first; the first that fits is the pick.
 
+    ``candidates`` are format ids (default :func:`representative_formats`), each parsed once here.
     Candidates ``engine`` does not load, or that the format or engine refuses for this model, are
     left out. Bits are the model's actual average (quantization state and 16-bit tensors included).
     """
     options: list[tuple[float, str, FitResult]] = []
     for candidate in candidates if candidates is not None else representative_formats(engine):
-        fmt = parse_format(candidate) if isinstance(candidate, str) else candidate
+        fmt = parse_format(candidate)
         if engine and not get_engine(engine).loads(fmt):
             continue
         try:

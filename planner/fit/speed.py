@@ -24,7 +24,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from planner.engines.constants import Constant, model_shape
+from planner.engines.constants import Constant
+from planner.engines.shape import model_shape
 from planner.errors import PlannerError
 from planner.fit.budget import MAX_GPUS
 from planner.formats.base import QuantFormat, WeightsReport

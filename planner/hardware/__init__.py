@@ -1,10 +1,15 @@
-"""GPUs: the shipped catalog (``data/gpus.json``), size parsing, and the local GPUs through NVML.
+"""GPUs: the shipped catalog (``data/gpus.json``), size parsing, and this machine's GPUs.
 
-Pure core: no torch, no streamlit. ``pynvml`` is imported only inside
-:func:`read_live_gpus`, and only when no NVML module is passed in.
+Pure core: no torch, no streamlit. ``pynvml`` is imported only inside :func:`read_live_gpus`
+(NVIDIA), and only when no NVML module is passed in; :func:`read_machine` adds a Mac's GPU
+(``sysctl``), AMD GPUs and APUs (``amdsmi``, ``amd-smi``, ``rocm-smi``, sysfs) and Intel GPUs
+(``xpu-smi``), each read with fixed commands and never raising. Those readers load on first use
+(``read_machine``, ``MachineReport``, ``LiveDevice``, ``ReaderStatus``), keeping the CLI's start light.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from planner.hardware.errors import (
     AmbiguousGpuError,
@@ -33,9 +38,12 @@ __all__ = [
     "GpuCatalogError",
     "GpuProcess",
     "HardwareError",
+    "LiveDevice",
     "LiveGpu",
     "LiveReport",
+    "MachineReport",
     "MigDevice",
+    "ReaderStatus",
     "SizeError",
     "Support",
     "UnknownGpuError",
@@ -49,5 +57,25 @@ __all__ = [
     "match_gpu",
     "parse_size",
     "read_live_gpus",
+    "read_machine",
     "search_gpus",
 ]
+
+_LAZY = {
+    "LiveDevice": "planner.hardware.device",
+    "ReaderStatus": "planner.hardware.device",
+    "MachineReport": "planner.hardware.machine",
+    "read_machine": "planner.hardware.machine",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The machine readers, imported on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'planner.hardware' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

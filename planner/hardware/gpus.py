@@ -14,8 +14,15 @@ marked UNSURE where a figure could not be confirmed):
   FP16-accumulate rate, so an RTX 4090 is 165 TFLOPS here, not 330. ``fp8_tensor_flops``
   (FP32 accumulate) and ``int8_tensor_ops`` are dense too. ``None``: no such units, or no
   figure could be confirmed (see ``note``).
-- ``gpu_usable_bytes``: Apple silicon only, the GPU's default share of unified memory
-  (Metal's ``recommendedMaxWorkingSetSize``); see :data:`SUPPORT_RULES` and each row's note.
+- ``gpu_usable_bytes``: unified-memory rows only (Apple silicon, AMD Ryzen AI Max, NVIDIA GB10),
+  the most the GPU may allocate of the memory it shares with the CPU: Metal's default
+  ``recommendedMaxWorkingSetSize`` on a Mac, AMD's largest "Variable Graphics Memory" carve-out on
+  Strix Halo, the memory CUDA reports on GB10; each row's note says which.
+- ``os_reserve_bytes`` (optional, unified rows): memory the OS, firmware and desktop kept from
+  programs in a published reading on that machine (nominal memory less what was available),
+  which a plan leaves to them; ``os_reserve_source`` cites the reading.
+- ``nvml_names``: the device names the vendor's tools report (NVML for NVIDIA; amd-smi and
+  rocm-smi for AMD), matched exactly; several rows may share one (told apart by memory size).
 - ``supports``: engine and format support, derived from the rules in :data:`SUPPORT_RULES`
   (the tests check every row against them).
 """
@@ -42,16 +49,18 @@ MEMORY_BASES = ("nvml", "nominal")
 SUPPORT_RULES: dict[str, str] = {
     "fp8": (
         "hardware FP8 matrix units: NVIDIA compute capability 8.9 or newer (Ada, Hopper, Blackwell), "
-        "AMD CDNA 3 (MI300X/MI325X); none on RDNA 3, Intel Arc or Apple GPUs"
+        "AMD CDNA 3 and 4 (gfx942, gfx950) and RDNA 4 (gfx1200/gfx1201, FP8 WMMA in the RDNA 4 ISA); none on "
+        "RDNA 3 / 3.5, Intel Arc or Apple GPUs"
     ),
     "bitsandbytes": (
         "bitsandbytes 0.50 supports NVIDIA compute capability 6.0+ (LLM.int8() needs 7.5), AMD ROCm "
-        "(minimum gfx90a / gfx1100), Intel XPU and Apple silicon: "
-        "https://huggingface.co/docs/bitsandbytes/v0.50.0/installation"
+        "(gfx90a and newer CDNA, RDNA 3 / 3.5 / 4: its backends/cuda/ops.py picks kernels for gfx9, gfx11 and "
+        "gfx12), Intel XPU and Apple silicon: https://huggingface.co/docs/bitsandbytes/v0.50.0/installation"
     ),
     "vllm": (
         "vLLM needs NVIDIA compute capability 7.5+ (V100 support was dropped), AMD MI200 (gfx90a), MI300 "
-        "(gfx942) or Radeon RX 7900 (gfx1100), or an Intel Data Center / Arc GPU; Apple GPUs only through "
+        "(gfx942), MI350 (gfx950), Radeon RX 7900 (gfx1100/1101), Radeon RX 9000 (gfx1200/1201) or Ryzen AI "
+        "MAX / AI 300 (gfx1151/1150, ROCm 7.0.2+), or an Intel Data Center / Arc GPU; Apple GPUs only through "
         "the vLLM-Metal plugin: https://docs.vllm.ai/en/latest/getting_started/installation/gpu/ and "
         "https://docs.vllm.ai/en/v0.14.0/getting_started/installation/gpu/"
     ),
@@ -115,11 +124,26 @@ class Gpu:
     note: str | None
     aliases: tuple[str, ...] = ()
     nvml_names: tuple[str, ...] = ()
+    os_reserve_bytes: int | None = None
+    os_reserve_source: str | None = None
 
     @property
     def usable_bytes(self) -> int:
         """Memory a model may use by default: the GPU share of unified memory, else ``memory_bytes``."""
         return self.gpu_usable_bytes if self.gpu_usable_bytes is not None else self.memory_bytes
+
+    @property
+    def shared_bytes(self) -> int | None:
+        """Unified memory only: what the GPU and the CPU's programs share once the OS has its part."""
+        if not self.unified_memory:
+            return None
+        return self.memory_bytes - (self.os_reserve_bytes or 0)
+
+    @property
+    def plan_bytes(self) -> int:
+        """What a plan starts from: the GPU share, never more than the shared memory left after the OS."""
+        shared = self.shared_bytes
+        return self.usable_bytes if shared is None else min(self.usable_bytes, shared)
 
     @property
     def compute_capability_tuple(self) -> tuple[int, int] | None:
@@ -203,6 +227,18 @@ def _row(row: Any, position: int) -> Gpu:
     source = _get(row, "source", str, row_id)
     if "http" not in source:
         raise _fail(row_id, "'source' must cite at least one URL")
+    reserve = row.get("os_reserve_bytes")
+    reserve_source = row.get("os_reserve_source")
+    if reserve is not None and (
+        not unified
+        or isinstance(reserve, bool)
+        or not isinstance(reserve, int)
+        or not 0 < reserve < memory_bytes
+        or not (isinstance(reserve_source, str) and "http" in reserve_source)
+    ):
+        raise _fail(
+            row_id, "'os_reserve_bytes' is for unified rows: positive, below 'memory_bytes', with a source"
+        )
     fp16 = _positive(row, "fp16_tensor_flops", row_id, nullable=True)
     note = _get(row, "note", str, row_id, nullable=True)
     if fp16 is None and not note:
@@ -232,6 +268,8 @@ def _row(row: Any, position: int) -> Gpu:
         note=note,
         aliases=_strings(row, "aliases", row_id),
         nvml_names=_strings(row, "nvml_names", row_id),
+        os_reserve_bytes=reserve,
+        os_reserve_source=reserve_source if reserve is not None else None,
     )
 
 

@@ -3,16 +3,20 @@
 :func:`read_live_gpus` never raises: no package, no library, no driver, no device or an NVML
 failure all give a :class:`LiveReport` with ``available=False`` and a ``reason`` fit to show.
 Single queries a GPU does not support (``NVMLError_NotSupported``, no permission) leave that
-field ``None``. NVML creates no CUDA context, unlike ``torch.cuda.mem_get_info()``.
+field ``None``. Any other exception a broken binding or library raises (``OSError`` from the
+shared library, ``UnicodeDecodeError`` from pynvml's name decoding, ``AttributeError``), from
+``nvmlInit``, any query or ``nvmlShutdown``, is caught the same way and named in a warning or the
+reason. Memory figures that contradict each other (free above total, used + free + reserved
+above total) are refused: the fields are ``None`` and a warning says why. NVML creates no CUDA
+context, unlike ``torch.cuda.mem_get_info()``.
 
 The NVML module is a parameter so tests pass a fake; it needs only the calls used here.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
@@ -30,6 +34,9 @@ _MEMORY_V2 = 0x02000028
 # NOTE: NVML_VALUE_NOT_AVAILABLE for a 64-bit field is (unsigned long long)-1; pynvml turns it
 # into None for the _v3 process calls only, so both forms are handled.
 _VALUE_NOT_AVAILABLE = 2**64 - 1
+#: NVML reports bytes; totals add up exactly (v1: free + used = total; v2: free + used + reserved =
+#: total). One MiB of slack covers drivers that round; beyond it the reading is refused.
+_SUM_SLACK = 1 << 20
 
 NO_GPU = "no NVIDIA GPU detected"
 
@@ -143,7 +150,22 @@ def _text(value: Any) -> str | None:
         return None
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
-    return str(value)
+    if isinstance(value, str):
+        return value
+    try:
+        return str(value)
+    except Exception:  # a broken binding's object with a failing __str__
+        return None
+
+
+def _failure(exc: BaseException) -> str:
+    """``OSError: libnvidia-ml.so.1: cannot open shared object file`` (type and message, capped)."""
+    try:
+        message = str(exc)
+    except Exception:
+        message = ""
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return text[:200]
 
 
 def _bytes(value: Any) -> int | None:
@@ -153,7 +175,11 @@ def _bytes(value: Any) -> int | None:
 
 
 class _Reader:
-    """One NVML session: every call goes through :meth:`call`, which turns NVML errors into None."""
+    """One NVML session: every call goes through :meth:`call`, which turns any exception into None.
+
+    NVML errors (not supported, no permission, not found) are expected and silent; any other
+    exception (a broken library or binding) is noted once per call name in :attr:`warnings`.
+    """
 
     def __init__(self, nvml: Any) -> None:
         self.nvml = nvml
@@ -163,14 +189,28 @@ class _Reader:
             if isinstance(e, type) and issubclass(e, BaseException)
         )
         self.warnings: list[str] = []
+        self._broken: set[str] = set()
+
+    def note_broken(self, name: str, exc: BaseException) -> None:
+        """Record an exception that is not an NVML error (once per call name)."""
+        if name not in self._broken:
+            self._broken.add(name)
+            self.warnings.append(f"NVML call {name} failed ({_failure(exc)}); that figure is left empty")
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        fn: Callable[..., Any] | None = getattr(self.nvml, name, None)
-        if fn is None:
+        try:
+            fn: Callable[..., Any] | None = getattr(self.nvml, name, None)
+        except Exception as exc:
+            self.note_broken(name, exc)
+            return None
+        if not callable(fn):
             return None
         try:
             return fn(*args, **kwargs)
         except self.errors:
+            return None
+        except Exception as exc:
+            self.note_broken(name, exc)
             return None
 
     def error_code(self, exc: BaseException) -> int | None:
@@ -180,8 +220,9 @@ class _Reader:
     def memory(self, handle: Any) -> tuple[Any, int | None]:
         """(memory struct, version) using v2 where the driver has it, else v1."""
         nvml = self.nvml
-        fn = getattr(nvml, "nvmlDeviceGetMemoryInfo", None)
-        if fn is None:
+        name = "nvmlDeviceGetMemoryInfo"
+        fn = getattr(nvml, name, None)
+        if not callable(fn):
             return None, None
         version = getattr(nvml, "nvmlMemory_v2", _MEMORY_V2)
         try:
@@ -196,9 +237,14 @@ class _Reader:
             }
             if self.error_code(exc) not in fallback:
                 return None, None
+        except Exception as exc:  # a broken v2 binding: the v1 call may still work
+            self.note_broken(f"{name} (v2)", exc)
         try:
             return fn(handle), 1
         except self.errors:
+            return None, None
+        except Exception as exc:
+            self.note_broken(name, exc)
             return None, None
 
     def processes(self, handle: Any) -> tuple[GpuProcess, ...]:
@@ -225,8 +271,9 @@ class _Reader:
         # binding is newer than the driver, so the versioned calls are tried first, newest first.
         not_found = _code(self.nvml, "NVML_ERROR_FUNCTION_NOT_FOUND", _FUNCTION_NOT_FOUND)
         for suffix in ("_v3", "_v2", ""):
-            fn = getattr(self.nvml, f"nvmlDeviceGet{kind}RunningProcesses{suffix}", None)
-            if fn is None:
+            name = f"nvmlDeviceGet{kind}RunningProcesses{suffix}"
+            fn = getattr(self.nvml, name, None)
+            if not callable(fn):
                 continue
             try:
                 return list(fn(handle))
@@ -234,7 +281,35 @@ class _Reader:
                 if self.error_code(exc) == not_found or type(exc).__name__ == "NVMLLibraryMismatchError":
                     continue
                 return None
+            except Exception as exc:
+                self.note_broken(name, exc)
+                return None
         return None
+
+    def checked_memory(self, mem: Any, version: int | None, what: str) -> tuple[int | None, ...]:
+        """(total, free, used, reserved) from a memory struct, or all ``None`` when they contradict.
+
+        Refused: free or used above total, or free + used (+ reserved with v2) above total by more
+        than :data:`_SUM_SLACK` (v1's ``used`` already holds the reserved memory).
+        """
+        total = _bytes(getattr(mem, "total", None))
+        free = _bytes(getattr(mem, "free", None))
+        used = _bytes(getattr(mem, "used", None))
+        reserved = _bytes(getattr(mem, "reserved", None)) if version == 2 else None
+        if total is None:
+            return None, None, None, None
+        problem = None
+        if free is not None and free > total:
+            problem = f"free {free:,} bytes is above total {total:,}"
+        elif used is not None and used > total:
+            problem = f"used {used:,} bytes is above total {total:,}"
+        elif free is not None and used is not None and free + used + (reserved or 0) > total + _SUM_SLACK:
+            parts = "free + used" + (" + reserved" if reserved else "")
+            problem = f"{parts} = {free + used + (reserved or 0):,} bytes is above total {total:,}"
+        if problem:
+            self.warnings.append(f"{what}: NVML's memory figures contradict each other ({problem}); refused")
+            return None, None, None, None
+        return total, free, used, reserved
 
     def mig_devices(self, handle: Any) -> tuple[MigDevice, ...]:
         count = self.call("nvmlDeviceGetMaxMigDeviceCount", handle)
@@ -245,16 +320,17 @@ class _Reader:
             mig = self.call("nvmlDeviceGetMigDeviceHandleByIndex", handle, k)
             if mig is None:
                 continue  # an empty slot answers NVML_ERROR_NOT_FOUND
-            mem, _ = self.memory(mig)
+            mem, version = self.memory(mig)
+            total, free, used, reserved = self.checked_memory(mem, version, f"MIG {k}")
             devices.append(
                 MigDevice(
                     index=k,
                     name=_text(self.call("nvmlDeviceGetName", mig)),
                     uuid=_text(self.call("nvmlDeviceGetUUID", mig)),
-                    total_bytes=_bytes(getattr(mem, "total", None)),
-                    free_bytes=_bytes(getattr(mem, "free", None)),
-                    used_bytes=_bytes(getattr(mem, "used", None)),
-                    reserved_bytes=_bytes(getattr(mem, "reserved", None)),
+                    total_bytes=total,
+                    free_bytes=free,
+                    used_bytes=used,
+                    reserved_bytes=reserved,
                 )
             )
         return tuple(devices)
@@ -266,7 +342,7 @@ class _Reader:
             return None
         name = _text(self.call("nvmlDeviceGetName", handle))
         mem, version = self.memory(handle)
-        total = _bytes(getattr(mem, "total", None))
+        total, free, used, reserved = self.checked_memory(mem, version, f"GPU {index} ({name or '?'})")
         cc = self.call("nvmlDeviceGetCudaComputeCapability", handle)
         mig_mode = self.call("nvmlDeviceGetMigMode", handle)
         mig_enabled = None
@@ -279,10 +355,10 @@ class _Reader:
             name=name,
             uuid=_text(self.call("nvmlDeviceGetUUID", handle)),
             total_bytes=total,
-            free_bytes=_bytes(getattr(mem, "free", None)),
-            used_bytes=_bytes(getattr(mem, "used", None)),
-            reserved_bytes=_bytes(getattr(mem, "reserved", None)) if version == 2 else None,
-            memory_info_version=version if mem is not None else None,
+            free_bytes=free,
+            used_bytes=used,
+            reserved_bytes=reserved,
+            memory_info_version=version if total is not None else None,
             compute_capability=f"{cc[0]}.{cc[1]}" if isinstance(cc, (list, tuple)) and len(cc) == 2 else None,
             memory_bus_width_bits=bus if isinstance(bus, int) and bus > 0 else None,
             max_memory_clock_mhz=clock if isinstance(clock, int) and clock > 0 else None,
@@ -296,13 +372,13 @@ class _Reader:
 def _import_pynvml() -> ModuleType | None:
     try:
         import pynvml
-    except ImportError:
+    except Exception:  # ImportError, or a broken install failing at import time
         return None
     return pynvml
 
 
 def _cuda_version(value: Any) -> str | None:
-    if not isinstance(value, int) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         return None
     return f"{value // 1000}.{value % 1000 // 10}"
 
@@ -313,48 +389,82 @@ def _init_failure(nvml: Any, exc: BaseException) -> str:
         return f"{NO_GPU}: NVML library not found (is the NVIDIA driver installed?)"
     if code == _code(nvml, "NVML_ERROR_DRIVER_NOT_LOADED", _DRIVER_NOT_LOADED):
         return f"{NO_GPU}: the NVIDIA driver is not loaded"
-    return f"{NO_GPU}: NVML failed to start ({exc})"
+    return f"{NO_GPU}: NVML failed to start ({_failure(exc)})"
 
 
 def read_live_gpus(nvml: Any = None) -> LiveReport:
     """Every local NVIDIA GPU through NVML; ``nvml`` defaults to the ``pynvml`` module.
 
-    Never raises for a missing package, library, driver or device, nor for NVML errors.
+    Never raises (short of ``KeyboardInterrupt``): a missing package, library, driver or device,
+    an NVML error or any other exception from the binding gives ``available=False`` with a reason,
+    or a warning when only one figure or the shutdown failed.
     """
     if nvml is None:
         nvml = _import_pynvml()
         if nvml is None:
             return _unavailable(f"{NO_GPU}: the nvidia-ml-py package (module pynvml) is not installed")
-    reader = _Reader(nvml)
-    init = getattr(nvml, "nvmlInit", None)
-    get_count = getattr(nvml, "nvmlDeviceGetCount", None)
+    try:
+        reader = _Reader(nvml)
+        init = getattr(nvml, "nvmlInit", None)
+        get_count = getattr(nvml, "nvmlDeviceGetCount", None)
+    except Exception as exc:
+        return _unavailable(f"{NO_GPU}: the NVML module is unusable ({_failure(exc)})")
     if not reader.errors or not callable(init) or not callable(get_count):
         return _unavailable(f"{NO_GPU}: the NVML module lacks nvmlInit, nvmlDeviceGetCount or NVMLError")
     try:
         init()
     except reader.errors as exc:
         return _unavailable(_init_failure(nvml, exc))
+    except Exception as exc:
+        return _unavailable(_init_failure(nvml, exc))
     try:
+        report = _read_started(reader, get_count)
+    except Exception as exc:  # a bug or a binding failing outside any single call
+        report = _unavailable(f"{NO_GPU}: NVML could not be read ({_failure(exc)})")
+    shutdown_warning = _shutdown(nvml, reader)
+    if shutdown_warning:
+        report = replace(report, warnings=(*report.warnings, shutdown_warning))
+    return report
+
+
+def _read_started(reader: _Reader, get_count: Callable[[], Any]) -> LiveReport:
+    """The devices of an initialised NVML session."""
+    try:
+        count = get_count()
+    except Exception as exc:
+        return _unavailable(f"{NO_GPU}: NVML could not count devices ({_failure(exc)})")
+    if isinstance(count, bool) or not isinstance(count, int) or count <= 0:
+        return _unavailable(f"{NO_GPU}: the driver is loaded but reports no devices")
+    gpus = []
+    for i in range(count):
         try:
-            count = get_count()
-        except reader.errors as exc:
-            return _unavailable(f"{NO_GPU}: NVML could not count devices ({exc})")
-        if not isinstance(count, int) or count <= 0:
-            return _unavailable(f"{NO_GPU}: the driver is loaded but reports no devices")
-        gpus = tuple(g for g in (reader.gpu(i) for i in range(count)) if g is not None)
-        cuda = reader.call("nvmlSystemGetCudaDriverVersion_v2")
-        if cuda is None:
-            cuda = reader.call("nvmlSystemGetCudaDriverVersion")
-        return LiveReport(
-            available=bool(gpus),
-            reason=None if gpus else f"{NO_GPU}: NVML listed {count} device(s) but none could be read",
-            driver_version=_text(reader.call("nvmlSystemGetDriverVersion")),
-            cuda_driver_version=_cuda_version(cuda),
-            gpus=gpus,
-            warnings=tuple(reader.warnings),
-        )
-    finally:
+            gpu = reader.gpu(i)
+        except Exception as exc:
+            reader.warnings.append(f"GPU {i}: could not be read ({_failure(exc)}); skipped")
+            continue
+        if gpu is not None:
+            gpus.append(gpu)
+    cuda = reader.call("nvmlSystemGetCudaDriverVersion_v2")
+    if cuda is None:
+        cuda = reader.call("nvmlSystemGetCudaDriverVersion")
+    return LiveReport(
+        available=bool(gpus),
+        reason=None if gpus else f"{NO_GPU}: NVML listed {count} device(s) but none could be read",
+        driver_version=_text(reader.call("nvmlSystemGetDriverVersion")),
+        cuda_driver_version=_cuda_version(cuda),
+        gpus=tuple(gpus),
+        warnings=tuple(reader.warnings),
+    )
+
+
+def _shutdown(nvml: Any, reader: _Reader) -> str | None:
+    """Call ``nvmlShutdown``; a warning (never an exception) when it fails other than with an NVML error."""
+    try:
         shutdown = getattr(nvml, "nvmlShutdown", None)
         if callable(shutdown):
-            with contextlib.suppress(*reader.errors):
-                shutdown()
+            shutdown()
+    except reader.errors:
+        return None
+    except Exception as exc:
+        return f"nvmlShutdown failed ({_failure(exc)}); the readings above are unaffected"
+    return None

@@ -1,7 +1,8 @@
-"""Memory sizes: parse what people type, print GiB the way the planner shows it.
+"""Memory sizes, the one units module: the unit constants, parsing what people type, every byte formatter.
 
 Decimal and binary units are kept apart exactly: ``24GB`` is 24 * 10**9 bytes,
-``24GiB`` is 24 * 2**30 bytes. A bare number is bytes.
+``24GiB`` is 24 * 2**30 bytes. A bare number is bytes. Nothing else in the project defines
+GiB or formats bytes: it imports them from here.
 """
 
 from __future__ import annotations
@@ -94,6 +95,20 @@ def _checked(value: int, text: str) -> int:
 def format_gib(n_bytes: int, digits: int = 2) -> str:
     """``n_bytes`` in GiB with ``digits`` decimals: ``format_gib(25769803776) == '24.00 GiB'``."""
     return f"{n_bytes / GIB:.{digits}f} GiB"
+
+
+def to_gib(n_bytes: int | None) -> float | None:
+    """``n_bytes`` as a float number of GiB for tables and charts (``None`` stays ``None``)."""
+    return None if n_bytes is None else n_bytes / GIB
+
+
+def format_short(n_bytes: int) -> str:
+    """Bytes as a short MiB/GiB string for derivation rules: ``'4.00 GiB'``, ``'512 MiB'``, ``'1.50 MiB'``, ``'1,024 B'``."""
+    if n_bytes >= GIB:
+        return f"{n_bytes / GIB:.2f} GiB"
+    if n_bytes >= MIB:
+        return f"{n_bytes / MIB:.2f} MiB".replace(".00 MiB", " MiB")
+    return f"{n_bytes:,} B"
 
 
 def format_gb(n_bytes: int, digits: int = 2) -> str:

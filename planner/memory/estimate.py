@@ -11,12 +11,9 @@ from typing import Any
 
 from planner.errors import PlannerError
 from planner.formats.base import QuantFormat, WeightsReport
+from planner.limits import DEFAULT_CONTEXT, MAX_BATCH, MAX_CONTEXT
 from planner.memory.figure import Figure
 from planner.model.spec import ModelSpec
-
-#: Bounds that keep every figure meaningful (and refuse absurd input with a clear message).
-MAX_CONTEXT = 1 << 24  # 16M tokens
-MAX_BATCH = 1 << 16
 
 
 class SettingsError(PlannerError):
@@ -27,7 +24,7 @@ class SettingsError(PlannerError):
 class RunSettings:
     """How the model is run. ``None`` means the engine's own default."""
 
-    context: int = 4096  # tokens per sequence (prompt + generated)
+    context: int = DEFAULT_CONTEXT  # tokens per sequence (prompt + generated)
     batch: int = 1  # concurrent sequences
     kv_dtype_k: str = "auto"  # KV cache type of keys ("auto": the engine's default for the model)
     kv_dtype_v: str = "auto"

@@ -103,8 +103,31 @@ def _from_template(tpl: Mapping[str, Any], root: dict[str, Any], name: str) -> M
 
 
 def model_from_bytes(data: bytes, name: str = "uploaded config.json") -> ModelSpec:
-    """Parse an uploaded ``config.json`` and describe its model (or raise :class:`ConfigError`)."""
-    return model_from_config(parse_config_bytes(data), name)
+    """Parse an uploaded ``config.json`` and describe its model (or raise :class:`ConfigError`).
+
+    A file from the planner's own catalog (``data/models/*.json``: the config under ``config``,
+    beside ``id`` and ``reference``) is read too, as that model. Errors name the file.
+    """
+    raw = parse_config_bytes(data)
+    if _is_catalog_entry(raw):
+        name, raw = raw["id"], raw["config"]
+    try:
+        return model_from_config(raw, name)
+    except ConfigError as exc:
+        if name != "uploaded config.json" and not str(exc).startswith(name):
+            exc.args = (f"{name}: {exc}", *exc.args[1:])
+        raise
+
+
+def _is_catalog_entry(raw: Any) -> bool:
+    """Whether ``raw`` is a catalog file (``data/models/README.md``) rather than a bare config."""
+    return (
+        isinstance(raw, Mapping)
+        and "model_type" not in raw
+        and isinstance(raw.get("config"), Mapping)
+        and isinstance(raw.get("id"), str)
+        and len(raw["id"]) <= 200
+    )
 
 
 def _text_view(root: dict[str, Any], model_type: str | None) -> ConfigView:

@@ -228,6 +228,11 @@ def _as_int(name: str, value: Any, minimum: int, maximum: int) -> int:
     if isinstance(value, float):
         if not math.isfinite(value) or not value.is_integer():
             raise InvalidFieldError(name, f"must be an integer, not {value!r}")
+        # NOTE: out-of-range floats are named as written: int(1e308) would print 309 digits
+        if value < minimum:
+            raise InvalidFieldError(name, f"is {value:.3g}; it must be at least {minimum}")
+        if value > maximum:
+            raise InvalidFieldError(name, f"is {value:.3g}; the planner accepts at most {maximum:,}")
         value = int(value)
     if not isinstance(value, int):
         raise InvalidFieldError(name, f"must be an integer, not {value!r:.40}")

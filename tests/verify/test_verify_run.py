@@ -6,8 +6,9 @@ from verify import run as run_mod
 from verify.backends import backend_for
 from verify.build import build_random
 from verify.config import RunConfig
+from verify.meta_count import transformers_parameter_count
 from verify.probe import HostProbe
-from verify.source import resolve
+from verify.source import build_config, resolve
 
 torch = pytest.importorskip("torch")
 MiB = 1 << 20
@@ -49,10 +50,12 @@ def test_cuda_protocol_arithmetic():
     assert (status, reason, notes) == ("ok", None, [])
     assert m.nvml_baseline == 100 * MiB and m.cuda_context == 500 * MiB
     assert m.weights == 1000 * MiB  # memory_allocated growth over the build
-    assert m.weights_tensor_bytes > 0
+    # the tiny Qwen3 in bf16: 2 B for each parameter transformers' meta-device build counts
+    assert m.weights_tensor_bytes == 2 * transformers_parameter_count(build_config(source, tiny=True))
     assert m.peak_allocated == 3000 * MiB and m.reserved == 3500 * MiB
     assert m.process_total == 4900 * MiB and m.overhead == 1900 * MiB
-    assert m.kv_cache > 0 and m.generated_tokens == 3
+    # DynamicCache after the 16-token prefill of 2 sequences: 2 layers x 2 KV heads x 64 x (K + V) x 2 B
+    assert m.kv_cache == 2 * 16 * 2 * 2 * 64 * 2 * 2 and m.generated_tokens == 3
 
 
 def test_out_of_memory_is_a_result(monkeypatch):

@@ -22,18 +22,13 @@ from planner.fit.bit_widths import (
     quality_text,
 )
 from planner.formats import parse_format
-from planner.hardware.units import GIB, format_gib
+from planner.hardware.units import format_gib, to_gib
 from ui.budget import plan_budget
 from ui.charts import bits_figure
 from ui.markdown import escape
 from ui.sidebar import current_plan, planned_model, planned_settings
 
 GIB_COLUMN = st.column_config.NumberColumn(format="%.2f")
-
-
-def gib(n: int) -> float:
-    """Bytes to GiB for display."""
-    return n / GIB
 
 
 def fits_text(row: BitWidthRow) -> str:
@@ -99,16 +94,16 @@ else:
                 "format": r.format_id + (" *" if r.format_id == selected else ""),
                 "engine": r.estimate.engine,
                 "bits/weight": r.bits_per_weight,
-                "total GiB": gib(r.estimate.total),
+                "total GiB": to_gib(r.estimate.total),
                 "fits": fits_text(r),
-                "headroom GiB": gib(r.fit.headroom_bytes),
+                "headroom GiB": to_gib(r.fit.headroom_bytes),
                 "accuracy kept": "-" if r.retention.value is None else f"{r.retention.value:.1%}",
                 "quality evidence": rec["quality_evidence"],
                 "decode tok/s (est.)": "-" if r.speed is None else f"{r.speed.decode_tokens_per_s:,.1f}",
-                "weights GiB": gib(r.estimate.weights.bytes),
-                "KV cache GiB": gib(r.estimate.kv_cache.bytes),
-                "activations GiB": gib(r.estimate.activations.bytes),
-                "overhead GiB": gib(r.estimate.overhead.bytes),
+                "weights GiB": to_gib(r.estimate.weights.bytes),
+                "KV cache GiB": to_gib(r.estimate.kv_cache.bytes),
+                "activations GiB": to_gib(r.estimate.activations.bytes),
+                "overhead GiB": to_gib(r.estimate.overhead.bytes),
                 "quality source": "; ".join(title for title, _ in quality_sources(r.retention)) or "-",
             }
             for r, rec in ((r, r.record()) for r in table.rows)

@@ -12,9 +12,10 @@ from planner.engines import default_engine, engine_ids, get_engine
 from planner.fit import Budget
 from planner.fit.context import ContextCurve, cache_shapes, context_curve, context_explanation, growth_notes
 from planner.formats import format_ids, parse_format
+from planner.hardware.units import GIB
 from planner.memory.estimate import RunSettings
 from ui.budget import plan_budget
-from ui.charts import GIB, context_figure
+from ui.charts import context_figure
 from ui.sidebar import current_plan, planned_model, planned_settings
 
 #: At most this many formats and KV types each (up to 16 curves keep the chart readable).
@@ -30,7 +31,7 @@ def _curve(
     spec: ModelSpec, format_id: str, engine: str | None, settings: RunSettings, budget: Budget
 ) -> ContextCurve:
     """One curve, kept for the session's reruns (every argument is a frozen value; results are immutable)."""
-    return context_curve(spec, format_id, engine, settings, budget)
+    return context_curve(spec, parse_format(format_id), engine, settings, budget)
 
 
 plan = current_plan()

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from planner import PlannerError
-from planner.hardware.units import GIB, format_gib
+from planner.hardware.units import format_gib, to_gib
 from planner.recommend import (
     BENCHMARKS,
     DEFAULT_BENCHMARK,
@@ -28,11 +28,6 @@ from ui.sidebar import current_plan, planned_settings
 
 GIB_COLUMN = st.column_config.NumberColumn(format="%.2f")
 BEST_STYLE = "background-color: rgba(47, 111, 79, 0.25); font-weight: bold"
-
-
-def gib(n: int) -> float:
-    """Bytes to GiB for display."""
-    return n / GIB
 
 
 def label(c: Candidate) -> str:
@@ -61,9 +56,9 @@ def table(result: Recommendation, with_unranked: bool) -> pd.DataFrame:
                 "expected high": q.expected_high,
                 "score": None if q.score is None else q.score.value,
                 "retention %": None if q.retention_used is None else 100 * q.retention_used,
-                "needs GiB": gib(c.fit.required_bytes),
-                "usable GiB": gib(c.fit.usable_bytes),
-                "headroom GiB": gib(c.fit.headroom_bytes),
+                "needs GiB": to_gib(c.fit.required_bytes),
+                "usable GiB": to_gib(c.fit.usable_bytes),
+                "headroom GiB": to_gib(c.fit.headroom_bytes),
                 "decode tok/s": None if c.speed is None else c.speed.decode_tokens_per_s,
                 "why unranked": q.reason,
             }
@@ -226,7 +221,7 @@ st.dataframe(
                 "model": "—" if p.pick is None else p.pick.model_id,
                 "format": "—" if p.pick is None else p.pick.format_id,
                 "expected": None if p.pick is None else p.pick.quality.expected,
-                "needs GiB": None if p.pick is None else gib(p.pick.fit.required_bytes),
+                "needs GiB": None if p.pick is None else to_gib(p.pick.fit.required_bytes),
                 "fitting pairs": p.fitting,
                 "note": p.note,
             }

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from planner.errors import InvalidFieldError
+from planner.hardware.units import MIB
 from planner.model.architectures import register
 from planner.model.architectures.common import add_embeddings, attention_layer, num_layers
 from planner.model.builder import SpecBuilder
@@ -68,7 +69,7 @@ def build_gpt_bigcode(cfg: ConfigView, name: str, root: dict[str, Any]) -> Model
 
     b.note(
         f"learned absolute positions: the model cannot attend beyond {positions:,} tokens; transformers "
-        f"also allocates a {positions:,}x{positions:,} boolean causal mask ({positions * positions / 2**20:,.0f} MiB), "
+        f"also allocates a {positions:,}x{positions:,} boolean causal mask ({positions * positions / MIB:,.0f} MiB), "
         "a buffer that is not in the checkpoint"
     )
     return b.build(name=name, hidden_size=hidden, vocab_size=vocab, tied_embeddings=tied)

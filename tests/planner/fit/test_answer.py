@@ -39,9 +39,14 @@ def test_answer_for_a_plan_that_fits():
     _, answer = _answer(LLAMA, "q4_k_m", budget, context=8192)
     assert answer.fit.fits and answer.offload is None and answer.offload_speed is None
     assert answer.fit.headroom_bytes == answer.fit.usable_bytes - answer.fit.required_bytes > 0
-    assert answer.speed is not None and answer.speed.decode_tokens_per_s > 0
+    # XiongjieDai/GPU-Benchmarks-on-LLM-Inference (llama-bench): Meta-Llama-3-8B Q4_K_M on an RTX 4090
+    # decodes 110.66 tokens/s at 4,096 tokens of context; the plan's band holds it
+    speed = answer.speed
+    assert speed is not None and speed.decode_tokens_per_s_low <= 110.66 <= speed.decode_tokens_per_s_high
     spec = load_catalog()[LLAMA].spec()
-    assert answer.max_context == max_context(spec, "q4_k_m", "llama.cpp", RunSettings(context=8192), budget)
+    assert answer.max_context == max_context(
+        spec, parse_format("q4_k_m"), "llama.cpp", RunSettings(context=8192), budget
+    )
 
 
 def test_llamacpp_plan_that_does_not_fit_gets_an_offload_plan_with_its_speed():

@@ -16,6 +16,7 @@ from planner.fit.bit_widths import (
     quality_sources,
     quality_text,
 )
+from planner.formats import parse_format
 from planner.memory.estimate import RunSettings
 from planner.quality import retention
 
@@ -43,7 +44,7 @@ def test_each_row_is_the_planners_fit_and_retention(llama):
     settings = RunSettings(context=4096)
     table = bit_width_table(llama, None, settings, budget)
     for row in table.rows:
-        direct = fits(llama, row.format_id, None, settings, budget)
+        direct = fits(llama, parse_format(row.format_id), None, settings, budget)
         assert (row.fit.required_bytes, row.fit.headroom_bytes) == (
             direct.required_bytes,
             direct.headroom_bytes,

@@ -74,7 +74,7 @@ def test_catalog_gpu_uses_the_nvml_total_and_keeps_the_gpu():
     assert budget.count == 2 and budget.source == "catalog"
     assert budget.capacity_bytes == 2 * card.memory_bytes == 2 * 24564 * MIB
     assert budget.gpu is card
-    assert budget.names == (card.name, card.name)
+    assert budget.names == (f"GPU 0: {card.name}", f"GPU 1: {card.name}")  # numbered as NVML numbers them
     assert "2 x NVIDIA GeForce RTX 4090" in budget.label
 
 
@@ -222,3 +222,9 @@ def test_vllm_charges_everything_but_the_cuda_context():
     assert charged_bytes(est) == est.total - est.overhead.parts["cuda_context"]
     other = estimate(spec, parse_format("bf16"), "transformers", RunSettings())
     assert charged_bytes(other) == other.total
+
+
+def test_live_free_above_total_is_refused_with_the_reason():
+    with pytest.raises(FitError, match=r"contradict each other \(free .* is above total") as caught:
+        budget_from_live(nvml=FakeNvml([gpu_4090(30 * GIB)]))
+    assert "none reported its memory" in str(caught.value)

@@ -62,7 +62,7 @@ def test_grid_refuses_absurd_caps(cap):
 def test_curve_points_are_the_engine_estimates_and_grow():
     spec = spec_of(LLAMA)
     budget = budget_from_gpu("rtx-4090")
-    curve = context_curve(spec, "bf16", None, kv_settings(context=8192), budget)
+    curve = context_curve(spec, parse_format("bf16"), None, kv_settings(context=8192), budget)
     assert curve.engine == "transformers" and curve.kv_dtype == "bf16"
     contexts = [c for c, _ in curve.points]
     assert contexts == sorted(contexts) and contexts[0] == 512
@@ -78,8 +78,8 @@ def test_curve_points_are_the_engine_estimates_and_grow():
 def test_the_mark_is_the_solver_boundary_and_lies_on_the_curve():
     spec = spec_of(LLAMA)
     budget = budget_from_gpu("rtx-4090")
-    curve = context_curve(spec, "bf16", None, kv_settings(), budget)
-    limit = max_context(spec, "bf16", None, kv_settings(), budget)
+    curve = context_curve(spec, parse_format("bf16"), None, kv_settings(), budget)
+    limit = max_context(spec, parse_format("bf16"), None, kv_settings(), budget)
     assert curve.max_context == limit.value and not limit.capped
     points = dict(curve.points)
     assert points[curve.max_context] <= curve.limit_total_bytes
@@ -90,25 +90,27 @@ def test_the_mark_is_the_solver_boundary_and_lies_on_the_curve():
 def test_limit_line_per_engine():
     spec = spec_of(LLAMA)
     budget = budget_from_size("24GiB")
-    transformers = context_curve(spec, "bnb-nf4", "transformers", kv_settings(), budget)
+    transformers = context_curve(spec, parse_format("bnb-nf4"), "transformers", kv_settings(), budget)
     assert transformers.limit_total_bytes == 24 * GIB  # no margin
-    llamacpp = context_curve(spec, "q4_k_m", None, kv_settings(), budget)
+    llamacpp = context_curve(spec, parse_format("q4_k_m"), None, kv_settings(), budget)
     assert llamacpp.limit_total_bytes == 24 * GIB - 1024 * MIB  # --fit-target
-    vllm = context_curve(spec, "awq-int4", "vllm", kv_settings(), budget)
+    vllm = context_curve(spec, parse_format("awq-int4"), "vllm", kv_settings(), budget)
     pool = int(24 * GIB * 0.9)
     assert vllm.limit_total_bytes == pool + constant("cuda_context_mib").bytes
 
 
 def test_a_model_that_fits_to_its_own_limit_is_capped():
     spec = spec_of(LLAMA)
-    curve = context_curve(spec, "q4_k_m", None, kv_settings("q4_0"), budget_from_gpu("h100-sxm"))
+    curve = context_curve(
+        spec, parse_format("q4_k_m"), None, kv_settings("q4_0"), budget_from_gpu("h100-sxm")
+    )
     assert curve.limit.capped and curve.max_context == spec.max_position_embeddings
     assert curve.points[-1][0] == spec.max_position_embeddings
 
 
 def test_nothing_fits_gives_no_mark_but_still_a_curve():
     spec = spec_of(LLAMA)
-    curve = context_curve(spec, "bf16", None, kv_settings(), budget_from_size("8GiB"))
+    curve = context_curve(spec, parse_format("bf16"), None, kv_settings(), budget_from_size("8GiB"))
     assert curve.max_context is None
     assert len(curve.points) == len(context_grid(spec.max_position_embeddings))
 
@@ -117,8 +119,8 @@ def test_custom_contexts_and_quantized_cache_lower_the_kv_part():
     spec = spec_of(LLAMA)
     budget = budget_from_size("12GiB")
     grid = (1024, 4096, 16384)
-    f16 = context_curve(spec, "q4_k_m", None, kv_settings("f16"), budget, contexts=grid)
-    q8 = context_curve(spec, "q4_k_m", None, kv_settings("q8_0"), budget, contexts=grid)
+    f16 = context_curve(spec, parse_format("q4_k_m"), None, kv_settings("f16"), budget, contexts=grid)
+    q8 = context_curve(spec, parse_format("q4_k_m"), None, kv_settings("q8_0"), budget, contexts=grid)
     assert {c for c, _ in f16.points} == {*grid, f16.max_context}
     a, b = dict(f16.kv_points), dict(q8.kv_points)
     for c in grid:
@@ -132,7 +134,7 @@ def test_custom_contexts_and_quantized_cache_lower_the_kv_part():
 )
 def test_refused_combinations_raise_settings_errors(fmt, engine, kv):
     with pytest.raises(SettingsError):
-        context_curve(spec_of(LLAMA), fmt, engine, kv_settings(kv), budget_from_gpu("rtx-4090"))
+        context_curve(spec_of(LLAMA), parse_format(fmt), engine, kv_settings(kv), budget_from_gpu("rtx-4090"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,7 +191,9 @@ def test_linear_layers_hold_a_fixed_state_per_sequence():
     one = {s.kind: s for s in cache_shapes(_est(JAMBA, "bf16", "transformers"))}
     four = {s.kind: s for s in cache_shapes(_est(JAMBA, "bf16", "transformers", batch=4))}
     linear = one[AttentionKind.LINEAR]
-    assert linear.bytes_per_token == 0 and linear.fixed_bytes > 0
+    # Jamba-v0.1: 28 Mamba layers, mamba_expand 2 x hidden 4096 = d_inner 8192, d_conv 4, d_state 16;
+    # transformers keeps the conv window [8192, 4] in bf16 and the SSM state [8192, 16] in fp32
+    assert linear.bytes_per_token == 0 and linear.fixed_bytes == 28 * (8192 * 4 * 2 + 8192 * 16 * 4)
     assert four[AttentionKind.LINEAR].fixed_bytes == linear.fixed_bytes  # per sequence
     longer = {s.kind: s for s in cache_shapes(_est(JAMBA, "bf16", "transformers", context=65536))}
     assert longer[AttentionKind.LINEAR].fixed_bytes == linear.fixed_bytes
@@ -249,12 +253,12 @@ def test_vllm_explains_its_blocks():
 
 def test_growth_outside_the_cache_is_named_with_both_amounts():
     budget = budget_from_gpu("h100-sxm")
-    jamba = context_curve(spec_of(JAMBA), "bf16", None, kv_settings(), budget)
+    jamba = context_curve(spec_of(JAMBA), parse_format("bf16"), None, kv_settings(), budget)
     (line,) = growth_notes([jamba])
     kv_growth = jamba.kv_points[-1][1] - jamba.kv_points[0][1]
     other = jamba.points[-1][1] - jamba.points[0][1] - kv_growth
     assert other > kv_growth and other >= NOTABLE_GROWTH
     assert "from 512 to 262,144 tokens" in line and "one forward pass" in line
     # llama.cpp on a full-attention model: the cache is the whole slope, nothing to say
-    llama = context_curve(spec_of(LLAMA), "q4_k_m", None, kv_settings(), budget)
+    llama = context_curve(spec_of(LLAMA), parse_format("q4_k_m"), None, kv_settings(), budget)
     assert growth_notes([llama]) == []

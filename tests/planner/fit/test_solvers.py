@@ -43,11 +43,11 @@ def spec_of(model_id):
 
 
 def test_headroom_is_usable_minus_required_and_its_sign_decides(llama):
-    roomy = fits(llama, "bf16", None, RunSettings(), budget_from_gpu("4090"))
+    roomy = fits(llama, parse_format("bf16"), None, RunSettings(), budget_from_gpu("4090"))
     assert roomy.fits and roomy.headroom_bytes > 0
     assert roomy.headroom_bytes == roomy.usable_bytes - roomy.required_bytes
     assert roomy.required_bytes == roomy.estimate.total  # transformers charges everything
-    tight = fits(llama, "bf16", None, RunSettings(), budget_from_size("12GiB"))
+    tight = fits(llama, parse_format("bf16"), None, RunSettings(), budget_from_size("12GiB"))
     assert not tight.fits and tight.headroom_bytes < 0
     assert tight.per_gpu[0].headroom_bytes == tight.headroom_bytes
 
@@ -61,31 +61,34 @@ def test_the_boundary_is_exact_to_the_byte(llama):
 
 
 def test_fits_answers_with_the_estimate_behind_it(llama):
-    result = fits(llama, "q4_k_m", None, RunSettings(context=8192), budget_from_gpu("4090"))
+    result = fits(llama, parse_format("q4_k_m"), None, RunSettings(context=8192), budget_from_gpu("4090"))
     assert result.estimate.engine == "llama.cpp"
     assert result.estimate.settings.context == 8192
     assert result.estimate.format.id == "q4_k_m"
 
 
 def test_a_gpu_without_engine_support_blocks_the_fit(llama):
-    result = fits(llama, "bf16", "vllm", RunSettings(), budget_from_gpu("v100-sxm2-32gb"))
+    result = fits(llama, parse_format("bf16"), "vllm", RunSettings(), budget_from_gpu("v100-sxm2-32gb"))
     assert not result.fits and result.headroom_bytes > 0
     assert any("vLLM does not run" in b for b in result.blockers)
 
 
 def test_several_gpus_split_layers_and_the_tightest_gpu_decides(llama):
-    result = fits(llama, "bf16", None, RunSettings(), budget_from_size("10GiB", count=2))
+    result = fits(llama, parse_format("bf16"), None, RunSettings(), budget_from_size("10GiB", count=2))
     assert result.split is not None and result.split.mode == "layer"
     assert len(result.per_gpu) == 2
     assert result.required_bytes == sum(s.used_bytes for s in result.per_gpu) == result.split.total
     assert result.required_bytes > result.estimate.total  # each GPU has its own context and buffers
-    assert result.headroom_bytes == min(s.headroom_bytes for s in result.per_gpu)
+    assert result.headroom_bytes == result.usable_bytes - result.required_bytes
+    assert result.usable_bytes == sum(s.usable_bytes for s in result.per_gpu)
+    assert result.tightest == min(result.per_gpu, key=lambda s: s.headroom_bytes)
+    assert result.fits is (result.tightest.headroom_bytes >= 0)
     assert result.fits == result.split.fits == (result.headroom_bytes >= 0)
 
 
 def test_vllm_splits_tensors_and_keeps_its_cuda_context_outside_the_pool(llama):
     budget = budget_from_gpu("4090", count=2)
-    result = fits(llama, "bf16", "vllm", RunSettings(), budget)
+    result = fits(llama, parse_format("bf16"), "vllm", RunSettings(), budget)
     assert result.split is not None and result.split.mode == "tensor"
     context = result.estimate.overhead.parts["cuda_context"]
     for device, share in zip(result.per_gpu, result.split.shares, strict=True):
@@ -95,7 +98,7 @@ def test_vllm_splits_tensors_and_keeps_its_cuda_context_outside_the_pool(llama):
 
 
 def test_a_tensor_parallel_size_the_model_cannot_take_blocks_the_fit(llama):
-    result = fits(llama, "bf16", "vllm", RunSettings(), budget_from_gpu("h100-sxm", count=3))
+    result = fits(llama, parse_format("bf16"), "vllm", RunSettings(), budget_from_gpu("h100-sxm", count=3))
     assert not result.fits and result.split is None
     assert any("divisible" in b for b in result.blockers)
 
@@ -105,7 +108,7 @@ def test_several_live_gpus_of_different_sizes_get_their_own_room(llama):
         budget_from_size("16GiB", count=2),
         devices=(budget_from_size("16GiB").devices[0], budget_from_size("8GiB").devices[0]),
     )
-    result = fits(llama, "q8_0", None, RunSettings(), budget)
+    result = fits(llama, parse_format("q8_0"), None, RunSettings(), budget)
     assert [d.usable_bytes for d in result.per_gpu] == [15 * GIB, 7 * GIB]
     layers = [len(s.layers) for s in result.split.shares]
     assert layers[0] > layers[1]  # llama.cpp splits by free memory
@@ -113,7 +116,7 @@ def test_several_live_gpus_of_different_sizes_get_their_own_room(llama):
 
 def test_engine_refusals_are_planner_errors(llama):
     with pytest.raises(PlannerError):
-        fits(llama, "bnb-nf4", "llama.cpp", RunSettings(), budget_from_gpu("4090"))
+        fits(llama, parse_format("bnb-nf4"), "llama.cpp", RunSettings(), budget_from_gpu("4090"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,6 +130,7 @@ def test_engine_refusals_are_planner_errors(llama):
      ("bf16", "vllm", "4090"), ("q5_k_m", "llama.cpp", "rtx-4060-ti-8gb")],
 )  # fmt: skip
 def test_max_context_is_an_exact_boundary(llama, fmt, engine, gpu):
+    fmt = parse_format(fmt)
     budget = budget_from_gpu(gpu)
     limit = max_context(llama, fmt, engine, RunSettings(), budget)
     assert limit.value is not None and not limit.capped
@@ -139,12 +143,14 @@ def test_max_context_is_an_exact_boundary(llama, fmt, engine, gpu):
 
 
 def test_llamacpp_max_context_lands_on_a_padding_step(llama):
-    limit = max_context(llama, "q4_k_m", "llama.cpp", RunSettings(), budget_from_gpu("rtx-4060-ti-8gb"))
+    limit = max_context(
+        llama, parse_format("q4_k_m"), "llama.cpp", RunSettings(), budget_from_gpu("rtx-4060-ti-8gb")
+    )
     assert limit.value % 256 == 0  # n_ctx is padded to 256 cells: the last context of a step fits
 
 
 def test_max_context_is_capped_at_the_models_limit(llama):
-    limit = max_context(llama, "q4_k_m", None, RunSettings(), budget_from_gpu("h100-sxm"))
+    limit = max_context(llama, parse_format("q4_k_m"), None, RunSettings(), budget_from_gpu("h100-sxm"))
     assert limit.capped and limit.value == llama.max_position_embeddings == 131072
     assert limit.beyond is None
     assert any("capped" in n for n in limit.notes)
@@ -152,15 +158,15 @@ def test_max_context_is_capped_at_the_models_limit(llama):
 
 def test_max_context_is_none_when_one_token_does_not_fit():
     spec = spec_of("meta-llama/Llama-3.1-70B-Instruct")
-    limit = max_context(spec, "bf16", None, RunSettings(), budget_from_gpu("4090"))
+    limit = max_context(spec, parse_format("bf16"), None, RunSettings(), budget_from_gpu("4090"))
     assert limit.value is None and not limit.fit.fits
     assert any("nothing fits" in n for n in limit.notes)
 
 
 def test_max_context_grows_with_batch_shrinking(llama):
     budget = budget_from_gpu("4090")
-    one = max_context(llama, "bf16", None, RunSettings(batch=1), budget).value
-    four = max_context(llama, "bf16", None, RunSettings(batch=4), budget).value
+    one = max_context(llama, parse_format("bf16"), None, RunSettings(batch=1), budget).value
+    four = max_context(llama, parse_format("bf16"), None, RunSettings(batch=4), budget).value
     assert one > four > 0
 
 
@@ -168,6 +174,7 @@ def test_max_context_grows_with_batch_shrinking(llama):
     ("fmt", "engine"), [("bf16", "transformers"), ("q4_k_m", "llama.cpp"), ("awq-int4", "vllm")]
 )
 def test_max_batch_is_an_exact_boundary(llama, fmt, engine):
+    fmt = parse_format(fmt)
     budget = budget_from_gpu("4090")
     settings = RunSettings(context=8192)
     limit = max_batch(llama, fmt, engine, settings, budget)
@@ -181,7 +188,9 @@ def test_max_batch_is_an_exact_boundary(llama, fmt, engine):
 
 def test_vllm_max_batch_is_capped_at_max_num_seqs():
     spec = spec_of("Qwen/Qwen2.5-0.5B-Instruct")
-    limit = max_batch(spec, "bf16", "vllm", RunSettings(context=512), budget_from_gpu("h100-sxm"))
+    limit = max_batch(
+        spec, parse_format("bf16"), "vllm", RunSettings(context=512), budget_from_gpu("h100-sxm")
+    )
     assert limit.capped and limit.value == 256
     assert any("max_num_seqs" in n for n in limit.notes)
 
@@ -189,12 +198,12 @@ def test_vllm_max_batch_is_capped_at_max_num_seqs():
 def test_units_change_the_answer_at_the_boundary(llama):
     gb = budget_from_size("24GB")
     gib = budget_from_size("24GiB")
-    small = max_context(llama, "bf16", "transformers", RunSettings(), gb)
-    large = max_context(llama, "bf16", "transformers", RunSettings(), gib)
+    small = max_context(llama, parse_format("bf16"), "transformers", RunSettings(), gb)
+    large = max_context(llama, parse_format("bf16"), "transformers", RunSettings(), gib)
     assert small.value < large.value
     just_over = RunSettings(context=small.value + 1)
-    assert not fits(llama, "bf16", "transformers", just_over, gb).fits
-    assert fits(llama, "bf16", "transformers", just_over, gib).fits
+    assert not fits(llama, parse_format("bf16"), "transformers", just_over, gb).fits
+    assert fits(llama, parse_format("bf16"), "transformers", just_over, gib).fits
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,7 +213,7 @@ def test_units_change_the_answer_at_the_boundary(llama):
 
 def test_vllm_kv_capacity_follows_vllms_block_arithmetic(llama):
     budget = budget_from_gpu("h100-sxm")
-    cap = vllm_kv_capacity(llama, "bf16", RunSettings(context=8192), budget)
+    cap = vllm_kv_capacity(llama, parse_format("bf16"), RunSettings(context=8192), budget)
     est = cap.estimate
     # one 16-token block of one layer: 8 KV heads x 128 dims x (K + V) x 2 B x 16 tokens
     assert cap.page_bytes == 8 * 128 * 2 * 2 * 16 == 65536
@@ -225,7 +234,7 @@ def test_vllm_kv_capacity_follows_vllms_block_arithmetic(llama):
 )  # fmt: skip
 def test_vllm_concurrency_agrees_with_the_largest_batch_that_fits(model, context):
     spec = spec_of(model)
-    fmt = "mxfp4" if "gpt-oss" in model else "bf16"
+    fmt = parse_format("mxfp4" if "gpt-oss" in model else "bf16")
     budget = budget_from_gpu("h100-sxm")
     settings = RunSettings(context=context)
     cap = vllm_kv_capacity(spec, fmt, settings, budget)
@@ -235,7 +244,9 @@ def test_vllm_concurrency_agrees_with_the_largest_batch_that_fits(model, context
 
 def test_vllm_hybrid_tokens_are_blocks_per_group(llama):
     spec = spec_of("google/gemma-3-12b-it")
-    cap = vllm_kv_capacity(spec, "bf16", RunSettings(context=32768), budget_from_gpu("h100-sxm"))
+    cap = vllm_kv_capacity(
+        spec, parse_format("bf16"), RunSettings(context=32768), budget_from_gpu("h100-sxm")
+    )
     groups = 6  # 40 sliding + 8 full layers in groups of 8
     assert cap.layers_per_block == 8
     assert cap.num_blocks == cap.available_bytes // cap.page_bytes // 8
@@ -243,14 +254,14 @@ def test_vllm_hybrid_tokens_are_blocks_per_group(llama):
 
 
 def test_vllm_kv_capacity_says_when_one_request_does_not_fit(llama):
-    cap = vllm_kv_capacity(llama, "bf16", RunSettings(context=131072), budget_from_gpu("4090"))
+    cap = vllm_kv_capacity(llama, parse_format("bf16"), RunSettings(context=131072), budget_from_gpu("4090"))
     assert cap.max_concurrency < 1
     assert any("refuse to start" in n for n in cap.notes)
 
 
 def test_vllm_kv_capacity_is_for_one_gpu(llama):
     with pytest.raises(FitError):
-        vllm_kv_capacity(llama, "bf16", RunSettings(), budget_from_gpu("4090", count=2))
+        vllm_kv_capacity(llama, parse_format("bf16"), RunSettings(), budget_from_gpu("4090", count=2))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -48,7 +48,20 @@ APPLE_CHIPS = [
     "M1", "M1 Pro", "M1 Max", "M1 Ultra", "M2", "M2 Pro", "M2 Max", "M2 Ultra",
     "M3", "M3 Pro", "M3 Max", "M3 Ultra", "M4", "M4 Pro", "M4 Max",
 ]  # fmt: skip
-AMD_VLLM_TARGETS = {"gfx90a", "gfx942", "gfx1100"}  # vLLM ROCm list; also bitsandbytes' minimum CDNA/RDNA
+# vLLM's ROCm list (docs v0.14.0: gfx90a, gfx942, gfx950, gfx1100/1101, gfx1200/1201, gfx1150/1151); bitsandbytes
+# 0.50 picks kernels for all of them (gfx9, gfx11, gfx12).
+AMD_VLLM_TARGETS = {
+    "gfx90a",
+    "gfx942",
+    "gfx950",
+    "gfx1100",
+    "gfx1101",
+    "gfx1150",
+    "gfx1151",
+    "gfx1200",
+    "gfx1201",
+}
+AMD_FP8_TARGETS = {"gfx942", "gfx950", "gfx1200", "gfx1201"}  # CDNA 3, CDNA 4, RDNA 4
 
 
 # --------------------------------------------------------------------- validity and coverage
@@ -174,11 +187,12 @@ def test_support_flags_follow_the_rules(gpu):
     elif gpu.vendor == "amd":
         assert gpu.gfx_target in AMD_VLLM_TARGETS
         assert s.vllm and s.bitsandbytes
-        assert s.fp8 == (gpu.gfx_target == "gfx942")
+        assert s.fp8 == (gpu.gfx_target in AMD_FP8_TARGETS)
     elif gpu.vendor == "intel":
         assert not s.fp8 and s.vllm and s.bitsandbytes
     else:
         assert gpu.unified_memory and not s.fp8 and not s.vllm and s.bitsandbytes
+    assert gpu.unified_memory == (gpu.vendor == "apple" or gpu.id.startswith(("ryzen-ai-max", "dgx-spark")))
     if gpu.fp8_tensor_flops is not None:
         assert s.fp8
 
@@ -199,6 +213,67 @@ def test_observed_working_sets():
     assert BY_ID["m1-max-64gb"].gpu_usable_bytes / MiB == 49152
     assert BY_ID["m2-max-96gb"].gpu_usable_bytes / MiB == 73728
     assert BY_ID["m4-max-32c-36gb"].gpu_usable_bytes / 10**6 == pytest.approx(28991.03, abs=0.01)
+
+
+# --------------------------------------------------------------------- the 2025-26 machines
+
+
+def test_new_machines_reproduce_the_vendor_figures():
+    """Each derived figure against the vendor's own number it was derived from."""
+    # NVIDIA's laptop AI TOPS (FP4, sparse) and the RTX 5090's published ratio (3352 AI TOPS : 209.5 dense FP16)
+    for gpu_id, tops, gib in (
+        ("rtx-5090-laptop", 1824, 24),
+        ("rtx-5080-laptop", 1334, 16),
+        ("rtx-5070-ti-laptop", 992, 12),
+        ("rtx-5070-laptop", 798, 8),
+    ):
+        gpu = BY_ID[gpu_id]
+        assert gpu.fp16_tensor_flops * 16 == tops * T and gpu.int8_tensor_ops * 4 == tops * T
+        assert gpu.memory_bytes == gib * GiB
+    assert BY_ID["rtx-5090"].fp16_tensor_flops / T == pytest.approx(3352 / 16, rel=0.001)
+    # AMD: MI355X 5 PF FP8 dense from 256 CUs x 8192 ops x 2.4 GHz; RX 9070 XT 1557 AI TOPS (INT4 sparse)
+    assert BY_ID["mi355x"].fp8_tensor_flops / 10**15 == pytest.approx(5.03, abs=0.01)
+    assert BY_ID["rx-9070-xt"].int8_tensor_ops * 4 == 1557 * T
+    assert BY_ID["rx-9070-xt"].fp16_tensor_flops / T == pytest.approx(97.32, abs=0.01)
+    assert (
+        BY_ID["ryzen-ai-max-395-128gb"].memory_bandwidth_bytes_per_s == 256 * 10**9
+    )  # LPDDR5X-8000 x 256 bit
+    assert BY_ID["dgx-spark"].memory_bandwidth_bytes_per_s == 273 * 10**9
+    assert BY_ID["mi355x"].memory_bytes == BY_ID["b300"].memory_bytes == 288 * GiB
+    ordered = [
+        BY_ID[i].fp16_tensor_flops
+        for i in ("rtx-5070-laptop", "rtx-5070-ti-laptop", "rtx-5080-laptop", "rtx-5090-laptop")
+    ]
+    assert ordered == sorted(ordered)
+
+
+def test_unified_machines_leave_the_os_its_share():
+    spark = BY_ID["dgx-spark"]
+    # CUDA's total is MemTotal (127600748 kB); a plan starts from the MemAvailable of the same reading.
+    assert spark.gpu_usable_bytes == 127600748 * 1024
+    assert spark.plan_bytes == 118566368 * 1024
+    assert spark.shared_bytes == spark.plan_bytes
+    halo = BY_ID["ryzen-ai-max-395-128gb"]
+    assert halo.plan_bytes == halo.gpu_usable_bytes == 96 * GiB  # the carve-out is the GPU's own
+    assert halo.shared_bytes == 120 * GiB  # the GPU's 96 and the CPU's programs' 24 GiB
+    assert BY_ID["ryzen-ai-max-395-64gb"].plan_bytes == 48 * GiB
+    assert (
+        BY_ID["m3-max-40c-128gb"].plan_bytes == 96 * GiB
+        and BY_ID["m3-max-40c-128gb"].os_reserve_bytes is None
+    )
+    assert (
+        BY_ID["rtx-4090"].shared_bytes is None
+        and BY_ID["rtx-4090"].plan_bytes == BY_ID["rtx-4090"].memory_bytes
+    )
+
+
+def test_device_names_shared_by_two_sizes_are_told_apart_by_memory():
+    assert match_gpu("AMD Radeon 8060S Graphics") is None
+    assert match_gpu("Radeon 8060S Graphics", 125 * GiB).id == "ryzen-ai-max-395-128gb"
+    assert match_gpu("Radeon 8060S Graphics", 62 * GiB).id == "ryzen-ai-max-395-64gb"
+    assert match_gpu("NVIDIA GB10").id == "dgx-spark"
+    assert match_gpu("AMD Radeon RX 9070 XT").id == "rx-9070-xt"
+    assert match_gpu("Radeon RX 7900 XT", 21458059264).id == "rx-7900-xt"
 
 
 def test_discrete_usable_is_the_whole_memory():
@@ -357,6 +432,7 @@ def test_shipped_file_is_one_list():
         (lambda r: r["supports"].pop("vllm"), "supports"),
         (lambda r: r.update(fp16_tensor_flops=None, note=None), "FP16"),
         (lambda r: r.update(aliases="4090"), "aliases"),
+        (lambda r: r.update(os_reserve_bytes=8 * GiB, os_reserve_source="https://x"), "os_reserve_bytes"),
     ],
 )
 def test_loader_rejects_bad_rows(tmp_path, change, message):
@@ -385,3 +461,9 @@ def test_loader_rejects_bad_files(tmp_path, content):
 def test_loader_reports_missing_file(tmp_path):
     with pytest.raises(GpuCatalogError, match="unreadable"):
         read_gpus(tmp_path / "absent.json")
+
+
+def test_readme_counts_the_catalog():
+    readme = (GPUS_PATH.parent.parent / "README.md").read_text(encoding="utf-8")
+    count = int(re.search(r"\(`python -m planner gpus`\): (\d+) GPUs", readme)[1])
+    assert count == len(GPUS)

@@ -1,5 +1,6 @@
 """NVML reading with a fake NVML module (GPUs, fallbacks, unsupported calls, MIG, failures) and the real one."""
 
+import contextlib
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -471,3 +472,192 @@ def test_real_pynvml_without_driver():
 def test_module_missing_calls_is_the_no_gpu_state():
     fake = SimpleNamespace(NVMLError=FakeNVMLError, nvmlInit=lambda: None)  # no nvmlDeviceGetCount
     assert not read_live_gpus(fake).available
+
+
+# --------------------------------------------------------------------- a broken binding or library
+
+
+def _raising(exc):
+    def call(*args, **kwargs):
+        raise exc
+
+    return call
+
+
+def test_undecodable_name_from_real_pynvml_decoding_is_caught():
+    """pynvml's own ``convertStrBytes`` decodes the name as UTF-8: bad bytes raise UnicodeDecodeError."""
+    pynvml = pytest.importorskip("pynvml")
+
+    class BadName(FakeNvml):
+        @pynvml.convertStrBytes
+        def nvmlDeviceGetName(self, h):
+            return b"NVIDIA GeForce RTX 4090 \xff\xfe"
+
+    report = read_live_gpus(BadName([device()]))
+    (gpu,) = report.gpus
+    assert report.available
+    assert gpu.name is None and gpu.catalog is None
+    assert gpu.total_bytes == 24564 * MiB  # the other figures are still read
+    assert any("nvmlDeviceGetName" in w and "UnicodeDecodeError" in w for w in report.warnings)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        OSError("libnvidia-ml.so.1: cannot open shared object file"),
+        AttributeError("nvmlInit_v2"),
+        RuntimeError(),
+    ],
+    ids=["OSError", "AttributeError", "RuntimeError"],
+)
+def test_any_exception_from_init_is_the_no_gpu_state(exc):
+    nvml = FakeNvml([device()])
+    nvml.nvmlInit = _raising(exc)
+    report = read_live_gpus(nvml)
+    assert not report.available and report.gpus == ()
+    assert report.reason.startswith(f"{NO_GPU}: NVML failed to start ({type(exc).__name__}")
+    assert nvml.shutdowns == 0
+
+
+def test_any_exception_from_the_count_is_the_no_gpu_state():
+    nvml = FakeNvml([device()])
+    nvml.nvmlDeviceGetCount = _raising(OSError("I/O error"))
+    report = read_live_gpus(nvml)
+    assert not report.available and "could not count devices (OSError: I/O error)" in report.reason
+    assert nvml.shutdowns == 1
+
+
+def test_shutdown_raising_oserror_is_a_warning():
+    class Grumpy(FakeNvml):
+        def nvmlShutdown(self):
+            raise OSError("driver gone")
+
+    report = read_live_gpus(Grumpy([device()]))
+    assert report.available and report.gpus[0].total_bytes == 24564 * MiB
+    assert report.warnings == (
+        "nvmlShutdown failed (OSError: driver gone); the readings above are unaffected",
+    )
+
+
+def test_queries_raising_other_exceptions_leave_fields_empty_with_a_warning():
+    class Broken(FakeNvml):
+        nvmlDeviceGetUUID = staticmethod(
+            _raising(UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"))
+        )
+        nvmlDeviceGetMemoryBusWidth = staticmethod(_raising(AttributeError("no symbol")))
+        nvmlDeviceGetComputeRunningProcesses_v3 = staticmethod(_raising(OSError("EIO")))
+        nvmlSystemGetDriverVersion = staticmethod(_raising(OSError("EIO")))
+
+    report = read_live_gpus(Broken([device(), h100()]))
+    assert report.available and len(report.gpus) == 2
+    rtx = report.gpus[0]
+    assert rtx.uuid is None and rtx.memory_bus_width_bits is None and report.driver_version is None
+    assert rtx.catalog.id == "rtx-4090" and rtx.free_bytes == (24564 - 415 - 2) * MiB
+    # one warning per failing call name, not one per GPU
+    assert sorted(w.split()[2] for w in report.warnings) == [
+        "nvmlDeviceGetComputeRunningProcesses_v3",
+        "nvmlDeviceGetMemoryBusWidth",
+        "nvmlDeviceGetUUID",
+        "nvmlSystemGetDriverVersion",
+    ]
+
+
+def test_v2_memory_raising_other_exceptions_falls_back_to_v1():
+    class BrokenV2(FakeNvml):
+        def nvmlDeviceGetMemoryInfo(self, h, version=None):
+            if version is not None:
+                raise AttributeError("struct nvmlMemory_v2_t has no field 'reserved'")
+            return super().nvmlDeviceGetMemoryInfo(h)
+
+    report = read_live_gpus(BrokenV2([device()]))
+    assert report.gpus[0].memory_info_version == 1
+    assert report.gpus[0].total_bytes == 24564 * MiB
+    assert "AttributeError" in report.warnings[0]
+
+
+def test_a_module_whose_attributes_raise_is_the_no_gpu_state():
+    class Exploding:
+        NVMLError = FakeNVMLError
+
+        def __getattr__(self, name):
+            raise RuntimeError(f"lazy symbol {name} failed to load")
+
+    report = read_live_gpus(Exploding())
+    assert not report.available and report.reason.startswith(NO_GPU)
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"total": 24 * GiB, "free": 30 * GiB, "used": 0}, "free 32,212,254,720 bytes is above total"),
+        ({"total": 24 * GiB, "free": 1 * GiB, "used": 25 * GiB}, "used 26,843,545,600 bytes is above total"),
+        ({"total": 24 * GiB, "free": 20 * GiB, "used": 5 * GiB}, "free + used = 26,843,545,600 bytes"),
+    ],
+    ids=["free above total", "used above total", "free + used above total"],
+)
+def test_inconsistent_memory_is_refused(fields, words):
+    class Liar(FakeNvml):
+        def nvmlDeviceGetMemoryInfo(self, h, version=None):
+            if version is not None:
+                raise FakeNVMLError(FUNCTION_NOT_FOUND)
+            return SimpleNamespace(**fields)
+
+    report = read_live_gpus(Liar([device()]))
+    (gpu,) = report.gpus
+    assert gpu.total_bytes is gpu.free_bytes is gpu.used_bytes is None
+    assert gpu.memory_info_version is None
+    (warning,) = report.warnings
+    assert warning.startswith("GPU 0 (NVIDIA GeForce RTX 4090): NVML's memory figures contradict")
+    assert words in warning and warning.endswith("refused")
+
+
+def test_v2_reserved_counts_in_the_sum():
+    class Liar(FakeNvml):
+        def nvmlDeviceGetMemoryInfo(self, h, version=None):
+            # free + used fits the total, but with the reserved memory the sum is 1 GiB over
+            return SimpleNamespace(total=24 * GiB, free=20 * GiB, used=3 * GiB, reserved=2 * GiB)
+
+    report = read_live_gpus(Liar([device()]))
+    assert report.gpus[0].total_bytes is None
+    assert "free + used + reserved" in report.warnings[0]
+
+
+def test_mig_instance_with_inconsistent_memory_is_refused():
+    slot = {
+        "name": "NVIDIA H100 MIG 1g.10gb",
+        "uuid": "MIG-x",
+        "total": 10 * GiB,
+        "used": 11 * GiB,
+        "reserved": 0,
+    }
+    (gpu,) = read_live_gpus(FakeNvml([h100(mig=(1, 1), mig_slots=[slot])])).gpus
+    (mig,) = gpu.mig_devices
+    assert mig.total_bytes is mig.free_bytes is None
+
+
+_EXCEPTIONS = (
+    OSError("EIO"),
+    UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad"),
+    AttributeError("gone"),
+    TypeError("bad struct"),
+    ValueError("bad value"),
+    RuntimeError("boom"),
+    FakeNVMLError(999),
+)
+
+
+def test_every_call_failing_in_every_way_never_raises():
+    """Each NVML call in turn raises each exception: the reading never raises and the budget raises only FitError."""
+    from planner.errors import PlannerError
+    from planner.fit.budget import budget_from_live
+
+    names = [n for n in dir(FakeNvml) if n.startswith("nvml")]
+    for name in names:
+        for exc in _EXCEPTIONS:
+            nvml = FakeNvml([device(), h100(mig=(1, 1), mig_slots=[{"name": "m", "total": GiB, "used": 0}])])
+            setattr(nvml, name, _raising(exc))
+            report = read_live_gpus(nvml)
+            assert isinstance(report, LiveReport), (name, exc)
+            assert report.available or report.reason.startswith(NO_GPU), (name, exc)
+            with contextlib.suppress(PlannerError):
+                budget_from_live(count=1, nvml=nvml)

@@ -1,5 +1,8 @@
 """Sizes: exact bytes for binary and decimal units, refusals, and display helpers."""
 
+import re
+from pathlib import Path
+
 import pytest
 
 from planner.errors import PlannerError
@@ -7,11 +10,14 @@ from planner.hardware.errors import SizeError
 from planner.hardware.units import (
     GIB,
     MAX_SIZE_BYTES,
+    MIB,
     format_bandwidth,
     format_gb,
     format_gib,
+    format_short,
     format_size,
     parse_size,
+    to_gib,
 )
 
 
@@ -138,3 +144,36 @@ def test_formatting():
 def test_round_trip_of_the_catalog_nominal_sizes():
     for gib in (6, 8, 11, 12, 16, 20, 24, 32, 48, 80, 96, 141, 192):
         assert parse_size(format_gib(gib * GIB).replace(".00", "")) == gib * GIB
+
+
+def test_short_format_of_derivation_rules():
+    # whole MiB drop their decimals; GiB keep two; under 1 MiB the exact byte count
+    assert format_short(4 * GIB) == "4.00 GiB"
+    assert format_short(512 * MIB) == "512 MiB"
+    assert format_short(3 * MIB // 2) == "1.50 MiB"
+    assert format_short(1024) == "1,024 B"
+    assert format_short(GIB - 1) == "1024 MiB"  # 1023.999... rounds to 1024.00, then loses ".00"
+
+
+def test_to_gib_for_tables():
+    assert to_gib(3 * GIB // 2) == 1.5
+    assert to_gib(None) is None
+
+
+# the one units module: nothing else defines GiB/MiB or a bytes formatter
+ROOT = Path(__file__).resolve().parents[3]
+DEFINITIONS = re.compile(
+    r"^\s*(?:[A-Z_]*(?:KIB|MIB|GIB|TIB)\s*=|def\s+(?:_human|fmt_bytes|format_gib|format_size|format_short))\b",
+    re.MULTILINE,
+)
+
+
+def test_units_are_defined_once():
+    offenders = []
+    for folder in ("planner", "ui", "scripts", "benchmarks", "verify"):
+        for path in (ROOT / folder).rglob("*.py"):
+            rel = path.relative_to(ROOT).as_posix()
+            if rel == "planner/hardware/units.py":
+                continue
+            offenders += [f"{rel}: {m.group(0).strip()}" for m in DEFINITIONS.finditer(path.read_text())]
+    assert not offenders, offenders

@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from planner.catalog import load_catalog
 from planner.fit import budget_from_gpu, budget_from_size, max_context
+from planner.formats import parse_format
 from planner.hardware.live import LiveReport
 from planner.memory.estimate import RunSettings
 
@@ -34,7 +35,7 @@ def _text(at):
 def _max_context(model_id, fmt, kv, budget, context=8192):
     spec = load_catalog()[model_id].spec()
     settings = RunSettings(context=context, kv_dtype_k=kv, kv_dtype_v=kv)
-    return max_context(spec, fmt, None, settings, budget)
+    return max_context(spec, parse_format(fmt), None, settings, budget)
 
 
 def test_defaults_render_the_sidebar_format_next_to_16_bit_with_three_cache_types():

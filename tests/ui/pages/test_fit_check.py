@@ -181,7 +181,8 @@ def test_download_without_a_gpu_keeps_the_cli_keys_null(downloads):
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ({"gpu_source": "Custom size", "vram": "24g"}, "not a size"),
+        ({"gpu_source": "Custom size", "vram": "24g"}, "'24g' is ambiguous"),
+        ({"gpu_source": "Custom size", "vram": "24"}, "reads as 24 bytes; give the unit"),
         ({"gpu_source": "Custom size", "vram": "0GB"}, "some memory"),
         ({"format": "q4_k_m", "engine": "vllm"}, "vllm does not load 'q4_k_m'"),
         ({"format": "bnb-nf4", "engine": "llama.cpp"}, "llama.cpp does not load"),
@@ -252,3 +253,18 @@ def test_unknown_hub_id_offline_gives_a_message(monkeypatch):
     assert not at.exception
     assert at.sidebar.error
     assert any("No model to plan yet" in i.value for i in at.info)
+
+
+def test_the_app_and_the_cli_give_the_same_plan(downloads, capsys):
+    """One request type behind both: the page's JSON download is the CLI's ``estimate --json`` byte for byte."""
+    from planner.cli import main
+
+    at = _run({"model": MIXTRAL, "format": "q3_k_m", "gpu": "rtx-3090", "gpus": "2", "context": "32k"})
+    assert not at.exception
+    (name,) = [n for n in downloads if n.endswith(".json")]
+    app = json.loads(downloads[name])
+    args = ["estimate", "--model", MIXTRAL, "--format", "q3_k_m", "--gpu", "rtx-3090", "--gpus", "2"]
+    assert main([*args, "--context", "32768", "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert app == cli
+    assert cli["headroom"] == cli["usable"] - cli["required"] and cli["gpu"]["count"] == 2

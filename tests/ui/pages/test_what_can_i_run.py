@@ -80,7 +80,7 @@ def test_evidence_links_to_sources():
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ({"gpu_source": "Custom size", "vram": "lots"}, "not a size"),
+        ({"gpu_source": "Custom size", "vram": "lots"}, "cannot read 'lots' as a size"),
         ({"gpu_source": "Custom size", "vram": "24"}, "give the unit"),
         ({"gpu_source": "Custom size", "vram": "1MiB"}, None),
     ],

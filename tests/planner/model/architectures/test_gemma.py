@@ -43,7 +43,11 @@ def test_multimodal_gemma3_matches_transformers():
     assert spec.total_parameters == transformers_parameter_count(config)
     roles = spec.parameters_by_role()
     assert roles[Role.PROJECTOR] == 32 * 48
-    assert roles[Role.VISION] > 0
+    # SigLIP, by hand: patch conv 3 x 14 x 14 x 32 + 32, positions (56 / 14)^2 x 32, per layer two
+    # LayerNorms (2 x 64), q/k/v/o (4 x (32 x 32 + 32)), fc1 32 x 40 + 40, fc2 40 x 32 + 32; post LayerNorm 64
+    # (transformers' model.vision_tower holds the same 33,392 parameters)
+    layer = 2 * 64 + 4 * (32 * 32 + 32) + (32 * 40 + 40) + (40 * 32 + 32)
+    assert roles[Role.VISION] == (3 * 14 * 14 * 32 + 32) + 16 * 32 + 2 * layer + 64 == 33_392
 
 
 def test_siglip_attention_pooling_head_is_counted_when_enabled():

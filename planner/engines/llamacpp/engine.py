@@ -1,0 +1,138 @@
+"""llama.cpp (llama-server / llama-cli, CUDA backend) and the Ollama runner that wraps it.
+
+Weights: ``weights.py`` (``load_tensors`` placement: ``-ngl`` layers from the tail, the input
+layer on the CPU, a tied output duplicated). KV: :func:`planner.engines.llamacpp.kv.llamacpp_cache`
+(exact); the KV cache of a layer lives with that layer (``offload_kqv``, default on). Compute
+buffers (``activations.py``): the ollama ``GraphSize`` formula (exact on three published
+non-flash-attention logs) and a flash-attention variant (banded). Overhead (``overhead.py``):
+CUDA context and scheduler (banded).
+"""
+
+from __future__ import annotations
+
+from planner.engines.base import Engine
+from planner.engines.common import ignored_settings, zero
+from planner.engines.constants import default, default_source
+from planner.engines.llamacpp.activations import SOURCE, compute_buffers
+from planner.engines.llamacpp.kv import llamacpp_cache, llamacpp_cells
+from planner.engines.llamacpp.overhead import overhead_figure
+from planner.engines.llamacpp.weights import MMPROJ_ROLES, first_gpu_layer, placement
+from planner.engines.registry import register_engine
+from planner.formats.base import QuantFormat
+from planner.memory import kv
+from planner.memory.estimate import MemoryEstimate, RunSettings, SettingsError
+from planner.model.spec import AttentionKind, ModelSpec
+
+KV_TYPES = ("fp32", "fp16", "bf16", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl")
+
+
+class LlamaCppEngine(Engine):
+    """llama.cpp with the CUDA backend: ``-ngl``, ``-fa``, ``-ctk/-ctv``, ``-ub``, ``-np``."""
+
+    id = "llama.cpp"
+    description = "llama.cpp / llama-server (and Ollama's runner), CUDA backend, GGUF weights"
+    source = SOURCE
+    kv_dtypes = ("auto", *KV_TYPES)
+
+    def estimate(self, spec: ModelSpec, fmt: QuantFormat, settings: RunSettings) -> MemoryEstimate:
+        k_type, v_type, flash = self._resolve(settings)
+        ubatch = settings.ubatch or int(default(self.id, "n_ubatch"))
+        n_layer = spec.num_layers
+        ngl = n_layer + 1 if settings.gpu_layers is None else min(settings.gpu_layers, n_layer + 1)
+        i_gpu_start = first_gpu_layer(n_layer, ngl)
+        output_on_gpu = ngl >= 1
+        notes = ignored_settings(settings, self.id, ("gpu_memory_utilization", "max_num_batched_tokens"))
+
+        report = fmt.weights(spec)
+        weights, host_weights, largest_cpu = placement(spec, report, i_gpu_start, output_on_gpu, ngl)
+
+        layers, lines = llamacpp_cache(spec, k_type, v_type, settings.context, settings.batch, ubatch)
+        gpu_layers = tuple(layer for layer in layers if layer.index >= i_gpu_start)
+        cpu_layers = tuple(layer for layer in layers if layer.index < i_gpu_start)
+        keys = ("context", "batch", "kv_dtype_k", "kv_dtype_v", "ubatch", "num_key_value_heads", "head_dim")
+        src = "llama.cpp src/llama-kv-cache.cpp (K/V rows per cell), src/llama-kv-cache-iswa.cpp (SWA cells), src/llama-memory-recurrent.cpp (F32 r/s)"
+        kv_fig = kv.cache_figure(
+            gpu_layers,
+            lines if not cpu_layers else [*lines, f"layers {i_gpu_start}+ on the GPU"],
+            keys=keys,
+            source=src,
+        )
+        host_kv = kv.cache_figure(
+            cpu_layers,
+            [f"KV of the {len(cpu_layers)} layers kept on the CPU (-ngl {ngl})"] if cpu_layers else [],
+            keys=keys,
+            source=src,
+        )
+        if not cpu_layers:
+            host_kv = zero("every layer's KV cache is on the GPU (offload_kqv)")
+
+        cells = llamacpp_cells(settings.context)
+        n_kv = max((layer.cells for layer in layers if layer.cells), default=0)
+        activations, host_act = compute_buffers(
+            spec, settings, flash, ubatch, n_kv, cells, largest_cpu, bool(cpu_layers), ngl
+        )
+        overhead = overhead_figure()
+
+        if flash is None:
+            notes.append(
+                "flash attention left on auto: assumed enabled (CUDA supports it for these head sizes)"
+            )
+        notes.append(
+            f"KV for {settings.batch} sequence stream(s) of pad({settings.context:,}, 256) = {cells:,} cells "
+            "(-np batch, non-unified); a unified cache (-kvu) pads batch x context once instead"
+        )
+        notes.append(
+            "host weights are memory-mapped from the GGUF file (mmap): page cache, not necessarily resident"
+        )
+        if any(t.group.role in MMPROJ_ROLES for t in report.tensors):
+            notes.append(
+                "vision tower/projector counted on the GPU (llama.cpp loads the mmproj file offloaded by default)"
+            )
+        if any(layer.attention is AttentionKind.MLA for layer in spec.layers):
+            notes.append(
+                "MLA cached as one K row of kv_lora_rank + rope and no V (GGUFs converted with MLA support, "
+                "llama.cpp PR #12801 and later); older DeepSeek GGUFs cache expanded K/V heads"
+            )
+        return MemoryEstimate(
+            model=spec,
+            format=fmt,
+            engine=self.id,
+            settings=settings,
+            kv_dtype=k_type.name if k_type == v_type else f"{k_type.name}/{v_type.name}",
+            weights_report=report,
+            weights=weights,
+            kv_cache=kv_fig,
+            activations=activations,
+            overhead=overhead,
+            host_weights=host_weights,
+            host_kv_cache=host_kv,
+            host_activations=host_act,
+            notes=tuple(notes),
+        )
+
+    # -----------------------------------------------------------------------------------------
+
+    def _resolve(self, settings: RunSettings) -> tuple[kv.CacheType, kv.CacheType, bool | None]:
+        """``-ctk/-ctv`` types (auto = f16) and flash attention; quantized V needs flash attention."""
+        names = []
+        for which, value in (("K", settings.kv_dtype_k), ("V", settings.kv_dtype_v)):
+            name = kv.normalize_cache_type(value)
+            name = str(default(self.id, "kv_type")) if name == "auto" else name
+            if name not in KV_TYPES:
+                raise SettingsError(
+                    f"llama.cpp has no {which} cache type '{value:.20}'; valid: auto, "
+                    + ", ".join(n.replace("fp32", "f32").replace("fp16", "f16") for n in KV_TYPES)
+                )
+            names.append(name)
+        k_type, v_type = kv.cache_type(names[0]), kv.cache_type(names[1])
+        if v_type.quantized and settings.flash_attn is False:
+            raise SettingsError(
+                f"llama.cpp refuses a quantized V cache ({v_type.name}) without flash attention "
+                "(src/llama-context.cpp); enable -fa or keep V in f16, bf16 or f32"
+            )
+        return k_type, v_type, settings.flash_attn
+
+
+ENGINE = register_engine(LlamaCppEngine())
+
+__all__ = ["ENGINE", "LlamaCppEngine", "default_source"]

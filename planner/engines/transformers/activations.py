@@ -1,0 +1,150 @@
+"""transformers' activation peak: a prefill of ``context`` tokens at ``batch``, and what it pins (banded)."""
+
+from __future__ import annotations
+
+from planner.engines.constants import constant, empirical
+from planner.engines.shape import model_shape
+from planner.engines.transformers.kv import transformers_sliding_retention
+from planner.formats.base import WeightsReport
+from planner.hardware.units import format_short
+from planner.memory.estimate import RunSettings
+from planner.memory.figure import Figure
+from planner.memory.kv import CacheType
+from planner.model.spec import AttentionKind, ModelSpec, Role
+
+SOURCE = (
+    "huggingface/transformers 5.x: cache_utils.py (DynamicLayer, DynamicSlidingWindowLayer, "
+    "LinearAttentionLayer), generation/utils.py (logits_to_keep=1), integrations/sdpa_attention.py, "
+    "models/llama/modeling_llama.py (eager_attention_forward, LlamaMLP)"
+)
+
+
+def activations_figure(
+    spec: ModelSpec, cache_t: CacheType, settings: RunSettings, attn: str, report: WeightsReport
+) -> Figure:
+    """Peak transient of a prefill of ``context`` tokens (plus what the prefill pins) and of decoding.
+
+    # NOTE: calibrate (transformers_activation_factor in data/engines.json).
+    # Prefill, per layer: the residual stream (hidden + residual, plus an fp32 RMSNorm temporary)
+    # and the larger of the attention transient (q/k/v, rotated q/k, output; eager adds the
+    # [b, heads, ctx, ctx] scores in dtype + fp32 softmax + cast back) and the MLP transient
+    # (act(gate), up and their product, each [tokens, intermediate]); routed experts run
+    # integrations/moe.py grouped_mm_experts_forward (the default "grouped_mm"): for S = tokens x
+    # top_k pairs it holds the gathered inputs [S, hidden] with either gate_up [S, 2I], act(gate)
+    # and the product [S, I] each, or four [S, hidden] copies around the weighting and the
+    # un-permuting gather, plus int64 sort indices. generate() passes
+    # logits_to_keep=1 (generation/utils.py), so logits are [batch, 1, vocab] plus an fp32 copy.
+    # Sliding layers pin the whole prompt's K/V until the first decode step (exact part).
+    # Two terms sit on top of the largest transient: the boolean [batch, 1, context, context]
+    # mask SDPA gets once a sliding layer's window is shorter than the prompt
+    # (masking_utils._ignore_causal_mask_sdpa cannot skip it), and LLM.int8's matmul
+    # temporaries (:func:`int8_matmul_transient`).
+    """
+    shape = model_shape(spec)
+    a = cache_t.block_bytes
+    b, ctx = settings.batch, settings.context
+    tokens = b * ctx
+    residual = tokens * shape.hidden * (2 * a + 4)
+    q_width = shape.query_heads * shape.head_dim
+    attention = tokens * (2 * q_width + 2 * shape.kv_dim + shape.hidden) * a
+    if shape.mla_expand:
+        attention = tokens * (2 * q_width + 2 * shape.mla_expand + shape.hidden) * a
+    if attn == "eager":
+        attention += b * shape.query_heads * ctx * ctx * (2 * a + 4)
+        attention += tokens * 2 * q_width * a  # repeat_kv copies of K and V
+    mlp = 3 * tokens * shape.ffn * a
+    moe = 0
+    if shape.expert_ffn and shape.top_k:
+        pairs = tokens * shape.top_k
+        moe = pairs * (max(shape.hidden + 4 * shape.expert_ffn, 4 * shape.hidden) * a + 3 * 8)
+    linear = 0
+    ssm_in = [t.shape[0] for t in spec.tensors if t.role is Role.SSM_IN and len(t.shape) == 2]
+    if ssm_in:
+        linear = 3 * tokens * max(ssm_in) * a
+    transient = max(attention, mlp, moe, linear)
+    mask = sliding_mask_bytes(spec, ctx, b) if attn == "sdpa" else 0
+    int8 = int8_matmul_transient(report, tokens)
+    logits = b * shape.vocab * (a + 4)
+    retention = transformers_sliding_retention(spec, cache_t, ctx, b)
+    prefill = residual + transient + mask + int8 + logits
+    factor = constant("transformers_activation_factor")
+    point, low, high = factor.scale(prefill)
+    which = {attention: "attention", mlp: "mlp", moe: "moe_experts", linear: "linear_mixer"}[transient]
+    parts = {"residual_stream": residual, which: transient, "logits": logits}
+    if mask:
+        parts["sliding_window_mask"] = mask
+    if int8:
+        parts["int8_matmul"] = int8
+    if retention:
+        parts["sliding_prefill_retention"] = retention
+    scale = point / prefill if prefill else 1.0
+    parts = {k: round(v * scale) if k != "sliding_prefill_retention" else v for k, v in parts.items()}
+    total = sum(parts.values())
+    rule = (
+        f"prefill of {b} x {ctx:,} tokens ({attn}): residual {format_short(residual)} + "
+        f"max(attention {format_short(attention)}, mlp {format_short(mlp)}"
+        + (f", moe {format_short(moe)}" if moe else "")
+        + (f", mixer {format_short(linear)}" if linear else "")
+        + ")"
+        + (f" + sliding-window mask {format_short(mask)}" if mask else "")
+        + (f" + LLM.int8 matmul {format_short(int8)}" if int8 else "")
+        + f" + last-token logits {format_short(logits)} (logits_to_keep=1, fp32 copy)"
+        + (f" x {factor.value:g}" if factor.value != 1 else "")
+        + (
+            f" + sliding layers pin the prompt's K/V until the first decode step {format_short(retention)}"
+            if retention
+            else ""
+        )
+    )
+    return empirical(
+        total,
+        low + retention,
+        high + retention,
+        rule,
+        keys=(
+            "context",
+            "batch",
+            "hidden_size",
+            "intermediate_size",
+            "vocab_size",
+            "num_attention_heads",
+        ),
+        source=f"{SOURCE}; {factor.source}",
+        parts=parts,
+    )
+
+
+def sliding_mask_bytes(spec: ModelSpec, context: int, batch: int) -> int:
+    """The boolean ``[batch, 1, context, context]`` mask SDPA gets for sliding layers.
+
+    # NOTE: masking_utils.sdpa_mask returns None (SDPA's ``is_causal``) for full causal layers
+    # without padding, but ``_ignore_causal_mask_sdpa`` refuses once ``kv_length >=
+    # local_attention_size``, so a prompt longer than the window materializes one bool mask
+    # (1 byte an element, expanded to the batch by generate()'s all-ones attention_mask).
+    """
+    windows = [
+        layer.window
+        for layer in spec.layers
+        if layer.attention is AttentionKind.SLIDING and layer.window is not None
+    ]
+    if not windows or context < min(windows):
+        return 0
+    return batch * context * context
+
+
+def int8_matmul_transient(report: WeightsReport, tokens: int) -> int:
+    """LLM.int8's temporaries for the widest quantized linear layer at ``tokens`` rows.
+
+    # NOTE: bitsandbytes autograd/_functions.py MatMul8bitLt.forward and backends/cuda/ops.py:
+    # ``A.to(torch.float16)`` (2 B), the int8 row-quantized copy ``CA`` (1 B) and the outlier
+    # mask ``A.abs() >= threshold`` (1 B) per input element; the int32 product (4 B) and its
+    # dequantized output (2 B) per output element. Outlier columns (data dependent) are not counted.
+    """
+    if report.format_id != "bnb-int8":
+        return 0
+    widest = 0
+    for t in report.tensors:
+        if t.quantized and len(t.group.shape) == 2:
+            out_f, in_f = t.group.shape
+            widest = max(widest, 4 * in_f + 6 * out_f)
+    return tokens * widest

@@ -1,0 +1,95 @@
+"""transformers' KV cache: what a 5.x ``DynamicCache`` holds after a prefill, per layer, exactly.
+
+Full layers hold every token, sliding layers keep the last ``window - 1`` tokens
+(``DynamicSlidingWindowLayer``), MLA layers the latent (``kv_lora_rank`` as keys plus the rope key
+as values), linear layers a conv window of ``conv_kernel`` columns in the model dtype and an
+SSM/recurrent state in fp32.
+"""
+
+from __future__ import annotations
+
+from planner.memory.kv import CACHE_TYPES, CacheType, LayerCache, group_lines, layer_geometry
+from planner.model.spec import AttentionKind, ModelSpec
+
+
+def transformers_cache(
+    spec: ModelSpec, dtype: CacheType, context: int, batch: int
+) -> tuple[tuple[LayerCache, ...], list[str]]:
+    """``DynamicCache`` after ``context`` tokens for ``batch`` sequences, and its rule lines.
+
+    # NOTE: transformers ``cache_utils.py`` (5.x): ``DynamicLayer`` concatenates every token;
+    # ``DynamicSlidingWindowLayer.update`` keeps ``full_key_states[:, :, -sliding_window + 1:]``,
+    # i.e. ``window - 1`` tokens; ``LinearAttentionLayer`` holds the conv state as
+    # ``[batch, channels, conv_kernel]`` in the activation dtype and the recurrent state as the
+    # kernel returns it (fp32: ``torch_chunk_*`` / ``mamba_chunk_scan`` upcast). DeepSeek-V3's
+    # ``past_key_values.update(kv_nope, k_rot, ...)`` caches the latent, not the expanded heads.
+    """
+    el = dtype.block_bytes  # transformers caches plain dtypes only
+    fp32 = CACHE_TYPES["fp32"].block_bytes
+    out: list[LayerCache] = []
+    for g in layer_geometry(spec):
+        if g.kind is AttentionKind.FULL:
+            cells = context
+            out.append(
+                LayerCache(
+                    g.index,
+                    g.kind,
+                    cells,
+                    batch * cells * g.k_elements * el,
+                    batch * cells * g.v_elements * el,
+                )
+            )
+        elif g.kind is AttentionKind.SLIDING:
+            cells = min(context, max((g.window or context) - 1, 0))
+            out.append(
+                LayerCache(
+                    g.index,
+                    g.kind,
+                    cells,
+                    batch * cells * g.k_elements * el,
+                    batch * cells * g.v_elements * el,
+                )
+            )
+        elif g.kind is AttentionKind.MLA:
+            out.append(LayerCache(g.index, g.kind, context, batch * context * g.latent * el, 0))
+        elif g.kind is AttentionKind.LINEAR:
+            conv = batch * g.conv_channels * g.conv_kernel * el
+            ssm = batch * g.ssm_elements * fp32
+            out.append(LayerCache(g.index, g.kind, 0, 0, 0, state_bytes=conv + ssm))
+        else:
+            out.append(LayerCache(g.index, g.kind, 0, 0, 0))
+    geoms = {g.index: g for g in layer_geometry(spec)}
+
+    def describe(layer: LayerCache) -> tuple:
+        g = geoms[layer.index]
+        if layer.kind is AttentionKind.LINEAR:
+            return (
+                "linear",
+                f"{batch} seq x ({g.conv_channels} ch x {g.conv_kernel} conv cols x {el} B "
+                f"+ {g.ssm_elements:,} state x 4 B fp32)",
+            )
+        if layer.kind is AttentionKind.MLA:
+            return ("mla", f"{batch} seq x {layer.cells:,} tokens x {g.latent} latent x {el} B")
+        label = "full" if layer.kind is AttentionKind.FULL else f"sliding(window {g.window}, keeps window-1)"
+        return (
+            label,
+            f"{batch} seq x {layer.cells:,} tokens x ({g.k_elements} K + {g.v_elements} V) x {el} B",
+        )
+
+    return tuple(out), group_lines(out, describe)
+
+
+def transformers_sliding_retention(spec: ModelSpec, dtype: CacheType, context: int, batch: int) -> int:
+    """Bytes a sliding layer's prefill still pins after the forward: all ``context`` tokens.
+
+    # NOTE: ``DynamicSlidingWindowLayer.update`` stores ``full_key_states[:, :, -window + 1:]``,
+    # a *view* of the ``torch.cat`` result, so the storage of the whole prompt stays alive until
+    # the next decode step replaces it (checked on CPU: ``untyped_storage().nbytes()``).
+    """
+    el = dtype.block_bytes
+    extra = 0
+    for g in layer_geometry(spec):
+        if g.kind is AttentionKind.SLIDING:
+            kept = min(context, max((g.window or context) - 1, 0))
+            extra += batch * (context - kept) * (g.k_elements + g.v_elements) * el
+    return extra
