@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shard", default="0/1", help="k/n: derive every n-th type starting at k")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per type")
     parser.add_argument("--skip-existing", action="store_true")
+    parser.add_argument("--reverse", action="store_true", help="work from the end of the list")
     parser.add_argument(
         "--towers",
         action="store_true",
@@ -150,7 +151,13 @@ def main(argv: list[str] | None = None) -> int:
         jobs = all_types()
     k, n = (int(x) for x in args.shard.split("/"))
     jobs = jobs[k::n]
-    unfit_file = OUT / f"unfit-{k}-{n}.json" if n > 1 else OUT / "unfit.json"
+    if args.reverse:
+        jobs.reverse()
+    unfit_file = (
+        OUT / f"unfit-{k}-{n}{'-r' if args.reverse else ''}.json"
+        if n > 1 or args.reverse
+        else OUT / "unfit.json"
+    )
     unfit = json.loads(unfit_file.read_text()) if unfit_file.exists() else {}
     signal.signal(signal.SIGALRM, _alarm)
     for kind, model_type in jobs:

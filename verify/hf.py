@@ -53,11 +53,17 @@ _TINY_VISION = {
 }
 
 
-def clean_config(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """A deep copy without token ids (shape-neutral) and without remote-code pointers."""
+def clean_config(raw: Mapping[str, Any], *, keep_token_ids: bool = False) -> dict[str, Any]:
+    """A deep copy without token ids (shape-neutral) and without remote-code pointers.
+
+    ``keep_token_ids`` keeps them (transformers' own default configs, whose ids fit their
+    vocabulary and which some config classes require to be integers).
+    """
     out = copy.deepcopy(dict(raw))
     for key in REMOTE_CODE_KEYS:
         out.pop(key, None)
+    if keep_token_ids:
+        return out
     for key in TOKEN_KEYS:
         out[key] = None
     text = out.get("text_config")
@@ -67,11 +73,11 @@ def clean_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def hf_config(raw: Mapping[str, Any]) -> Any:
+def hf_config(raw: Mapping[str, Any], *, keep_token_ids: bool = False) -> Any:
     """The transformers config object for a parsed ``config.json`` (no remote code)."""
     from transformers import AutoConfig
 
-    data = clean_config(raw)
+    data = clean_config(raw, keep_token_ids=keep_token_ids)
     model_type = data.pop("model_type")
     return AutoConfig.for_model(model_type, **data)
 

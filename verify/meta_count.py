@@ -12,7 +12,9 @@ from typing import Any
 from verify.hf import auto_class, hf_config
 
 
-def transformers_parameters(config: dict[str, Any], kind: str | None = None) -> dict[str, tuple[int, ...]]:
+def transformers_parameters(
+    config: dict[str, Any], kind: str | None = None, *, keep_token_ids: bool = False
+) -> dict[str, tuple[int, ...]]:
     """Map every parameter and persistent buffer to its shape, tied parameters once.
 
     ``kind`` picks the Auto class (``"causal"``, ``"image_text"``); by default the one
@@ -23,7 +25,7 @@ def transformers_parameters(config: dict[str, Any], kind: str | None = None) -> 
     # NOTE: wrappers whose language model lives in text_config load through the image-text
     # class; special token ids (which transformers checks against a tiny vocabulary) are
     # dropped: see verify.hf.
-    config_obj = hf_config(config)
+    config_obj = hf_config(config, keep_token_ids=keep_token_ids)
     auto = auto_class(config["model_type"], kind)
     with torch.device("meta"):
         model = auto.from_config(config_obj, trust_remote_code=False)
@@ -38,10 +40,12 @@ def transformers_parameters(config: dict[str, Any], kind: str | None = None) -> 
     return shapes
 
 
-def transformers_parameter_count(config: dict[str, Any], kind: str | None = None) -> int:
+def transformers_parameter_count(
+    config: dict[str, Any], kind: str | None = None, *, keep_token_ids: bool = False
+) -> int:
     """Total parameters transformers allocates for ``config`` (tied weights once)."""
     total = 0
-    for shape in transformers_parameters(config, kind).values():
+    for shape in transformers_parameters(config, kind, keep_token_ids=keep_token_ids).values():
         n = 1
         for d in shape:
             n *= d

@@ -5,7 +5,7 @@ fields (``num_attention_heads * head_dim``, ``layer_types[i] == 'full_attention'
 ``(image_size // patch_size) ** 2 + 1``). They are parsed with :mod:`ast` and walked
 with a whitelist: names, numbers, strings, arithmetic, comparisons, ``and``/``or``/
 ``not``, ``x if c else y``, subscripts and a few functions (``len``, ``min``, ``max``,
-``int``, ``sum``, ``ceil_div``). Nothing is ever passed to ``eval``.
+``int``, ``sum``, ``ceil_div``, ``isqrt``). Nothing is ever passed to ``eval``.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ _FUNCS: dict[str, Callable[..., Any]] = {
     "sum": sum,
     "ceil_div": _ceil_div,
     "bool": bool,
+    "isqrt": math.isqrt,
 }
 
 
@@ -269,6 +270,8 @@ def _compile(node: ast.expr) -> Callable[[Resolver], Any]:
                     isinstance(v, (int, float)) and not isinstance(v, bool) for v in seq
                 ):
                     raise TypeError(f"{name}() of a non-numeric list")
+            if name == "isqrt" and (len(values) != 1 or not isinstance(values[0], int) or values[0] < 0):
+                raise TypeError("isqrt() of a non-natural number")
             if name == "len" and (len(values) != 1 or not isinstance(values[0], (list, tuple, str))):
                 raise TypeError("len() of a non-list")
             return _check(fn(*values))

@@ -311,7 +311,9 @@ def joint_sample(
         elif isinstance(cur, list) and cur:
             if all(isinstance(v, str) for v in cur):
                 vocab = sorted(
-                    set(cur) | (strings.get("layer_types", set()) if _leaf(path).endswith("types") else set())
+                    set(cur)
+                    | strings.get(_leaf(path), set())
+                    | (strings.get("layer_types", set()) if _leaf(path).endswith("types") else set())
                 )
                 if rng.random() < 0.6:
                     set_path(given, path, [rng.choice(vocab) for _ in cur])
@@ -507,10 +509,42 @@ def envs_of(d: Derivation) -> list[dict[str, Any]]:
 
 
 def collect_patterns(d: Derivation) -> dict[str, Pattern]:
+    """Tensor names grouped into patterns (``*`` for each repeated index).
+
+    # NOTE: an index level that holds the same non-contiguous positions in every build is a
+    # fixed module layout (``nn.Sequential(Linear, ReLU, Linear)`` gives ``ffn.0`` and ``ffn.2``),
+    # not a repetition: those indices stay literal.
+    """
+    raw: dict[str, Pattern] = {}
+    for k, ob in enumerate(d.obs):
+        for name, shape in ob.tensors.items():
+            pat, idx = split_name(name)
+            p = raw.setdefault(pat, Pattern(pat, len(idx)))
+            p.seen.setdefault(k, {})[idx] = shape
+    fixed: dict[str, set[int]] = {}
+    for pat, p in raw.items():
+        levels = set()
+        for a in range(p.axes):
+            sets = {tuple(sorted({idx[a] for idx in inst})) for inst in p.seen.values()}
+            if len(sets) == 1 and len(p.seen) >= 5:
+                only = next(iter(sets))
+                if only != tuple(range(len(only))) and len(only) <= 8:
+                    levels.add(a)
+        if levels:
+            fixed[pat] = levels
     pats: dict[str, Pattern] = {}
     for k, ob in enumerate(d.obs):
         for name, shape in ob.tensors.items():
             pat, idx = split_name(name)
+            if pat in fixed:
+                parts, a, kept = name.split("."), 0, []
+                for j, part in enumerate(parts):
+                    if part.isdigit():
+                        if a not in fixed[pat]:
+                            parts[j] = "*"
+                            kept.append(int(part))
+                        a += 1
+                pat, idx = ".".join(parts), tuple(kept)
             p = pats.setdefault(pat, Pattern(pat, len(idx)))
             p.seen.setdefault(k, {})[idx] = shape
             if not p.cls:
@@ -856,6 +890,27 @@ def _fit_per_index(
                 for val in reversed(vals[:-1]):
                     text = f"({exprs[val]}) if {key} == {val!r} else {text}"
                 return text
+    # one expression per side of a rule over the layer index (``i in global_attn_indexes``)
+    from scripts.templates.fit import predicate_atoms
+
+    cells = []
+    for k in present:
+        n = max(idx[0] for idx in p.seen[k]) + 1
+        cells.extend((envs[k], idx[0], n) for idx in p.seen[k])
+    for atom in sorted(predicate_atoms(cells), key=lambda a: len(a.text))[:60]:
+        yes = [r for r, t in enumerate(atom.truth) if t]
+        no = [r for r, t in enumerate(atom.truth) if not t]
+        if not yes or not no:
+            continue
+        sides = []
+        for rows in (yes, no):
+            g_env, g_val = [rows_env[r] for r in rows], [rows_val[r] for r in rows]
+            sub = fit_dim(g_env, g_val, deps) or fit_dim(g_env, g_val, _correlated(g_env, g_val, deps))
+            if sub is None:
+                break
+            sides.append(sub)
+        else:
+            return f"({sides[0]}) if {atom.text} else ({sides[1]})"
     return None
 
 

@@ -89,6 +89,16 @@ def _int_times(a: str | None, r: str) -> Callable[[Env], Any]:
     return lambda e: int((e[a] if a else 1) * e[r])
 
 
+def _isqrt(a: str) -> Callable[[Env], Any]:
+    import math
+
+    return lambda e: math.isqrt(e[a])
+
+
+def _int_over(a: str, r: str, power: int) -> Callable[[Env], Any]:
+    return lambda e: int(e[a] / e[r] ** power)
+
+
 def number_terms(int_atoms: Sequence[str], float_atoms: Sequence[str] = ()) -> list[Term]:
     """Monomials of degree <= 3 over ``int_atoms`` (with floor divisions), cheapest first."""
     terms: list[Term] = [Term(a, _mul(a), 1) for a in int_atoms]
@@ -97,6 +107,7 @@ def number_terms(int_atoms: Sequence[str], float_atoms: Sequence[str] = ()) -> l
     for a, b in itertools.permutations(int_atoms, 2):
         terms.append(Term(f"{a} // {b}", _floordiv(a, b), 2))
     for a in int_atoms:
+        terms.append(Term(f"isqrt({a})", _isqrt(a), 3))
         for c in CONST_DIVISORS:
             terms.append(Term(f"{a} // {c}", _floordiv_const(a, c), 2))
             terms.append(Term(f"ceil_div({a}, {c})", _ceildiv(a, c), 3))
@@ -116,6 +127,8 @@ def number_terms(int_atoms: Sequence[str], float_atoms: Sequence[str] = ()) -> l
     for r in float_atoms:
         for a in int_atoms:
             terms.append(Term(f"int({a} * {r})", _int_times(a, r), 2))
+            terms.append(Term(f"int({a} / {r})", _int_over(a, r, 1), 3))
+            terms.append(Term(f"int({a} / ({r} * {r}))", _int_over(a, r, 2), 3))
         terms.append(Term(f"int({r})", _int_times(None, r), 2))
     return terms
 
@@ -272,6 +285,18 @@ def predicate_atoms(cells: Sequence[tuple[Env, int, int]], fields: Env | None = 
                 add(f"{key}[i] > 0", lambda e, i, n, key=key: e[key][i] > 0)
                 for val in sorted({x for e, i, n in cells for x in e[key][:n]})[:6]:
                     add(f"{key}[i] == {val}", lambda e, i, n, key=key, val=val: e[key][i] == val)
+        if (
+            isinstance(v0, list)
+            and v0
+            and all(isinstance(x, str) for x in v0)
+            and all(isinstance(e.get(key), list) and e[key] for e, _, _ in cells)
+        ):
+            # a short pattern repeated over the layers (RecurrentGemma's block_types)
+            for val in sorted({x for e, _, _ in cells for x in e[key] if isinstance(x, str)}):
+                add(
+                    f"{key}[i % len({key})] == {val!r}",
+                    lambda e, i, n, key=key, val=val: e[key][i % len(e[key])] == val,
+                )
         if isinstance(v0, str) and all(isinstance(e.get(key), str) and len(e[key]) >= n for e, _, n in cells):
             for ch in sorted({c for e, _, n in cells for c in e[key][:n]}):
                 add(f"{key}[i] == {ch!r}", lambda e, i, n, key=key, ch=ch: e[key][i] == ch)

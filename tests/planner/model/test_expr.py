@@ -26,6 +26,7 @@ def test_arithmetic_and_fields():
     assert value("int(hidden_size * mlp_ratio)") == 16384
     assert value("ceil_div(hidden_size + 1, 16)") == 257
     assert value("len(layer_types)") == 2
+    assert value("isqrt(num_patches)", num_patches=576) == 24  # a square patch grid's side
 
 
 def test_conditions_index_and_nulls():
@@ -68,6 +69,8 @@ def test_anything_outside_the_whitelist_is_refused(text):
         ("layer_types[i]", {"i": 5}),
         ("hidden_size * 2", {"hidden_size": True}),
         ("len(hidden_size)", {}),
+        ("isqrt(hidden_size)", {"hidden_size": -4}),
+        ("isqrt(mlp_ratio)", {}),
     ],
 )
 def test_bad_values_become_config_errors(text, fields):
