@@ -87,6 +87,21 @@ def parse_fraction(parameter: str, value: object) -> float:
     return number
 
 
+def parse_bytes(parameter: str, value: object) -> int:
+    """A memory size: a byte count (``21474836480``, as vLLM's ``--kv-cache-memory`` takes) or ``20GiB``."""
+    from planner.hardware.units import SizeError, parse_size
+
+    if isinstance(value, bool):
+        raise RequestError(parameter, f"{parameter} must be a size such as 20GiB, not {value}")
+    try:
+        number = parse_size(value if isinstance(value, int) else str(value).strip())
+    except SizeError as exc:
+        raise RequestError(parameter, f"{parameter}: {exc}") from None
+    if number <= 0:
+        raise RequestError(parameter, f"{parameter} must be a positive size, not '{shown(value)}'")
+    return number
+
+
 def parse_switch(parameter: str, value: object) -> bool:
     """``on``/``off`` (also true/false, yes/no, 1/0)."""
     if isinstance(value, bool):
@@ -138,6 +153,12 @@ class PlanRequest:
     gpu_layers: int | None = None  # llama.cpp -ngl
     gpu_memory_utilization: float | None = None  # vLLM
     max_num_batched_tokens: int | None = None  # vLLM
+    max_num_seqs: int | None = None  # vLLM
+    kv_cache_memory: int | None = None  # vLLM, bytes
+    enforce_eager: bool = False  # vLLM
+    mem_fraction_static: float | None = None  # SGLang
+    free_gpu_memory_fraction: float | None = None  # TensorRT-LLM
+    tensor_parallel: int | None = None  # vLLM/SGLang/TensorRT-LLM: GPUs one model is sharded over
     gpu: str | None = None
     vram: str | None = None
     gpus: int | None = None
@@ -204,6 +225,12 @@ PARSERS = {
     "gpu_layers": _optional(lambda p, v: parse_whole(p, v, 0, 1 << 16)),
     "gpu_memory_utilization": _optional(parse_fraction),
     "max_num_batched_tokens": _optional(parse_tokens),
+    "max_num_seqs": _optional(lambda p, v: parse_whole(p, v, 1, MAX_BATCH)),
+    "kv_cache_memory": _optional(parse_bytes),
+    "enforce_eager": parse_switch,
+    "mem_fraction_static": _optional(parse_fraction),
+    "free_gpu_memory_fraction": _optional(parse_fraction),
+    "tensor_parallel": _optional(lambda p, v: parse_whole(p, v, 1, MAX_GPUS)),
     "gpu": _optional(parse_text),
     "vram": _optional(parse_text),
     "gpus": _optional(lambda p, v: parse_whole(p, v, 1, MAX_GPUS)),
@@ -288,6 +315,23 @@ def resolve_settings(request: PlanRequest) -> RunSettings:
         gpu_layers=request.gpu_layers,
         gpu_memory_utilization=request.gpu_memory_utilization,
         max_num_batched_tokens=request.max_num_batched_tokens,
+        max_num_seqs=request.max_num_seqs,
+        kv_cache_memory=request.kv_cache_memory,
+        enforce_eager=request.enforce_eager,
+        mem_fraction_static=request.mem_fraction_static,
+        free_gpu_memory_fraction=request.free_gpu_memory_fraction,
+    )
+
+
+def with_gpu(settings: RunSettings, budget: Budget) -> RunSettings:
+    """``settings`` that name the budget's first GPU (vLLM chooses kernels and batch defaults by it)."""
+    device = budget.devices[0]
+    gpu = device.catalog
+    return replace(
+        settings,
+        gpu_name=gpu.name if gpu is not None else device.name,
+        gpu_capability=gpu.compute_capability if gpu is not None else None,
+        gpu_memory_bytes=device.total_bytes,
     )
 
 
@@ -295,7 +339,16 @@ def resolve_budget(request: PlanRequest) -> Budget | None:
     """The GPU budget the request names, or ``None`` when it names none (see :func:`planner.fit.budget_for`)."""
     from planner.fit.budget import budget_for
 
-    return budget_for(gpu=request.gpu, vram=request.vram, gpus=request.gpus, live=request.live)
+    gpus = request.gpus
+    if request.tensor_parallel is not None:
+        if gpus is not None and gpus != request.tensor_parallel:
+            raise RequestError(
+                "tensor_parallel",
+                f"tensor parallel {request.tensor_parallel} shards the model over {request.tensor_parallel} GPUs, "
+                f"but gpus is {gpus}; give one of them or the same number",
+            )
+        gpus = request.tensor_parallel
+    return budget_for(gpu=request.gpu, vram=request.vram, gpus=gpus, live=request.live)
 
 
 def resolve(
@@ -316,6 +369,8 @@ def resolve(
     engine = resolve_engine(request, fmt)
     settings = resolve_settings(request)
     budget = resolve_budget(request)
+    if budget is not None:
+        settings = with_gpu(settings, budget)
     if need_budget and budget is None:
         raise RequestError("gpu", "no GPU given: a catalog GPU, a memory size or the live reading")
     return ResolvedPlan(request, model, fmt, engine, settings, budget)
@@ -328,6 +383,7 @@ __all__ = [
     "PlanRequest",
     "RequestError",
     "ResolvedPlan",
+    "parse_bytes",
     "parse_fraction",
     "parse_switch",
     "parse_text",
@@ -339,4 +395,5 @@ __all__ = [
     "resolve_format",
     "resolve_model",
     "resolve_settings",
+    "with_gpu",
 ]

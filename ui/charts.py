@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
 
@@ -14,6 +15,9 @@ from planner import ModelSpec
 from planner.fit.multi_gpu import SplitPlan
 from planner.hardware.units import GIB, format_gib
 from planner.memory.estimate import MemoryEstimate
+
+if TYPE_CHECKING:
+    from planner.recommend import Recommendation
 
 COMPONENT_COLORS = {
     "weights": "#2f6f4f",
@@ -380,5 +384,102 @@ def split_figure(split: SplitPlan) -> go.Figure:
         height=140 + 40 * len(names),
         margin={"l": 10, "r": 10, "t": 30, "b": 40},
         legend={"orientation": "h", "y": 1.25, "traceorder": "normal"},
+    )
+    return fig
+
+
+#: One colour per nominal bit width in :func:`quality_memory_figure` (16 dark to 2 light warm).
+WIDTH_COLORS = {
+    32: "#1b3a2b",
+    16: "#2f6f4f",
+    8: "#3b9c9c",
+    6: "#6c8ebf",
+    5: "#8e5ea2",
+    4: "#d08c2b",
+    3: "#c45ca2",
+    2: "#b22222",
+    1: "#7a7a7a",
+}
+
+
+def quality_memory_figure(result: Recommendation) -> go.Figure:
+    """Expected quality against GPU memory for every ranked pair, by bit width, with the Pareto front.
+
+    Arrows mark the trade-offs the core worked out (a larger model at fewer bits against the best
+    smaller one at more bits): green where the larger model is expected to score higher, red where
+    the data says it does not. The dotted line is the memory the budget allows.
+    """
+    ranked = result.ranked
+    fig = go.Figure()
+    for width in sorted({c.bit_width for c in ranked}, reverse=True):
+        at = [c for c in ranked if c.bit_width == width]
+        fig.add_trace(
+            go.Scatter(
+                x=[c.fit.required_bytes / GIB for c in at],
+                y=[c.quality.expected for c in at],
+                mode="markers",
+                name=f"{width}-bit",
+                marker={"size": 8, "color": WIDTH_COLORS.get(width, "#7a7a7a"), "opacity": 0.75},
+                customdata=[[c.model_id, c.format_id, c.parameters / 1e9] for c in at],
+                hovertemplate=(
+                    "%{customdata[0]} (%{customdata[2]:.1f}B) in %{customdata[1]}<br>"
+                    "expected %{y:.1f}, needs %{x:.2f} GiB<extra></extra>"
+                ),
+            )
+        )
+    front = result.pareto
+    if front:
+        fig.add_trace(
+            go.Scatter(
+                x=[c.fit.required_bytes / GIB for c in front],
+                y=[c.quality.expected for c in front],
+                mode="lines+markers",
+                name="Pareto front",
+                line={"color": "#222222", "width": 1.5, "shape": "hv"},
+                marker={"size": 11, "color": "rgba(0,0,0,0)", "line": {"color": "#222222", "width": 1.5}},
+                customdata=[[c.model_id, c.format_id] for c in front],
+                hovertemplate="Pareto: %{customdata[0]} in %{customdata[1]}<br>%{y:.1f} at %{x:.2f} GiB<extra></extra>",
+            )
+        )
+    for trade in result.trade_offs[:2]:  # 16 vs a larger 4-bit, 4 vs a larger 2-bit (16 vs 2 is in the text)
+        small, large = trade.sixteen, trade.larger_four
+        if small is None or large is None:
+            continue
+        wins = trade.larger_wins
+        color = "#2f6f4f" if wins else "#b22222"
+        verdict = "wins" if wins else "loses"
+        fig.add_annotation(
+            x=large.fit.required_bytes / GIB,
+            y=large.quality.expected,
+            ax=small.fit.required_bytes / GIB,
+            ay=small.quality.expected,
+            xref="x",
+            yref="y",
+            axref="x",
+            ayref="y",
+            showarrow=True,
+            arrowhead=3,
+            arrowsize=1.2,
+            arrowwidth=2,
+            arrowcolor=color,
+            text=f"{trade.low}-bit of a larger model {verdict}: {trade.difference:+.1f} vs {trade.high}-bit",
+            font={"color": color, "size": 12},
+            bgcolor="rgba(255,255,255,0.8)",
+        )
+    usable = max((c.fit.usable_bytes for c in result.candidates), default=0)
+    if usable:
+        fig.add_vline(
+            x=usable / GIB,
+            line_dash="dot",
+            line_color="#b22222",
+            annotation_text="usable",
+            annotation_position="top",
+        )
+    fig.update_layout(
+        xaxis_title="GPU memory needed (GiB)",
+        yaxis_title=f"expected {result.benchmark_label}",
+        height=460,
+        margin={"l": 10, "r": 10, "t": 30, "b": 40},
+        legend={"orientation": "h", "y": 1.1},
     )
     return fig

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from planner import ModelSpec, PlannerError, load_catalog, load_model, model_from_bytes
+from planner import ModelSpec, PlannerError, load_catalog, load_model
+from planner.model.config import parse_config_bytes
+from planner.model.inventory import describe
 from ui.url_params import check_choice
 
 SOURCES = ("Catalog", "Hub id", "Upload config.json")
@@ -50,7 +52,7 @@ def pick_model() -> ModelSpec | None:
                 )
                 return _hub_model(repo.strip()) if repo.strip() else None
             upload = st.file_uploader("config.json", type=["json"], key="upload")
-            return model_from_bytes(upload.getvalue(), name=upload.name) if upload else None
+            return describe(parse_config_bytes(upload.getvalue()), upload.name) if upload else None
         except PlannerError as exc:
             st.error(str(exc))
             return None

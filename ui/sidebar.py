@@ -16,6 +16,7 @@ from planner.formats import format_ids
 from planner.hardware import Gpu, gpus_by_id, load_gpus
 from planner.memory.estimate import DEFAULT_CONTEXT, RunSettings
 from planner.request import PlanRequest, resolve_budget, resolve_settings
+from ui.approximate import warn_if_approximate
 from ui.model_input import pick_model
 from ui.url_params import check_choice
 
@@ -135,6 +136,7 @@ def planned_model(plan: Plan) -> ModelSpec:
             "sidebar (a model that cannot be read says why there)."
         )
         st.stop()
+    warn_if_approximate(plan.spec)
     return plan.spec
 
 

@@ -14,6 +14,7 @@ from planner.limits import DEFAULT_CONTEXT, MAX_GPUS
 from planner.request import (
     PlanRequest,
     RequestError,
+    parse_bytes,
     parse_fraction,
     parse_text,
     parse_tokens,
@@ -86,6 +87,12 @@ def add_gpu_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--gpus", type=whole("gpus", 1, MAX_GPUS), help="number of GPUs (default 1)")
     parser.add_argument(
+        "--tensor-parallel",
+        "-tp",
+        type=whole("tensor-parallel", 1, MAX_GPUS),
+        help="shard the model over N GPUs (vLLM, SGLang, TensorRT-LLM); sets --gpus N",
+    )
+    parser.add_argument(
         "--live", action="store_true", help="plan against this machine's free GPU memory (NVML)"
     )
 
@@ -120,6 +127,27 @@ def add_engine_knobs(parser: argparse.ArgumentParser) -> None:
         type=tokens("max-num-batched-tokens"),
         help="vLLM tokens per scheduler step",
     )
+    parser.add_argument(
+        "--max-num-seqs",
+        type=whole("max-num-seqs"),
+        help="vLLM requests per step (default 256; 1024 on H100-class)",
+    )
+    parser.add_argument(
+        "--kv-cache-memory",
+        type=flag_type(parse_bytes, "kv-cache-memory"),
+        help="vLLM KV cache size per GPU, bytes or e.g. 20GiB (replaces the --gpu-memory-utilization budget)",
+    )
+    parser.add_argument("--enforce-eager", action="store_true", help="vLLM without CUDA graphs")
+    parser.add_argument(
+        "--mem-fraction-static",
+        type=flag_type(parse_fraction, "mem-fraction-static"),
+        help="SGLang share of free memory for weights + KV (default derived from the GPU)",
+    )
+    parser.add_argument(
+        "--free-gpu-memory-fraction",
+        type=flag_type(parse_fraction, "free-gpu-memory-fraction"),
+        help="TensorRT-LLM share of the memory free after its dry run for the KV cache (default 0.9)",
+    )
 
 
 def request_from_args(args: argparse.Namespace) -> PlanRequest:
@@ -139,6 +167,11 @@ def request_from_args(args: argparse.Namespace) -> PlanRequest:
         "gpu_layers",
         "gpu_memory_utilization",
         "max_num_batched_tokens",
+        "max_num_seqs",
+        "kv_cache_memory",
+        "mem_fraction_static",
+        "free_gpu_memory_fraction",
+        "tensor_parallel",
         "gpu",
         "vram",
         "gpus",
@@ -149,6 +182,7 @@ def request_from_args(args: argparse.Namespace) -> PlanRequest:
     values["double_quant"] = bool(getattr(args, "double_quant", False))
     values["live"] = bool(getattr(args, "live", False))
     values["offline"] = bool(getattr(args, "offline", False))
+    values["enforce_eager"] = bool(getattr(args, "enforce_eager", False))
     flash = getattr(args, "flash_attn", None)
     if flash is not None:
         values["flash_attn"] = flash == "on"

@@ -24,6 +24,7 @@ from planner.request import parse_text, resolve
 if TYPE_CHECKING:
     from planner.fit.answer import FitAnswer
     from planner.fit.offload import OffloadPlan
+    from planner.memory.startup import Startup
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     """Print the plan's memory, and its fit when a GPU is given."""
     from planner.fit.answer import answer_plan, estimate_json
     from planner.hardware.units import GIB
+    from planner.report import approximate_warning
 
     plan = resolve(request_from_args(args))
     result, answer = answer_plan(plan)
@@ -56,10 +58,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     low, high = result.total_band
     settings = plan.settings
+    warning = approximate_warning(plan.spec)
+    if warning:
+        print(f"warning: {warning}")
     print(
         f"{plan.spec.name}  {plan.format.id} on {result.engine}, context {settings.context:,} x batch "
         f"{settings.batch}, KV {result.kv_dtype}"
     )
+    print(f"tensors from {plan.spec.inventory_source.value}")
     print(f"{'GPU memory':<14} {'GiB':>9}   rule")
     for label, fig in (
         ("weights", result.weights),
@@ -80,7 +86,35 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     if answer:
         print_fit(answer)
+    from planner.fit.answer import launch_json
+
+    launch = launch_json(result, answer)
+    if launch is not None:
+        print(f"\nlaunch: {launch['command']}")
     return 0
+
+
+def print_startup(startup: Startup) -> None:
+    """The server's start-up on the plan's GPU, marked as an estimate where it is one."""
+    from planner.hardware.units import format_gib
+
+    name = {"vllm": "vLLM", "sglang": "SGLang", "trtllm": "TensorRT-LLM"}.get(startup.engine, startup.engine)
+    tp = f", per GPU of {startup.tensor_parallel}" if startup.tensor_parallel > 1 else ""
+    print(f"start-up ({name} {startup.version}{tp}; estimate):")
+    print(f"  budget {format_gib(startup.budget.bytes)}: {startup.budget.rule}")
+    for label, fig in (
+        ("weights", startup.weights),
+        ("profile peak", startup.profile_peak),
+        ("non-torch", startup.non_torch),
+    ):
+        if fig.bytes:
+            print(f"  {label} {format_gib(fig.bytes)}")
+    print(
+        f"  KV pool {startup.kv_pool_bytes / (1 << 30):.2f} GiB = {startup.kv_tokens:,} tokens "
+        f"({startup.kv_bytes_per_token:,} B per token)"
+    )
+    for note in startup.notes:
+        print(f"  note: {note}")
 
 
 def _print_offload(plan: OffloadPlan) -> None:
@@ -127,6 +161,8 @@ def print_fit(answer: FitAnswer) -> None:
         else:
             capped = f" (the cap, {limit.cap:,}: memory allows more)" if limit.capped else ""
             print(f"{label}: {limit.value:,}{capped}")
+    if answer.startup is not None:
+        print_startup(answer.startup)
     speed = answer.speed
     if speed is not None:
         per_sequence = f", {speed.per_sequence_tokens_per_s:,.1f} per sequence" if speed.batch > 1 else ""

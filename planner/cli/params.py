@@ -29,7 +29,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Count a model's parameters, tensor by tensor."""
-    from planner.report import compact_layers, params_report
+    from planner.report import approximate_warning, compact_layers, params_report
 
     spec = resolve_model(request_from_args(args))
     report = params_report(spec)
@@ -37,7 +37,12 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
         return 0
     p = report["parameters"]
+    warning = approximate_warning(spec)
+    if warning:
+        print(f"warning: {warning}")
     print(f"{spec.name}  ({spec.architecture}{', approximate' if spec.approximate else ''})")
+    detail = f" ({spec.inventory_detail})" if spec.inventory_detail else ""
+    print(f"tensors from {spec.inventory_source.value}{detail}")
     print(f"parameters: {p['total']:,} total ({human_count(p['total'])}), {p['active']:,} active per token")
     width = max(len(t["name"]) for t in report["tensors"])
     print(f"\n{'tensor':<{width}}  {'role':<20} {'shape':<22} {'count':>7} {'parameters':>16}")

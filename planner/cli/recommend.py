@@ -46,15 +46,37 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="keep models whose max_position_embeddings is at least this",
     )
     rec.add_argument(
-        "--benchmark", default="mmlu",
-        help="published score to rank by (default mmlu: MMLU 5-shot; mmlu-pro: MMLU-Pro)",
+        "--benchmark", default="mmlu-pro",
+        help="published score to rank by (default mmlu-pro: MMLU-Pro, the publisher's else the Open LLM "
+        "Leaderboard's; mmlu: MMLU 5-shot)",
     )  # fmt: skip
     rec.add_argument(
         "--formats", type=names, help="comma-separated format ids (default: a spread of bit widths)"
     )
+    rec.add_argument("--bits", type=bit_widths, help="bit widths to keep, comma-separated (e.g. 4 or 16,8,4)")
+    rec.add_argument("--modality", type=names, help="text, vision (images and text in), comma-separated")
+    rec.add_argument("--arch", type=names, help="dense, moe (comma-separated)")
+    rec.add_argument(
+        "--sort", default="quality", help="order of the list: quality (default), speed or headroom"
+    )
+    rec.add_argument(
+        "--add-model", action="append", default=[], metavar="HUB_ID",
+        help="a Hugging Face model id to add to the comparison (repeat for more; needs the Hub)",
+    )  # fmt: skip
     rec.add_argument("--json", action="store_true", help="print JSON (integer bytes)")
     rec.set_defaults(func=run)
     return rec
+
+
+def bit_widths(text: str) -> tuple[int, ...]:
+    """``"16,8,4"`` -> ``(16, 8, 4)``; a part that is not a whole number is an argparse error naming it."""
+    out = []
+    for part in names(text):
+        digits = part.lower().removesuffix("-bit").removesuffix("bit")
+        if not digits.isdigit():
+            raise argparse.ArgumentTypeError(f"'{part:.20}' is not a bit width (e.g. 4 or 16,8,4)")
+        out.append(int(digits))
+    return tuple(out)
 
 
 def required_budget(request: PlanRequest) -> Budget:
@@ -72,7 +94,14 @@ def run(args: argparse.Namespace) -> int:
 
     request = request_from_args(args)
     budget = required_budget(request)
-    filters = Filters(families=args.family or (), licenses=args.license or (), min_context=args.min_context)
+    filters = Filters(
+        families=args.family or (),
+        licenses=args.license or (),
+        min_context=args.min_context,
+        bit_widths=args.bits or (),
+        modalities=tuple(m.lower() for m in args.modality or ()),
+        architectures=tuple(a.lower() for a in args.arch or ()),
+    )
     result = recommend(
         budget,
         resolve_settings(request),
@@ -80,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
         formats=args.formats,
         filters=filters,
         benchmark=args.benchmark,
+        sort=args.sort,
+        extra_models=args.add_model,
     )
     if args.json:
         print(json.dumps(result.to_dict(top=args.top), indent=2))
@@ -96,19 +127,24 @@ def _speed(c: Candidate) -> str:
     return "-" if c.speed is None else f"{c.speed.decode_tokens_per_s:,.1f}"
 
 
+def _basis(c: Candidate) -> str:
+    """A mark for how the retention is known: '~' translated from KL divergence, '' published accuracy."""
+    return "~" if c.quality.retention.basis == "kld" else ""
+
+
 def _print_ranked(ranked: tuple[Candidate, ...]) -> None:
     width = max(len(c.model_id) for c in ranked)
     print(
         f"\n{'#':>3}  {'model':<{width}}  {'params':>7}  {'format':<9} {'engine':<12} {'bits':>5}  {'expected':>8}  "
-        f"{'range':>11}  {'score':>5}  {'retention':>9}  {'needs GiB':>9}  {'headroom GiB':>12}  {'tok/s':>7}"
+        f"{'range':>11}  {'score':>5}  {'retention':>10}  {'needs GiB':>9}  {'headroom GiB':>12}  {'tok/s':>7}"
     )
     for c in ranked:
         q = c.quality
         print(
             f"{c.rank:>3}  {c.model_id:<{width}}  {c.parameters / 1e9:>6.1f}B  {c.format_id:<9} {c.engine:<12} "
             f"{c.bits_per_weight:>5.2f}  {q.expected:>8.1f}  {q.expected_low:>5.1f}-{q.expected_high:<5.1f}  "
-            f"{q.score.value:>5.1f}  {q.retention_used:>9.2%}  {_gib(c.fit.required_bytes):>9}  "
-            f"{_gib(c.fit.headroom_bytes):>12}  {_speed(c):>7}"
+            f"{q.score.value:>5.1f}  {_basis(c) + format(q.retention_used, '.2%'):>10}  "
+            f"{_gib(c.fit.required_bytes):>9}  {_gib(c.fit.headroom_bytes):>12}  {_speed(c):>7}"
         )
 
 
@@ -159,6 +195,40 @@ def _unranked_summary(result: Recommendation) -> list[str]:
     return out
 
 
+def _print_widths(result: Recommendation) -> None:
+    """The answer first: per bit width, the largest model that fits, its expected score and the context left."""
+    rows = []
+    for p in result.by_bit_width:
+        c = p.largest
+        if c is None:
+            rows.append((f"{p.bit_width}-bit", "-", "-", "-", "-", "-", "-"))
+            continue
+        limit = p.largest_context
+        context = (
+            "-"
+            if limit is None or limit.value is None
+            else f"{limit.value:,}" + ("+" if limit.capped else "")
+        )
+        expected = "-" if c.quality.expected is None else f"{_basis(c)}{c.quality.expected:.1f}"
+        rows.append(
+            (f"{p.bit_width}-bit", c.model_id, f"{c.parameters / 1e9:.1f}B", c.format_id, expected,
+             _gib(c.fit.required_bytes), context)
+        )  # fmt: skip
+    head = ("bits", "largest model that fits", "params", "format", "expected", "needs GiB", "max context")
+    widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
+    print(
+        "\nlargest model per bit width (expected '-' = no published score or retention; + = model's limit):"
+    )
+    for row in (head, *rows):
+        print(
+            "  "
+            + "  ".join(
+                cell.ljust(w) if i in (1, 3) else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+
+
 def _print(result: Recommendation, top: int) -> None:
     from planner.recommend.expected import benchmark_label
 
@@ -171,12 +241,18 @@ def _print(result: Recommendation, top: int) -> None:
     )
     for text in result.filters.describe():
         print(f"filter: {text}")
-    ranked = result.ranked[:top]
+    _print_widths(result)
+    ranked = [c for c in result.listing if c.ranked][:top]
     if ranked:
-        _print_ranked(ranked)
+        if result.sort != "quality":
+            print(f"\nranked pairs sorted by {result.sort} (the rank stays by expected quality):")
+        _print_ranked(tuple(ranked))
         if len(result.ranked) > top:
             print(f"  ... {len(result.ranked) - top} more ranked (--top N shows more)")
-        print("\nexpected = score x retention (capped at 100%); range from the published min-max retention")
+        print(
+            "\nexpected = score x retention (capped at 100%); range from the published min-max retention; "
+            "~ marks a retention translated from a published KL divergence (approximate)"
+        )
     else:
         print("\nnothing with a published score and a published retention fits this budget")
     print("\nbest pick per bit width:")
@@ -190,6 +266,8 @@ def _print(result: Recommendation, top: int) -> None:
                 f"needs {_gib(c.fit.required_bytes)} GiB"
             )
     print(f"\n16-bit vs a larger model at 4-bit: {result.trade_off.text}")
+    for trade in result.trade_offs[1:]:
+        print(f"{trade.high}-bit vs a larger model at {trade.low}-bit: {trade.text}")
     if result.best is not None:
         _print_evidence(result.best)
     if result.unranked:
@@ -200,7 +278,7 @@ def _print(result: Recommendation, top: int) -> None:
         print(f"\nnothing fits for {len(result.no_fit)} model(s): {', '.join(result.no_fit)}")
     filtered = [e for e in result.excluded if e.reason.endswith("is filtered out")]
     if filtered:
-        print(f"\nleft out by the family/license filters: {len(filtered)} model(s) (--json lists them)")
+        print(f"\nleft out by the filters: {len(filtered)} model(s) (--json lists them)")
     for e in result.excluded:
         if e not in filtered:
             print(f"left out: {e.model_id}: {e.reason}")

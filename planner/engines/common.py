@@ -6,8 +6,11 @@ Engine-neutral by rule: an engine package imports from here (and from :mod:`plan
 
 from __future__ import annotations
 
+from functools import cache
+
 from planner.formats.base import WeightsReport
 from planner.hardware.units import format_short
+from planner.memo import per_object
 from planner.memory import kv
 from planner.memory.estimate import RunSettings, SettingsError
 from planner.memory.figure import Figure
@@ -19,9 +22,16 @@ SETTING_LABELS = {
     "gpu_memory_utilization": "gpu-memory-utilization (vLLM)",
     "max_num_batched_tokens": "max-num-batched-tokens (vLLM)",
     "flash_attn": "flash-attn",
+    "max_num_seqs": "max-num-seqs (vLLM)",
+    "kv_cache_memory": "kv-cache-memory (vLLM)",
+    "mem_fraction_static": "mem-fraction-static (SGLang)",
+    "free_gpu_memory_fraction": "free-gpu-memory-fraction (TensorRT-LLM)",
 }
+#: The serving engines' start-up settings: every other engine ignores them.
+SERVER_SETTINGS = ("max_num_seqs", "kv_cache_memory", "mem_fraction_static", "free_gpu_memory_fraction")
 
 
+@per_object()
 def weights_figure(report: WeightsReport, where: str) -> Figure:
     """Exact weight bytes from the format's per-tensor storage, with bytes per role as parts."""
     parts: dict[str, int] = {}
@@ -37,8 +47,9 @@ def weights_figure(report: WeightsReport, where: str) -> Figure:
     )
 
 
+@cache
 def zero(rule: str) -> Figure:
-    """An exact zero with its reason."""
+    """An exact zero with its reason (one shared, immutable figure per reason)."""
     return Figure(0, rule)
 
 

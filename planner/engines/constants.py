@@ -76,10 +76,16 @@ def _data() -> dict[str, Any]:
 def reload_constants() -> None:
     """Read ``data/engines.json`` again (after a calibration rewrote it)."""
     _data.cache_clear()
+    _constant.cache_clear()
 
 
 def constant(name: str) -> Constant:
     """The empirical constant ``name`` from ``data/engines.json``."""
+    return _constant(name)
+
+
+@cache
+def _constant(name: str) -> Constant:
     entry = _data()["constants"].get(name)
     if entry is None:
         raise PlannerError(f"{ENGINES_FILE.name}: no constant '{name}'")

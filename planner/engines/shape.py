@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from planner.memo import per_object
 from planner.model.spec import ROUTED_EXPERT_ROLES, AttentionKind, ModelSpec, Role
 
 
@@ -27,12 +28,14 @@ class ModelShape:
     n_experts: int
     attention_layers: int
     mla_expand: int  # MLA: per-token elements of the expanded K and V (heads x (qk + v)), 0 otherwise
+    ssm_in: int = 0  # widest SSM input projection (rows of a 2-D ssm_in tensor), 0 without one
 
 
 def _rows(spec: ModelSpec, roles: frozenset[Role] | set[Role]) -> list[tuple[int, ...]]:
     return [t.shape for t in spec.tensors if t.role in roles and len(t.shape) >= 2]
 
 
+@per_object()
 def model_shape(spec: ModelSpec) -> ModelShape:
     """The widths of ``spec`` (from its tensor shapes; generic fallbacks when a role is missing)."""
     attn = [layer for layer in spec.layers if layer.attention in (AttentionKind.FULL, AttentionKind.SLIDING)]
@@ -78,6 +81,9 @@ def model_shape(spec: ModelSpec) -> ModelShape:
         n_experts=spec.n_experts,
         attention_layers=len(attn) + len(mla),
         mla_expand=mla_expand,
+        ssm_in=max(
+            (t.shape[0] for t in spec.tensors if t.role is Role.SSM_IN and len(t.shape) == 2), default=0
+        ),
     )
 
 

@@ -18,9 +18,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from planner.fit.budget import Budget, charged_bytes
-from planner.fit.offload import OffloadPlan, offload_plan
-from planner.fit.solvers import FitResult, Limit, fit_estimate, max_batch, max_context
-from planner.fit.speed import SpeedEstimate, estimate_speed
 from planner.formats import QuantFormat
 from planner.hardware.units import GIB
 from planner.memory.estimate import MemoryEstimate, RunSettings
@@ -28,6 +25,12 @@ from planner.memory.figure import Figure
 from planner.model import ModelSpec
 
 if TYPE_CHECKING:
+    # NOTE: the solvers, offload and speed models load when a fit is asked for, so a plain
+    # ``estimate`` (no GPU) starts without them.
+    from planner.fit.offload import OffloadPlan
+    from planner.fit.solvers import FitResult, Limit
+    from planner.fit.speed import SpeedEstimate
+    from planner.memory.startup import Startup
     from planner.request import ResolvedPlan
 
 #: The keys ``estimate --json`` adds when a GPU is given (all ``None`` without one).
@@ -40,6 +43,7 @@ FIT_KEYS = (
     "max_batch",
     "decode_tokens_per_s",
     "prefill_seconds",
+    "startup",
 )
 #: Columns of :func:`plan_rows` (and of the CSV download), in order.
 ROW_COLUMNS = ("quantity", "value", "unit", "gib", "low", "high", "exact", "rule", "config_keys", "source")
@@ -61,6 +65,7 @@ class FitAnswer:
     speed: SpeedEstimate | None
     offload: OffloadPlan | None
     offload_speed: SpeedEstimate | None = None
+    startup: Startup | None = None  # vLLM, SGLang, TensorRT-LLM: what the server reserves on this GPU
 
     @property
     def bar_limit_bytes(self) -> int:
@@ -79,9 +84,12 @@ def plan_speed(est: MemoryEstimate, budget: Budget, fits: bool = True) -> SpeedE
 
     Several GPUs: vLLM shards tensors (``tensor``); llama.cpp and transformers split layers (``layer``).
     """
+    from planner.fit.solvers import TENSOR_PARALLEL_ENGINES
+    from planner.fit.speed import estimate_speed
+
     if budget.gpu is None or not fits:
         return None
-    mode = "tensor" if est.engine == "vllm" else "layer"
+    mode = "tensor" if est.engine in TENSOR_PARALLEL_ENGINES else "layer"
     return estimate_speed(est, budget.gpu, budget.count, mode=mode)
 
 
@@ -89,12 +97,20 @@ def fit_answer(
     spec: ModelSpec, fmt: QuantFormat, settings: RunSettings, est: MemoryEstimate, budget: Budget
 ) -> FitAnswer:
     """The full answer for ``est`` (made from ``spec``, ``fmt`` and ``settings``) on ``budget``."""
+    from planner.fit.offload import offload_plan
+    from planner.fit.solvers import fit_estimate, max_batch, max_context
+
     fit = fit_estimate(est, budget)
     partial = est.engine == "llama.cpp" and not fit.fits and not fit.blockers
     offload = offload_plan(spec, fmt, settings, budget) if partial else None
     offload_speed = None
     if offload is not None and offload.gpu_layers is not None:
         offload_speed = plan_speed(offload.fit.estimate, budget)
+    from planner.engines import get_engine
+
+    startup = get_engine(est.engine).startup(
+        spec, fmt, settings, budget.devices[0].total_bytes, tensor_parallel=budget.count
+    )
     return FitAnswer(
         fit=fit,
         max_context=max_context(spec, fmt, est.engine, settings, budget),
@@ -102,6 +118,7 @@ def fit_answer(
         speed=plan_speed(est, budget, fit.fits),
         offload=offload,
         offload_speed=offload_speed,
+        startup=startup,
     )
 
 
@@ -196,12 +213,23 @@ def fit_json(answer: FitAnswer | None) -> dict[str, Any]:
         "fit_rule": {"rule": allowance.rule, "source": allowance.source},
         "fit_blockers": list(fit.blockers),
         "fit_notes": [*fit.notes, *answer.max_context.notes, *answer.max_batch.notes],
+        "startup": answer.startup.to_dict() if answer.startup is not None else None,
     }
 
 
+def launch_json(est: MemoryEstimate, answer: FitAnswer | None = None) -> dict[str, Any] | None:
+    """``{"command", "env"}`` that starts the engine with this plan's settings (``None``: no command here)."""
+    from planner.engines import get_engine
+
+    tp = answer.fit.budget.count if answer is not None else 1
+    launch = get_engine(est.engine).launch(est.model.name, est.format, est.settings, tensor_parallel=tp)
+    return launch.to_dict() if launch is not None else None
+
+
 def estimate_json(est: MemoryEstimate, answer: FitAnswer | None = None) -> dict[str, Any]:
-    """What ``python -m planner estimate --json`` prints: the estimate, and the fit keys (null without a GPU)."""
-    return {**est.to_dict(), **fit_json(answer)}
+    """What ``python -m planner estimate --json`` prints: the estimate, the fit keys (null without a GPU)
+    and the ``launch`` command for engines with one."""
+    return {**est.to_dict(), **fit_json(answer), "launch": launch_json(est, answer)}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -82,6 +82,13 @@ def quality_text(ret: Retention) -> str:
             f"{ret.value:.1%} of 16-bit accuracy{spread}, {figures} published figure"
             f"{'s' if figures != 1 else ''} at {ret.size_class}{assumed}"
         )
+    if ret.basis == "kld" and ret.value is not None:
+        low, high = f"{ret.low:.1%}", f"{ret.high:.1%}"
+        spread = "" if low == high else f" (range {low}-{high})"
+        return (
+            f"~{ret.value:.1%} of 16-bit accuracy{spread}, approximate: read from its "
+            f"{perplexity_text(ret.evidence)} through published KLD-to-accuracy anchors"
+        )
     if ret.basis == "perplexity" and ret.evidence:
         return f"no accuracy figure; {perplexity_text(ret.evidence)}{assumed}"
     return "no published measurement"
@@ -96,6 +103,8 @@ def quality_evidence(ret: Retention) -> str:
     if ret.basis == "accuracy":
         figures = len(ret.evidence)
         return f"{figures} figure{'s' if figures != 1 else ''} at {ret.size_class}{assumed}"
+    if ret.basis == "kld":
+        return f"~ from KLD at {ret.size_class}"
     if ret.basis == "perplexity" and ret.evidence:
         metrics = {row.metric for row in ret.evidence}
         kinds = [
@@ -118,10 +127,13 @@ def perplexity_text(rows: Iterable[FormatQuality]) -> str:
 
 
 def quality_sources(ret: Retention) -> tuple[tuple[str, str], ...]:
-    """``(title, url)`` of every publication behind ``ret``, in first-seen order."""
+    """``(title, url)`` of every publication behind ``ret``, in first-seen order (a KLD translation's too)."""
     seen: dict[str, str] = {}
     for row in ret.evidence:
         seen.setdefault(row.source.url, row.source.title)
+    if ret.translation is not None:
+        for source in (ret.translation.source, ret.translation.justification):
+            seen.setdefault(source.url, source.title)
     return tuple((title, url) for url, title in seen.items())
 
 

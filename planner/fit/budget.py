@@ -21,6 +21,7 @@ fit it together (:meth:`Budget.host_room`), so moving layers to "host RAM" frees
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -146,6 +147,10 @@ class Budget:
             return _vllm_allowance(self, settings)
         if engine == "transformers":
             return _transformers_allowance(self)
+        if engine == "sglang":
+            return _sglang_allowance(self, settings)
+        if engine == "trtllm":
+            return _trtllm_allowance(self)
         raise FitError(f"no memory margin rule for engine '{engine:.40}'")
 
 
@@ -176,12 +181,33 @@ def unified_check(est: MemoryEstimate, budget: Budget) -> tuple[list[str], list[
 def charged_bytes(est: MemoryEstimate) -> int:
     """GPU bytes of ``est`` counted against its engine's allowance.
 
-    # NOTE: vLLM's pool (gpu_memory_utilization x total) holds weights, activations, non-torch
-    # buffers, CUDA graphs and KV; the CUDA context was created before the pool was measured
-    # (init_snapshot) and sits in the remaining (1 - utilization) share, so it is not charged.
+    # NOTE: vLLM's pool (gpu_memory_utilization x total) holds weights, the profile peak, non-torch
+    # buffers and KV; the CUDA context was created before the pool was measured (init_snapshot) and
+    # v0.19 captures CUDA graphs after sizing the KV cache: both sit in the remaining
+    # (1 - utilization) share, so neither is charged (--kv-cache-memory: the pool is exactly that).
+    # SGLang's mem_fraction_static holds weights and KV only. TensorRT-LLM gives KV a fraction of
+    # what its dry run leaves free: the KV cache costs kv / fraction of the device.
     """
+    s = est.settings
     if est.engine == "vllm":
-        return est.total - est.overhead.parts.get("cuda_context", 0)
+        charged = (
+            est.total - est.overhead.parts.get("cuda_context", 0) - est.overhead.parts.get("cuda_graphs", 0)
+        )
+        if s.kv_cache_memory is not None:
+            charged += max(s.kv_cache_memory - est.kv_cache.bytes, 0)
+        return charged
+    if est.engine == "sglang":
+        return est.weights.bytes + est.kv_cache.bytes
+    if est.engine == "trtllm":
+        from planner.engines.trtllm.startup import FREE_FRACTION
+
+        fraction = s.free_gpu_memory_fraction or FREE_FRACTION
+        return (
+            est.weights.bytes
+            + est.activations.bytes
+            + est.overhead.bytes
+            + math.ceil(est.kv_cache.bytes / fraction)
+        )
     return est.total
 
 
@@ -205,28 +231,90 @@ def _llamacpp_allowance(budget: Budget) -> Allowance:
 def _vllm_allowance(budget: Budget, settings: RunSettings) -> Allowance:
     util = settings.gpu_memory_utilization or float(default("vllm", "gpu_memory_utilization"))
     context = constant("cuda_context_mib")
-    usable, margins, blockers = [], [], []
+    graphs = 0 if settings.enforce_eager else constant("vllm_cudagraph_mib").bytes
+    usable, margins, blockers, notes = [], [], [], []
     for d in budget.devices:
-        requested = int(d.total_bytes * util)
         room = d.capacity_bytes - context.bytes
-        if room < requested:
-            blockers.append(
-                f"vLLM would refuse to start on {d.name}: {format_gib(d.capacity_bytes)} free less its CUDA context "
-                f"(~{context.value:g} MiB) is below gpu_memory_utilization {util:g} x {format_gib(d.total_bytes)} = "
-                f"{format_gib(requested)}; use --gpu-memory-utilization {max(room, 0) / d.total_bytes:.2f} or less"
-            )
-        pool = min(requested, d.capacity_bytes)
+        if settings.kv_cache_memory is not None:
+            pool = max(room - graphs, 0)
+        else:
+            requested = int(d.total_bytes * util)
+            if room < requested:
+                blockers.append(
+                    f"vLLM would refuse to start on {d.name}: {format_gib(d.capacity_bytes)} free less its CUDA "
+                    f"context (~{context.value:g} MiB) is below gpu_memory_utilization {util:g} x "
+                    f"{format_gib(d.total_bytes)} = {format_gib(requested)}; use --gpu-memory-utilization "
+                    f"{max(room, 0) / d.total_bytes:.2f} or less"
+                )
+            elif graphs and room - requested < graphs:
+                notes.append(
+                    f"on {d.name} the pool leaves {format_gib(room - requested)} for CUDA graphs (~{format_gib(graphs)}), "
+                    "captured after the KV cache: vLLM can run out of memory during graph capture; lower "
+                    "--gpu-memory-utilization or add --enforce-eager"
+                )
+            pool = min(requested, d.capacity_bytes)
         usable.append(pool)
         margins.append(d.capacity_bytes - pool)
+    if settings.kv_cache_memory is not None:
+        rule = (
+            f"--kv-cache-memory {format_gib(settings.kv_cache_memory)}: vLLM ignores gpu_memory_utilization and may use "
+            "the whole GPU less its CUDA context and CUDA graphs"
+        )
+    else:
+        rule = (
+            f"vLLM may use gpu_memory_utilization {util:g} x total memory; its CUDA context and (v0.19) CUDA graphs "
+            "sit outside that pool"
+        )
     return Allowance(
         engine="vllm",
         usable_bytes=tuple(usable),
         margin_bytes=tuple(margins),
-        rule=(
-            f"vLLM may use gpu_memory_utilization {util:g} x total memory; its CUDA context sits outside that pool"
-        ),
+        rule=rule,
         source=f"{VLLM_POOL_SOURCE}; {default_source('vllm', 'gpu_memory_utilization')}",
+        notes=tuple(dict.fromkeys(notes)),
         blockers=tuple(blockers),
+    )
+
+
+def _sglang_allowance(budget: Budget, settings: RunSettings) -> Allowance:
+    from planner.engines.sglang.startup import SRC_ARGS, SRC_POOL, mem_fraction_static
+
+    init = constant("sglang_init_tp_mib") if budget.count > 1 else constant("cuda_context_mib")
+    usable, margins, rules = [], [], []
+    for d in budget.devices:
+        if settings.mem_fraction_static is not None:
+            fraction, how = settings.mem_fraction_static, "--mem-fraction-static"
+        else:
+            fraction, _, _ = mem_fraction_static(d.total_bytes // MIB, budget.count)
+            how = "derived from the GPU's memory (server_args.py)"
+        pool = max(int(fraction * (d.capacity_bytes - init.bytes)), 0)
+        usable.append(pool)
+        margins.append(d.capacity_bytes - pool)
+        rules.append(f"{fraction:g} ({how})")
+    return Allowance(
+        engine="sglang",
+        usable_bytes=tuple(usable),
+        margin_bytes=tuple(margins),
+        rule=(
+            f"SGLang keeps mem_fraction_static {rules[0]} of the memory free after start-up for weights and the KV "
+            "pool; activations and CUDA graphs live in the rest"
+        ),
+        source=f"{SRC_ARGS}; {SRC_POOL}",
+    )
+
+
+def _trtllm_allowance(budget: Budget) -> Allowance:
+    from planner.engines.trtllm.startup import SRC, SRC_DEFAULTS
+
+    return Allowance(
+        engine="trtllm",
+        usable_bytes=tuple(d.capacity_bytes for d in budget.devices),
+        margin_bytes=tuple(0 for _ in budget.devices),
+        rule=(
+            "TensorRT-LLM gives the KV cache free_gpu_memory_fraction of what its dry run leaves free: the plan "
+            "fits when weights + dry-run peak + KV / fraction fit the device"
+        ),
+        source=f"{SRC}; {SRC_DEFAULTS}",
     )
 
 

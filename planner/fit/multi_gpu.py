@@ -36,6 +36,7 @@ from typing import Any
 
 from planner.engines.llamacpp.weights import first_gpu_layer
 from planner.engines.shape import model_shape
+from planner.engines.tensor_parallel import REPLICATED_ROLES
 from planner.fit.budget import MAX_GPUS
 from planner.hardware.gpus import Gpu
 from planner.hardware.units import format_short
@@ -43,22 +44,10 @@ from planner.memory import kv
 from planner.memory.estimate import MemoryEstimate, SettingsError
 from planner.model.spec import AttentionKind, LayerSpec, ModelSpec, Role
 
-#: Roles every tensor-parallel rank holds whole.
-REPLICATED_ROLES = frozenset(
-    {
-        Role.NORM,
-        Role.BIAS,
-        Role.ROUTER,
-        Role.SHARED_EXPERT_ROUTER,
-        Role.POSITION_EMBEDDING,
-        Role.ATTN_Q_A,
-        Role.ATTN_KV_A,
-        Role.VISION,
-        Role.PROJECTOR,
-    }
-)
 #: Activation parts every rank holds whole: the residual stream and the gathered logits.
-REPLICATED_ACTIVATIONS = frozenset({"residual_stream", "sampler", "logits", "cpu_weights_staging"})
+REPLICATED_ACTIVATIONS = frozenset(
+    {"residual_stream", "sampler", "logits", "cpu_weights_staging", "hidden_kept"}
+)
 LLAMACPP_SOURCE = (
     "ggml-org/llama.cpp src/llama-model.cpp load_tensors (splits by free memory, upper_bound, dev_output)"
 )
@@ -316,6 +305,11 @@ def split_tensor_parallel(
         else:
             shares = _spread(t.bytes, n)
         weights = [w + s for w, s in zip(weights, shares, strict=True)]
+    # bytes an engine adds while loading (vLLM: the rotary cache, replicated; MXFP4 padding, split)
+    added = est.weights.bytes - est.weights_report.total_bytes
+    if added > 0:
+        rope = est.weights.parts.get("rotary_cos_sin_cache", 0)
+        weights = [w + rope + s for w, s in zip(weights, _spread(added - rope, n), strict=True)]
 
     kv_share = [0] * n
     layers = {layer.index: layer for layer in spec.layers}
@@ -456,6 +450,12 @@ def split_layers(
                     weights[output_gpu] += t.bytes  # the last stage needs the tied head too
             else:
                 weights[output_gpu] += t.bytes
+        # bytes the engine adds while loading (vLLM's rotary cache: every stage builds its own layers')
+        added = est.weights.bytes - est.weights_report.total_bytes
+        if added > 0:
+            rope = est.weights.parts.get("rotary_cos_sin_cache", 0)
+            weights = [w + rope for w in weights]
+            weights = [w + s for w, s in zip(weights, _apportion(added - rope, weights), strict=True)]
 
     kv_share = [0] * n
     for index, b in layer_kv_bytes(est).items():

@@ -8,9 +8,10 @@ return an exact boundary: the value fits, value + 1 does not.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from planner.engines import default_engine, get_engine
 from planner.engines import estimate as engine_estimate
@@ -25,6 +26,9 @@ from planner.hardware.units import format_gib
 from planner.memory import kv
 from planner.memory.estimate import MAX_BATCH, MAX_CONTEXT, MemoryEstimate, RunSettings, SettingsError
 from planner.model.spec import AttentionKind, ModelSpec
+
+#: Engines that shard one model over several GPUs by tensor parallelism (the others split layers).
+TENSOR_PARALLEL_ENGINES = frozenset({"vllm", "sglang", "trtllm"})
 
 #: Formats tried when none are given: a spread of bit widths each engine loads, highest first.
 REPRESENTATIVE_FORMATS: dict[str | None, tuple[str, ...]] = {
@@ -252,19 +256,20 @@ def _multi_gpu(
     by layer). The engine's margin becomes the planner's margin; vLLM's CUDA context, outside its
     pool, is added back to each device's room.
     """
-    outside = est.overhead.parts.get("cuda_context", 0) if est.engine == "vllm" else 0
+    outside = est.total - charged_bytes(est)  # vLLM: CUDA context + graphs; SGLang: activations + overhead
     usable = allowance.usable_bytes
     margins = [d.capacity_bytes - u - outside for d, u in zip(budget.devices, usable, strict=True)]
     gpus: tuple[Device, ...] | list[_Slot] = budget.devices
     margin = margins[0]
     kwargs: dict[str, list[float]] = {}
+    tensor = est.engine in TENSOR_PARALLEL_ENGINES
     if len(set(margins)) > 1:  # unequal margins: give each device its own room, split by capacity
         gpus = [_Slot(d.name, u + outside) for d, u in zip(budget.devices, usable, strict=True)]
         margin = 0
-        if est.engine != "vllm":
+        if not tensor:
             kwargs["tensor_split"] = [float(d.capacity_bytes) for d in budget.devices]
     try:
-        if est.engine == "vllm":
+        if tensor:
             plan = split_tensor_parallel(est, gpus, margin_bytes=margin)
         else:
             plan = split_layers(est, gpus, margin_bytes=margin, **kwargs)
@@ -272,9 +277,20 @@ def _multi_gpu(
         shares = _pooled(budget, usable, required)
         return shares, None, [], [str(exc)]
     shares = tuple(
-        DeviceFit(share.name, u, share.total - outside) for share, u in zip(plan.shares, usable, strict=True)
+        DeviceFit(share.name, u, _charged_share(est, share, outside))
+        for share, u in zip(plan.shares, usable, strict=True)
     )
     return shares, plan, list(plan.notes), []
+
+
+def _charged_share(est: MemoryEstimate, share: Any, outside: int) -> int:
+    """One device's share charged as :func:`~planner.fit.budget.charged_bytes` charges the whole plan."""
+    if est.engine == "trtllm":  # KV costs kv / free_gpu_memory_fraction of each device
+        from planner.engines.trtllm.startup import FREE_FRACTION
+
+        fraction = est.settings.free_gpu_memory_fraction or FREE_FRACTION
+        return share.total + math.ceil(share.kv_cache / fraction) - share.kv_cache
+    return share.total - outside
 
 
 def _pooled(budget: Budget, usable: tuple[int, ...], required: int) -> tuple[DeviceFit, ...]:
@@ -392,7 +408,7 @@ def max_batch(
     cap = MAX_BATCH
     notes = []
     if engine_id == "vllm":
-        cap = int(default("vllm", "max_num_seqs"))
+        cap = base.max_num_seqs or int(default("vllm", "max_num_seqs"))
         notes.append(f"vLLM runs at most max_num_seqs = {cap} requests at once; searched up to that")
     limit = largest_fitting(
         "batch",
@@ -550,6 +566,7 @@ def best_format(
 
 __all__ = [
     "REPRESENTATIVE_FORMATS",
+    "TENSOR_PARALLEL_ENGINES",
     "DeviceFit",
     "FitResult",
     "FormatOption",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+from planner.memo import per_object
 from planner.model.spec import ModelSpec, Role, TensorGroup
 
 #: Roles no weight-only format quantizes: they are vectors, lookups or tiny (norms, biases,
@@ -95,12 +96,21 @@ class QuantFormat(ABC):
         """How ``group`` is stored in this format (all ``group.count`` copies)."""
 
     def weights(self, spec: ModelSpec) -> WeightsReport:
-        """Every tensor group of ``spec`` in this format."""
+        """Every tensor group of ``spec`` in this format (built once per format and spec object)."""
+        return _weights(self, spec)
+
+    def build_weights(self, spec: ModelSpec) -> WeightsReport:
+        """Build :meth:`weights`' report; formats with a whole-model plan (GGUF) override this."""
         return WeightsReport(self.id, tuple(self.storage(g, spec) for g in spec.tensors), self.notes(spec))
 
     def notes(self, spec: ModelSpec) -> tuple[str, ...]:
         """Caveats for this model in this format (e.g. experts a backend leaves unquantized)."""
         return ()
+
+
+@per_object(objects=2, maxsize=2048)
+def _weights(fmt: QuantFormat, spec: ModelSpec) -> WeightsReport:
+    return fmt.build_weights(spec)
 
 
 def plain_storage(group: TensorGroup, dtype: str) -> TensorStorage:

@@ -45,6 +45,7 @@ from planner.errors import PlannerError
 from planner.formats.base import QuantFormat, TensorStorage, WeightsReport
 from planner.formats.gguf_types import fallback_type, ggml_type, tensor_bytes
 from planner.formats.registry import FormatOptions, format_data, register_format
+from planner.memo import per_object
 from planner.model.spec import ROUTED_EXPERT_ROLES, AttentionKind, ModelSpec, Role, TensorGroup
 
 #: The ``-imatrix`` suffix: the file was quantized with an importance matrix (bartowski,
@@ -167,9 +168,11 @@ class GgufTensorType(NamedTuple):
     nbytes: int
 
 
-@dataclass(frozen=True, slots=True)
-class GgufTensor:
-    """One tensor as llama.cpp stores it (``mmproj``: in the separate multimodal projector file)."""
+class GgufTensor(NamedTuple):
+    """One tensor as llama.cpp stores it (``mmproj``: in the separate multimodal projector file).
+
+    A named tuple, not a frozen dataclass: a model has thousands and they are built per file type.
+    """
 
     group: TensorGroup
     layer: int | None
@@ -233,19 +236,25 @@ def file_type(ftype: str) -> tuple[FileType, bool]:
 # --- step 1: the tensors convert_hf_to_gguf.py writes ----------------------------------------
 
 
-@dataclass(slots=True)
-class _Slot:
+class _Slot(NamedTuple):
     """A tensor before its type is chosen; ``source`` is the converter's type: F32, SRC (16-bit) or MXFP4."""
 
     group: TensorGroup
     layer: int | None
-    name: str
+    rest: str  # the name after its "blk.N." prefix (the whole name when ``blk`` is false)
     ne: tuple[int, ...]
     source: str
-    mmproj: bool = False
-    category: str = OTHER
+    mmproj: bool
+    category: str  # src/llama-quant.cpp tensor_get_category of the name
+    blk: bool  # the name starts "blk.{layer}."
+
+    @property
+    def name(self) -> str:
+        """The llama.cpp tensor name (``blk.3.attn_v.weight``)."""
+        return f"blk.{self.layer}.{self.rest}" if self.blk else self.rest
 
 
+@lru_cache(maxsize=4096)
 def _ggml_n_dims(ne: tuple[int, ...]) -> int:
     """ggml ``ggml_n_dims``: the index of the last dimension > 1, plus one (at least 1)."""
     for i in range(len(ne) - 1, 0, -1):
@@ -323,11 +332,22 @@ def _mla_split(spec: ModelSpec, group: TensorGroup, layer: int | None) -> tuple[
     return heads, h_nope // heads, o_in // heads, rank
 
 
-def _slots(spec: ModelSpec) -> list[_Slot]:
-    """Every tensor the converter writes, in llama.cpp loader order."""
+@per_object(maxsize=128)
+def _slots(spec: ModelSpec) -> tuple[_Slot, ...]:
+    """Every tensor the converter writes, in llama.cpp loader order (built once per spec; never mutated)."""
     out: list[_Slot] = []
     native_mxfp4 = spec.architecture == "gpt_oss"
     by_name = {g.name: g for g in spec.tensors}
+    # tensor_get_category tests substrings that never reach into a "blk.N." prefix: one answer per name
+    categories: dict[tuple[bool, str], str] = {}
+
+    def slot(g, layer, rest, ne, source, mmproj=False, blk=False) -> _Slot:
+        category = categories.get((blk, rest))
+        if category is None:
+            name = f"blk.{layer}.{rest}" if blk else rest
+            category = categories[(blk, rest)] = _category(name)
+        return _Slot(g, layer, rest, ne, source, mmproj, category, blk)
+
     for g in spec.tensors:
         layers: tuple[int | None, ...] = g.layers or (None,)
         per_layer = g.count // len(layers)
@@ -338,9 +358,7 @@ def _slots(spec: ModelSpec) -> list[_Slot]:
             # convert_hf_to_gguf.py --mmproj: F16 weights, F32 vectors and position embeddings (V_ENC_EMBD_POS)
             source = "F32" if len(g.shape) <= 1 or "position_embedding" in g.name else "SRC"
             for layer in layers:
-                out.extend(
-                    _Slot(g, layer, f"mmproj:{g.name}", ne, source, mmproj=True) for _ in range(copies)
-                )
+                out.extend(slot(g, layer, f"mmproj:{g.name}", ne, source, mmproj=True) for _ in range(copies))
             continue
         base, suffix = _base_name(g, by_name), _suffix(g)
         if g.role in _F32_ROLES or len(g.shape) <= 1 or suffix != ".weight":
@@ -349,31 +367,30 @@ def _slots(spec: ModelSpec) -> list[_Slot]:
             source = "MXFP4"
         else:
             source = "SRC"
+        names = [f"{base}.{k}{suffix}" for k in range(copies)] if copies > 1 else [f"{base}{suffix}"]
         for layer in layers:
-            prefix = "" if layer is None else f"blk.{layer}."
+            blk = layer is not None
             if g.role is Role.ATTN_KV_B and (mla := _mla_split(spec, g, layer)):
                 heads, nope, v_dim, rank = mla
                 # convert_hf_to_gguf.py DeepseekV2Model.modify_tensors: kv_b split for MLA absorption,
                 # k_b transposed -> ggml ne [nope, rank, heads]; v_b -> ne [rank, v_dim, heads].
-                out.append(_Slot(g, layer, f"{prefix}attn_k_b.weight", (nope, rank, heads), source))
-                out.append(_Slot(g, layer, f"{prefix}attn_v_b.weight", (rank, v_dim, heads), source))
+                out.append(slot(g, layer, "attn_k_b.weight", (nope, rank, heads), source, blk=blk))
+                out.append(slot(g, layer, "attn_v_b.weight", (rank, v_dim, heads), source, blk=blk))
                 continue
-            for k in range(copies):
-                tag = f".{k}" if copies > 1 else ""
-                out.append(_Slot(g, layer, f"{prefix}{base}{tag}{suffix}", ne, source))
+            for name in names:
+                out.append(slot(g, layer, name, ne, source, blk=blk))
         if g.role is Role.EMBEDDING and spec.tied_embeddings and spec.family == "falcon":
             # Falcon checkpoints store lm_head.weight (a copy of the tied embedding) and
             # convert_hf_to_gguf.py FalconModel writes it as output.weight.
-            out.append(_Slot(g, None, "output.weight", ne, "SRC"))
-    for s in out:
-        s.category = _category(s.name)
+            out.append(slot(g, None, "output.weight", ne, "SRC"))
     text = sorted((s for s in out if not s.mmproj), key=_loader_key)
-    return text + [s for s in out if s.mmproj]
+    return (*text, *(s for s in out if s.mmproj))
 
 
 def _loader_key(s: _Slot) -> tuple[int, str]:
-    """llama_model_loader::weight_name_comparer: by ``blk.N`` (-1 for global tensors), then by name."""
-    return (-1 if s.layer is None else s.layer, s.name)
+    """llama_model_loader::weight_name_comparer: by ``blk.N`` (-1 for global tensors), then by name
+    (within one layer every name has the same ``blk.N.`` prefix, so the rest orders them)."""
+    return (-1 if s.layer is None else s.layer, s.rest)
 
 
 def _category(name: str) -> str:
@@ -398,9 +415,16 @@ def _category(name: str) -> str:
     return OTHER
 
 
+_ATTN_V_LIKE = frozenset({ATTN_V, ATTN_QKV, ATTN_KV_B})
+
+
 def _is_attn_v(cat: str) -> bool:
     """src/llama-quant.cpp category_is_attn_v."""
-    return cat in (ATTN_V, ATTN_QKV, ATTN_KV_B)
+    return cat in _ATTN_V_LIKE
+
+
+#: Categories whose type depends on llama-quantize's running counters (attn_v, ffn_down, ffn_gate, ffn_up).
+_COUNTED = frozenset({ATTN_V, ATTN_QKV, ATTN_KV_B, FFN_DOWN, FFN_GATE, FFN_UP})
 
 
 # --- step 2: llama-quantize -------------------------------------------------------------------
@@ -624,60 +648,124 @@ def _impl(m: _Model, st: _State, new_type: str, s: _Slot, ftype: str) -> str:
     return new_type
 
 
-def _assign(spec: ModelSpec, ft: FileType, imatrix: bool) -> tuple[tuple[GgufTensor, ...], tuple[str, ...]]:
-    """Every tensor of ``spec`` with the type llama-quantize gives it under ``ft``."""
+@per_object(maxsize=128)
+def _counts(spec: ModelSpec) -> tuple[int, bool]:
+    """init_quantize_state_counters: attn_v-like tensors of the text model, and whether it has no output."""
+    text = [s for s in _slots(spec) if not s.mmproj]
+    return sum(1 for s in text if s.category in _ATTN_V_LIKE), not any(s.category == OUTPUT for s in text)
+
+
+def _assign(
+    spec: ModelSpec, ft: FileType, imatrix: bool
+) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]:
+    """The type llama-quantize gives each tensor of :func:`_slots` under ``ft``, its bytes, and notes."""
     slots = _slots(spec)
-    text = [s for s in slots if not s.mmproj]
     m = _model(spec)
+    n_attention_wv, has_tied_embeddings = _counts(spec)
     st = _State(
-        n_attention_wv=sum(1 for s in text if _is_attn_v(s.category)),
+        n_attention_wv=n_attention_wv,
         n_ffn_down=m.n_layer,  # init_quantize_state_counters: n_ffn_down = n_ffn_gate = n_ffn_up = n_layer
-        has_tied_embeddings=not any(s.category == OUTPUT for s in text),
+        has_tied_embeddings=has_tied_embeddings,
         has_imatrix=imatrix,
     )
     default = ft.default_type
     src16 = "BF16" if default == "BF16" else "F16"
     quantizing = ggml_type(default).quantized
-    out: list[GgufTensor] = []
+    types: list[str] = []
+    sizes: list[int] = []
+    # A tensor's type depends on the quantize state's counters only in the counted categories;
+    # every other tensor's (type, bytes) follows from its category, shape, source and file: one answer each.
+    known: dict[tuple, tuple[str, int, str | None]] = {}
     for s in slots:
-        if s.mmproj:
-            t = "F32" if s.source == "F32" else "F16"  # convert_hf_to_gguf.py --mmproj default outtype f16
-        elif s.source == "F32":
-            t = "F32"
-        elif s.source == "MXFP4":
-            # gpt-oss: the converter keeps the checkpoint's MXFP4 experts; llama-quantize refuses to
-            # requantize an already quantized tensor without --allow-requantize.
-            t = "MXFP4"
-        elif _ggml_n_dims(s.ne) < 2:
-            # tensor_allows_quantization: only 2-D and 3-D tensors are quantized.
-            t = src16
-        elif not quantizing:
-            t = default
-        else:
-            t = _impl(m, st, default, s, ft.name)
-            fitted = fallback_type(t, s.ne[0])
-            if fitted is None:
-                st.notes.append(
-                    f"{s.name}: rows of {s.ne[0]} are not whole {t} blocks and llama.cpp defines no "
-                    "fallback (llama-quantize stops); counted as F16"
-                )
-                fitted = "F16"
-            t = fitted
-        out.append(GgufTensor(s.group, s.layer, s.name, s.ne, t, tensor_bytes(t, s.ne), s.mmproj))
-    return tuple(out), tuple(dict.fromkeys(st.notes))
+        counted = (
+            quantizing
+            and s.category in _COUNTED
+            and not s.mmproj
+            and s.source == "SRC"
+            and _ggml_n_dims(s.ne) >= 2
+        )
+        key = (s.category, s.ne, s.source, s.mmproj)
+        hit = None if counted else known.get(key)
+        if hit is None:
+            unfit = None  # the type whose rows do not fit, when llama.cpp has no fallback
+            if s.mmproj:
+                t = (
+                    "F32" if s.source == "F32" else "F16"
+                )  # convert_hf_to_gguf.py --mmproj default outtype f16
+            elif s.source == "F32":
+                t = "F32"
+            elif s.source == "MXFP4":
+                # gpt-oss: the converter keeps the checkpoint's MXFP4 experts; llama-quantize refuses to
+                # requantize an already quantized tensor without --allow-requantize.
+                t = "MXFP4"
+            elif _ggml_n_dims(s.ne) < 2:
+                # tensor_allows_quantization: only 2-D and 3-D tensors are quantized.
+                t = src16
+            elif not quantizing:
+                t = default
+            else:
+                t = _impl(m, st, default, s, ft.name)
+                fitted = fallback_type(t, s.ne[0])
+                if fitted is None:
+                    unfit, fitted = t, "F16"
+                t = fitted
+            hit = (t, tensor_bytes(t, s.ne), unfit)
+            if not counted:
+                known[key] = hit
+        t, n, unfit = hit
+        if unfit is not None:
+            st.notes.append(
+                f"{s.name}: rows of {s.ne[0]} are not whole {unfit} blocks and llama.cpp defines no "
+                "fallback (llama-quantize stops); counted as F16"
+            )
+        types.append(t)
+        sizes.append(n)
+    return tuple(types), tuple(sizes), tuple(dict.fromkeys(st.notes))
 
 
-@lru_cache(maxsize=64)
-def _plan(spec: ModelSpec, ftype_id: str, imatrix: bool) -> tuple[tuple[GgufTensor, ...], tuple[str, ...]]:
+@per_object(maxsize=256)
+def _typed(
+    spec: ModelSpec, ftype_id: str, imatrix: bool
+) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]:
     return _assign(spec, file_types()[ftype_id], imatrix)
 
 
-@lru_cache(maxsize=64)
-def _by_group(spec: ModelSpec, ftype_id: str, imatrix: bool) -> dict[TensorGroup, list[GgufTensor]]:
-    out: dict[TensorGroup, list[GgufTensor]] = {}
-    for t in _plan(spec, ftype_id, imatrix)[0]:
-        out.setdefault(t.group, []).append(t)
-    return out
+@per_object(maxsize=64)
+def _plan(spec: ModelSpec, ftype_id: str, imatrix: bool) -> tuple[tuple[GgufTensor, ...], tuple[str, ...]]:
+    types, sizes, notes = _typed(spec, ftype_id, imatrix)
+    tensors = tuple(
+        GgufTensor(s.group, s.layer, s.name, s.ne, t, n, s.mmproj)
+        for s, t, n in zip(_slots(spec), types, sizes, strict=True)
+    )
+    return tensors, notes
+
+
+@per_object(maxsize=256)
+def _by_group(spec: ModelSpec, ftype_id: str, imatrix: bool) -> dict[int, tuple[list[str], int, bool]]:
+    """Per group (by ``id()``: the spec's own group objects, no hashing): its tensors' types, their
+    bytes, and whether they sit in the mmproj file."""
+    types, sizes, _ = _typed(spec, ftype_id, imatrix)
+    groups: dict[int, list] = {}
+    for s, t, n in zip(_slots(spec), types, sizes, strict=True):
+        entry = groups.get(id(s.group))
+        if entry is None:
+            groups[id(s.group)] = [[t], n, s.mmproj]
+        else:
+            entry[0].append(t)
+            entry[1] += n
+    return {key: (types, n, mmproj) for key, (types, n, mmproj) in groups.items()}
+
+
+@per_object(maxsize=128)
+def _layout_facts(spec: ModelSpec) -> tuple[bool, bool, bool]:
+    """What the converter's tensor list holds, whatever the file type: an mmproj part, an
+    ``output.weight`` copy of the tied embedding, MLA's split ``attn_k_b``."""
+    slots = _slots(spec)
+    return (
+        any(t.mmproj for t in slots),
+        any(not t.blk and t.rest == "output.weight" and t.group.role is Role.EMBEDDING for t in slots),
+        any(t.rest.endswith("attn_k_b.weight") for t in slots),
+    )
 
 
 def gguf_tensors(spec: ModelSpec, ftype: str, *, imatrix: bool | None = None) -> list[GgufTensor]:
@@ -702,6 +790,11 @@ def gguf_tensor_types(spec: ModelSpec, ftype: str, *, imatrix: bool | None = Non
         GgufTensorType(t.group, t.layer, t.ggml_type, t.nbytes)
         for t in gguf_tensors(spec, ftype, imatrix=imatrix)
     ]
+
+
+@lru_cache(maxsize=128)
+def _quantized(type_name: str) -> bool:
+    return ggml_type(type_name).quantized
 
 
 def _label(types: list[str]) -> str:
@@ -730,32 +823,34 @@ class GgufFormat(QuantFormat):
         return _plan(spec, self.file_type.id, self.imatrix)
 
     def storage(self, group: TensorGroup, spec: ModelSpec) -> TensorStorage:
-        return self._storage(group, _by_group(spec, self.file_type.id, self.imatrix).get(group, []))
+        return self._storage(group, _by_group(spec, self.file_type.id, self.imatrix).get(id(group)))
 
-    def weights(self, spec: ModelSpec) -> WeightsReport:
+    def build_weights(self, spec: ModelSpec) -> WeightsReport:
         by_group = _by_group(spec, self.file_type.id, self.imatrix)
-        storages = tuple(self._storage(g, by_group.get(g, [])) for g in spec.tensors)
+        storages = tuple(self._storage(g, by_group.get(id(g))) for g in spec.tensors)
         return WeightsReport(self.id, storages, self.notes(spec))
 
     @staticmethod
-    def _storage(group: TensorGroup, tensors: list[GgufTensor]) -> TensorStorage:
-        if not tensors:
+    def _storage(group: TensorGroup, entry: tuple[list[str], int, bool] | None) -> TensorStorage:
+        if entry is None:
             raise PlannerError(f"no GGUF tensor for {group.name}")
-        label = _label([t.ggml_type for t in tensors])
-        if tensors[0].mmproj:
+        types, nbytes, mmproj = entry
+        label = _label(types)
+        if mmproj:
             label += " (mmproj file)"
-        quantized = any(ggml_type(t.ggml_type).quantized for t in tensors)
-        return TensorStorage(group, label, sum(t.nbytes for t in tensors), quantized)
+        quantized = any(_quantized(t) for t in types)
+        return TensorStorage(group, label, nbytes, quantized)
 
     def notes(self, spec: ModelSpec) -> tuple[str, ...]:
-        tensors, notes = self._plan(spec)
+        notes = _typed(spec, self.file_type.id, self.imatrix)[2]
+        mmproj, output_copy, k_b_split = _layout_facts(spec)
         out = list(notes)
-        if any(t.mmproj for t in tensors):
+        if mmproj:
             out.append(
                 "vision tower and projector: llama.cpp keeps them in a separate mmproj GGUF (F16 here), "
                 "not quantized with the text model"
             )
-        if any(t.name == "output.weight" and t.group.role is Role.EMBEDDING for t in tensors):
+        if output_copy:
             out.append(
                 "the GGUF also stores the checkpoint's lm_head copy of the tied embedding as output.weight"
             )
@@ -763,7 +858,7 @@ class GgufFormat(QuantFormat):
             out.append(
                 "gpt-oss experts stay MXFP4 as in the checkpoint (llama-quantize does not requantize them)"
             )
-        if any(t.name.endswith("attn_k_b.weight") for t in tensors):
+        if k_b_split:
             out.append(
                 "MLA kv_b_proj is stored split as attn_k_b/attn_v_b (convert_hf_to_gguf since 2025); "
                 "older DeepSeek GGUFs hold attn_kv_b instead"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from planner.errors import PlannerError
 from planner.formats.registry import format_data
@@ -65,6 +65,7 @@ def row_fits(type_name: str, ncols: int) -> bool:
     return ncols % ggml_type(type_name).block_size == 0
 
 
+@lru_cache(maxsize=8192)
 def tensor_bytes(type_name: str, ne: tuple[int, ...]) -> int:
     """Exact bytes of a tensor of ggml shape ``ne`` (``ne[0]`` = row length) in ``type_name``.
 
@@ -84,6 +85,7 @@ def _fallback_map() -> dict[str, str]:
     return dict(format_data("gguf")["fallbacks"]["map"])
 
 
+@lru_cache(maxsize=4096)
 def fallback_type(type_name: str, ncols: int) -> str | None:
     """llama.cpp ``tensor_type_fallback``: the type used when ``ncols`` is not whole blocks.
 

@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from planner.hub.quantization import as_bits, as_group_size
 from planner.hub.results import GGUFVariant, HubModel, PreQuantization, SafetensorsSummary, TensorEntry
+from planner.model.inventory.groups import groups_from_json, groups_to_json
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +135,7 @@ def _summary_to_json(s: SafetensorsSummary) -> dict[str, Any]:
         "files": list(s.files),
         "tensors": [[t.name, t.dtype, list(t.shape)] for t in s.tensors],
         "quantization": _quant_to_json(s.quantization),
+        "groups": groups_to_json(s.groups),
     }
 
 
@@ -148,6 +150,7 @@ def _summary_from_json(raw: Mapping[str, Any]) -> SafetensorsSummary:
         files=tuple(str(f) for f in raw["files"]),
         tensors=tuple(TensorEntry(str(n), str(d), tuple(int(x) for x in s)) for n, d, s in raw["tensors"]),
         quantization=_quant_from_json(raw.get("quantization")),
+        groups=groups_from_json(raw.get("groups", [])),
     )
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from planner.model.inventory.groups import StoredGroup
+
 
 @dataclass(frozen=True)
 class TensorEntry:
@@ -46,8 +48,10 @@ class SafetensorsSummary:
     report packed elements, not logical parameters. ``bytes_by_dtype`` comes from
     each tensor's ``data_offsets``, so it is the exact size on disk of the tensors.
     ``tensors`` lists every tensor (sorted by name) unless there are more than
-    :data:`~planner.hub.safetensors.MAX_TENSORS_KEPT`; ``quantization`` is what the
-    tensor names and dtypes alone reveal.
+    :data:`~planner.hub.safetensors.MAX_TENSORS_KEPT`; ``groups`` always holds every
+    tensor, merged by name pattern, dtype and shape with their bytes (the model's tensor
+    inventory, :mod:`planner.model.inventory`); ``quantization`` is what the tensor names
+    and dtypes alone reveal.
     """
 
     parameters: dict[str, int]
@@ -59,6 +63,7 @@ class SafetensorsSummary:
     files: tuple[str, ...]
     tensors: tuple[TensorEntry, ...] = ()
     quantization: PreQuantization | None = None
+    groups: tuple[StoredGroup, ...] = field(default=(), compare=False)
 
     @property
     def tensors_complete(self) -> bool:

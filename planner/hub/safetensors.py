@@ -14,6 +14,7 @@ from huggingface_hub import HfApi, constants
 from planner.hub.errors import NoSafetensors, guarded
 from planner.hub.quantization import quantization_from_tensors
 from planner.hub.results import SafetensorsSummary, TensorEntry
+from planner.model.inventory.groups import StoredTensor, group_tensors
 
 #: Per-tensor entries kept in a summary (counts by dtype are always exact). Dense
 #: models have a few hundred tensors; big MoE checkpoints have ~100k, too many to cache.
@@ -28,14 +29,17 @@ def summarize_safetensors(metadata: Any) -> SafetensorsSummary:
     params: dict[str, int] = {}
     nbytes: dict[str, int] = {}
     entries: list[TensorEntry] = []
+    stored: list[StoredTensor] = []
     for file_meta in metadata.files_metadata.values():
         for name, info in file_meta.tensors.items():
             dtype = str(info.dtype)
             shape = tuple(int(d) for d in info.shape)
             params[dtype] = params.get(dtype, 0) + int(info.parameter_count)
             begin, end = info.data_offsets
-            nbytes[dtype] = nbytes.get(dtype, 0) + max(int(end) - int(begin), 0)
+            size = max(int(end) - int(begin), 0)
+            nbytes[dtype] = nbytes.get(dtype, 0) + size
             entries.append(TensorEntry(str(name), dtype, shape))
+            stored.append(StoredTensor(str(name), dtype, shape, size))
     entries.sort(key=lambda t: t.name)
     return SafetensorsSummary(
         parameters=dict(sorted(params.items())),
@@ -47,6 +51,7 @@ def summarize_safetensors(metadata: Any) -> SafetensorsSummary:
         files=tuple(sorted(metadata.files_metadata)),
         tensors=tuple(entries) if len(entries) <= MAX_TENSORS_KEPT else (),
         quantization=quantization_from_tensors(entries),
+        groups=group_tensors(sorted(stored, key=lambda t: t.name)),
     )
 
 

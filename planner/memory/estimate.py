@@ -14,6 +14,7 @@ from planner.formats.base import QuantFormat, WeightsReport
 from planner.limits import DEFAULT_CONTEXT, MAX_BATCH, MAX_CONTEXT
 from planner.memory.figure import Figure
 from planner.model.spec import ModelSpec
+from planner.report import inventory_report
 
 
 class SettingsError(PlannerError):
@@ -33,6 +34,15 @@ class RunSettings:
     gpu_layers: int | None = None  # llama.cpp -ngl (None: all layers on the GPU)
     gpu_memory_utilization: float | None = None  # vLLM (default 0.9)
     max_num_batched_tokens: int | None = None  # vLLM scheduler budget per step
+    max_num_seqs: int | None = None  # vLLM requests per step (the profile's dummy sampler batch)
+    kv_cache_memory: int | None = None  # vLLM --kv-cache-memory bytes (replaces the utilization budget)
+    enforce_eager: bool = False  # vLLM --enforce-eager (no CUDA graphs)
+    mem_fraction_static: float | None = None  # SGLang (default derived from the GPU's memory)
+    free_gpu_memory_fraction: float | None = None  # TensorRT-LLM (default 0.9 of free memory)
+    # The GPU the plan runs on, when known (vLLM picks kernels and batch defaults by it):
+    gpu_name: str | None = None
+    gpu_capability: str | None = None  # CUDA compute capability "major.minor"
+    gpu_memory_bytes: int | None = None  # the device's total memory
 
     def __post_init__(self) -> None:
         if not 1 <= self.context <= MAX_CONTEXT:
@@ -47,6 +57,14 @@ class RunSettings:
             raise SettingsError("gpu-memory-utilization must be in (0, 1]")
         if self.max_num_batched_tokens is not None and not 1 <= self.max_num_batched_tokens <= MAX_CONTEXT:
             raise SettingsError(f"max-num-batched-tokens must be between 1 and {MAX_CONTEXT:,}")
+        if self.max_num_seqs is not None and not 1 <= self.max_num_seqs <= MAX_BATCH:
+            raise SettingsError(f"max-num-seqs must be between 1 and {MAX_BATCH:,}")
+        if self.kv_cache_memory is not None and self.kv_cache_memory <= 0:
+            raise SettingsError("kv-cache-memory must be a positive size")
+        for name in ("mem_fraction_static", "free_gpu_memory_fraction"):
+            value = getattr(self, name)
+            if value is not None and not 0 < value <= 1:
+                raise SettingsError(f"{name.replace('_', '-')} must be in (0, 1]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +134,7 @@ class MemoryEstimate:
             },
             "bits_per_weight": round(self.weights_report.bits_per_weight, 4),
             "explain": {
+                "inventory": inventory_report(self.model),
                 "weights": self.weights.as_dict(),
                 "kv_cache": self.kv_cache.as_dict(),
                 "activations": self.activations.as_dict(),

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 class Figure:
     """Bytes of one memory component with its derivation.
 
-    ``rule`` is a short human-readable derivation (the formula with the numbers put in);
+    ``rule`` is a short human-readable derivation (the formula with the numbers put in); it may be
+    given as a zero-argument function that makes it, called on first read (an estimate inside a
+    solver's search is never explained, so its text is never made);
     ``keys`` names the config keys and settings it read; ``source`` cites the engine
     source or measurement behind an empirical term. ``low``/``high`` bound an empirical
     figure (equal to ``bytes`` for exact arithmetic).
@@ -47,5 +49,28 @@ class Figure:
             "parts": dict(self.parts),
         }
 
+
+class _LazyText:
+    """The ``rule`` slot of :class:`Figure`: a function stored there is called once, on first read."""
+
+    __slots__ = ("slot",)
+
+    def __init__(self, slot) -> None:
+        self.slot = slot
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return self
+        value = self.slot.__get__(obj, cls)
+        if callable(value):
+            value = value()
+            self.slot.__set__(obj, value)
+        return value
+
+    def __set__(self, obj, value) -> None:
+        self.slot.__set__(obj, value)
+
+
+Figure.rule = _LazyText(Figure.__dict__["rule"])  # type: ignore[assignment]
 
 ZERO = Figure(0, "none")

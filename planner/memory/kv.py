@@ -12,10 +12,12 @@ attention kind.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from planner.hardware.units import format_short
+from planner.memo import per_object
 from planner.memory.estimate import SettingsError
 from planner.memory.figure import Figure
 from planner.model.spec import AttentionKind, LayerSpec, ModelSpec, Role
@@ -85,6 +87,7 @@ _ALIASES = {
 }
 
 
+@lru_cache(maxsize=256)
 def normalize_cache_type(name: str) -> str:
     """The canonical cache type name (``f16`` -> ``fp16``), lower case; unknown names pass through."""
     key = name.strip().lower()
@@ -136,6 +139,7 @@ def _conv_geometry(spec: ModelSpec) -> dict[int, tuple[int, int]]:
     return out
 
 
+@per_object()
 def layer_geometry(spec: ModelSpec) -> tuple[LayerGeometry, ...]:
     """The cache geometry of every layer of ``spec``."""
     convs = _conv_geometry(spec)
@@ -143,6 +147,46 @@ def layer_geometry(spec: ModelSpec) -> tuple[LayerGeometry, ...]:
     for layer in spec.layers:
         out.append(_geometry(layer, convs.get(layer.index)))
     return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class GeometryRun:
+    """Layers that cache alike: the ``geometry`` of the first and the ``indices`` of all of them."""
+
+    geometry: LayerGeometry
+    indices: tuple[int, ...]
+
+
+@per_object()
+def geometry_runs(spec: ModelSpec) -> tuple[GeometryRun, ...]:
+    """:func:`layer_geometry` with identical layers merged, ordered by each run's first layer.
+
+    Engines size a layer from its geometry alone, so they compute one run instead of every layer.
+    """
+    runs: dict[LayerGeometry, list[int]] = {}
+    first: dict[LayerGeometry, LayerGeometry] = {}
+    for g in layer_geometry(spec):
+        key = replace(g, index=-1)
+        if key not in runs:
+            runs[key], first[key] = [], g
+        runs[key].append(g.index)
+    return tuple(GeometryRun(first[key], tuple(indices)) for key, indices in runs.items())
+
+
+@per_object()
+def attention_kinds(spec: ModelSpec) -> frozenset[AttentionKind]:
+    """The attention kinds ``spec``'s layers use."""
+    return frozenset(layer.attention for layer in spec.layers)
+
+
+@per_object()
+def sliding_windows(spec: ModelSpec) -> tuple[int, ...]:
+    """The windows of ``spec``'s sliding layers, in layer order (empty without sliding layers)."""
+    return tuple(
+        layer.window
+        for layer in spec.layers
+        if layer.attention is AttentionKind.SLIDING and layer.window is not None
+    )
 
 
 def _geometry(layer: LayerSpec, conv: tuple[int, int] | None) -> LayerGeometry:
@@ -201,6 +245,48 @@ class LayerCache:
         return self.k_bytes + self.v_bytes + self.state_bytes + self.padding_bytes
 
 
+@dataclass(frozen=True, slots=True)
+class CacheRun:
+    """Layers an engine allocates alike: one layer's ``cells`` and bytes (all sequences), and the layers.
+
+    ``geometry`` is the run's :class:`LayerGeometry` (rule lines read it); :func:`expand` gives
+    the :class:`LayerCache` of every layer.
+    """
+
+    kind: AttentionKind
+    cells: int
+    k_bytes: int
+    v_bytes: int
+    geometry: LayerGeometry
+    indices: tuple[int, ...]
+    state_bytes: int = 0
+    padding_bytes: int = 0
+
+    @property
+    def count(self) -> int:
+        """Layers in the run."""
+        return len(self.indices)
+
+    @property
+    def layer_bytes(self) -> int:
+        """Every byte one layer of the run holds."""
+        return self.k_bytes + self.v_bytes + self.state_bytes + self.padding_bytes
+
+    def only(self, indices: tuple[int, ...]) -> CacheRun:
+        """The same run restricted to ``indices``."""
+        return replace(self, indices=indices)
+
+
+def expand(runs: Iterable[CacheRun]) -> tuple[LayerCache, ...]:
+    """One :class:`LayerCache` per layer of ``runs``, in layer order."""
+    layers = [
+        LayerCache(i, r.kind, r.cells, r.k_bytes, r.v_bytes, r.state_bytes, r.padding_bytes)
+        for r in runs
+        for i in r.indices
+    ]
+    return tuple(sorted(layers, key=lambda layer: layer.index))
+
+
 PART_NAMES = {
     AttentionKind.FULL: "full",
     AttentionKind.SLIDING: "sliding",
@@ -240,6 +326,51 @@ def cache_figure(
     return Figure(total, f"{rule} = {format_short(total)}", keys=keys, source=source, parts=parts)
 
 
+def runs_figure(
+    runs: Iterable[CacheRun],
+    lines: list[str] | Callable[[], list[str]],
+    *,
+    keys: tuple[str, ...],
+    source: str,
+) -> Figure:
+    """:func:`cache_figure` of the layers of ``runs`` (runs in order of their first layer).
+
+    ``lines`` may be a function giving them: the rule text is then made on first read.
+    """
+    parts: dict[str, int] = {}
+    padding = total = 0
+    for r in runs:
+        total += r.layer_bytes * r.count
+        if r.kind is AttentionKind.NONE:
+            continue
+        name = PART_NAMES[r.kind]
+        parts[name] = parts.get(name, 0) + (r.k_bytes + r.v_bytes + r.state_bytes) * r.count
+        padding += r.padding_bytes * r.count
+    if padding:
+        parts["group_padding"] = padding
+
+    def rule() -> str:
+        text = lines() if callable(lines) else lines
+        joined = "; ".join(text) if text else "no per-token or recurrent cache"
+        return f"{joined} = {format_short(total)}"
+
+    return Figure(total, rule, keys=keys, source=source, parts=parts)
+
+
+def run_lines(runs: Iterable[CacheRun], describe) -> list[str]:
+    """:func:`group_lines` over the layers of ``runs``: ``describe(run)`` once per run."""
+    counts: Counter[tuple] = Counter()
+    order: list[tuple] = []
+    for r in runs:
+        if r.kind is AttentionKind.NONE:
+            continue
+        key = describe(r)
+        if key not in counts:
+            order.append(key)
+        counts[key] += r.count
+    return [f"{counts[k]} {k[0]} layer{'s' if counts[k] > 1 else ''} x {k[1]}" for k in order]
+
+
 def group_lines(layers: Iterable[LayerCache], describe) -> list[str]:
     """One rule line per run of identically sized layers, in first-seen order."""
     counts: Counter[tuple] = Counter()
@@ -262,3 +393,42 @@ def pad(n: int, multiple: int) -> int:
 def cdiv(a: int, b: int) -> int:
     """Ceiling division (vLLM ``cdiv``)."""
     return -(-a // b)
+
+
+# ---------------------------------------------------------------------------------------------
+# token pools (SGLang: one token per page; TensorRT-LLM: tokens_per_block)
+# ---------------------------------------------------------------------------------------------
+
+
+def token_pool_cache(
+    spec: ModelSpec, dtype: CacheType, cells: int, batch: int, block: int
+) -> tuple[tuple[LayerCache, ...], list[str]]:
+    """``batch`` requests of ``cells`` tokens in a pool of ``block``-token pages, every attention layer
+    sized to the request (MLA: one latent; recurrent layers: one float32 state per request)."""
+    cells = cdiv(cells, block) * block
+    out = []
+    b = dtype.bytes_per_element
+    for layer in spec.layers:
+        if layer.attention in (AttentionKind.FULL, AttentionKind.SLIDING):
+            k = round(batch * cells * layer.kv_heads * layer.k_head_dim * b)
+            v = round(batch * cells * layer.kv_heads * layer.v_head_dim * b)
+            out.append(LayerCache(layer.index, layer.attention, cells, k, v))
+        elif layer.attention is AttentionKind.MLA:
+            out.append(
+                LayerCache(
+                    layer.index, layer.attention, cells, round(batch * cells * layer.latent_dim * b), 0
+                )
+            )
+        elif layer.attention is AttentionKind.LINEAR:
+            out.append(
+                LayerCache(
+                    layer.index, layer.attention, 0, 0, 0, state_bytes=batch * layer.state_elements * 4
+                )
+            )
+        else:
+            out.append(LayerCache(layer.index, layer.attention, 0, 0, 0))
+    per = sum(layer.kv_elements_per_token for layer in spec.layers)
+    lines = [
+        f"{batch} request(s) x {cells:,} tokens ({block}-token pages) x {per:,} elements x {b:g} B ({dtype.name})"
+    ]
+    return tuple(out), lines

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from planner.model.config import ConfigView
-from planner.model.spec import LayerSpec, ModelSpec, Role, TensorGroup
+from planner.model.spec import InventorySource, LayerSpec, ModelSpec, Role, TensorGroup
 
 
 class SpecBuilder:
@@ -97,4 +97,5 @@ class SpecBuilder:
             tied_embeddings=tied_embeddings,
             approximate=approximate,
             notes=tuple(self.notes),
+            inventory_source=InventorySource.GENERIC if approximate else InventorySource.BUILDER,
         )

@@ -57,8 +57,19 @@ class Role(StrEnum):
     SSM_PARAM = "ssm_param"  # A_log, D, dt_bias and similar small vectors
     NORM = "norm"
     BIAS = "bias"
-    VISION = "vision"  # vision tower tensors
+    VISION = "vision"  # vision tower tensors (and audio towers: encoders outside the language model)
     PROJECTOR = "projector"  # multimodal projector
+    MTP = "mtp"  # multi-token-prediction / next-n / draft-head tensors (DeepSeek-V3, GLM-4.5, Qwen3-Next)
+    OTHER = "other"  # a weight of no known kind: quantized like any matrix, kept as-is when a vector
+
+
+class InventorySource(StrEnum):
+    """Where a model's tensor inventory came from, most authoritative first."""
+
+    HEADERS = "safetensors headers"  # the checkpoint's own tensors: exact, pre-quantized included
+    META = "transformers meta device"  # transformers' modeling code, shapes only: exact
+    BUILDER = "hand-written builder"  # the planner's own reading of the config (checked against transformers)
+    GENERIC = "generic estimate"  # an unknown architecture read as a Llama-style decoder: approximate
 
 
 #: Roles of a multimodal model's vision (or audio) towers and projector: llama.cpp's mmproj file.
@@ -82,6 +93,10 @@ class TensorGroup:
     layers: tuple[int, ...] = ()
     #: For routed experts: the fraction of ``count`` that runs per token (top_k / n_experts).
     active_fraction: tuple[int, int] = (1, 1)
+    #: Bytes of all ``count`` tensors as the checkpoint stores them (safetensors headers only;
+    #: packed data and quantization state included), and how: ``"BF16"``, ``"gptq I32 qweight + ..."``.
+    stored_bytes: int | None = None
+    stored_as: str | None = None
 
     @property
     def numel(self) -> int:
@@ -133,8 +148,10 @@ class LayerSpec:
 class ModelSpec:
     """Everything the planner knows about a model's shape.
 
-    ``approximate`` is set when the architecture was not recognised and a generic
-    decoder estimate was used; ``notes`` says what was assumed.
+    ``approximate`` is set when some figure is an estimate (an unrecognised architecture read
+    as a generic decoder, or parts of a wrapper left out); ``notes`` says what was assumed.
+    ``inventory_source`` says where the tensors came from (:class:`InventorySource`) and
+    ``inventory_detail`` which files or which library version.
     """
 
     name: str
@@ -150,6 +167,8 @@ class ModelSpec:
     tied_embeddings: bool = False
     approximate: bool = False
     notes: tuple[str, ...] = field(default=())
+    inventory_source: InventorySource = InventorySource.BUILDER
+    inventory_detail: str = ""
 
     @property
     def total_parameters(self) -> int:

@@ -9,14 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from planner.quality import BenchmarkScore, Retention, load_format_quality, load_model_scores, retention
+from planner.quality import BenchmarkScore, Retention, load_format_quality, model_score, retention
 
 #: Benchmarks a recommendation can rank by: key -> (label, ``ModelScore`` attribute).
 BENCHMARKS: dict[str, tuple[str, str]] = {
-    "mmlu": ("MMLU (5-shot)", "mmlu_5shot"),
     "mmlu-pro": ("MMLU-Pro", "mmlu_pro"),
+    "mmlu": ("MMLU (5-shot)", "mmlu_5shot"),
 }
-DEFAULT_BENCHMARK = "mmlu"
+#: The primary benchmark: MMLU-Pro has the broadest coverage of the catalog (the publishers' own
+#: tables for 2024-26 models, the Open LLM Leaderboard v2 for the rest).
+DEFAULT_BENCHMARK = "mmlu-pro"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,20 +52,28 @@ def benchmark_label(benchmark: str) -> str:
 
 
 def published_score(model_id: str, benchmark: str) -> tuple[BenchmarkScore | None, str | None]:
-    """The model's published ``benchmark`` score and its note, from ``data/quality/models.json``."""
-    entry = load_model_scores().get(model_id)
+    """The model's ``benchmark`` score and its note: the publisher's, else the Open LLM Leaderboard's."""
+    entry = model_score(model_id)
     if entry is None:
-        return None, "not in data/quality/models.json"
-    return getattr(entry, BENCHMARKS[benchmark][1]), entry.note
+        return None, "no published score recorded for this id (data/quality/models.json, leaderboard.json)"
+    score = entry.best(BENCHMARKS[benchmark][1])
+    note = entry.note if score is not None and score is getattr(entry, BENCHMARKS[benchmark][1]) else None
+    if (
+        score is not None
+        and note is None
+        and score.source.startswith("https://huggingface.co/spaces/open-llm")
+    ):
+        note = "The publisher prints no such figure; this is the Open LLM Leaderboard's own run of the checkpoint."
+    return score, note if score is not None else entry.note
 
 
 def _missing_score_reason(model_id: str, benchmark: str, note: str | None) -> str:
     label = benchmark_label(benchmark)
-    entry = load_model_scores().get(model_id)
+    entry = model_score(model_id)
     others = []
     if entry is not None:
         for key, (other_label, attr) in BENCHMARKS.items():
-            other = getattr(entry, attr)
+            other = entry.best(attr)
             if key != benchmark and other is not None:
                 others.append(f"{other_label} {other.value:g} is published (rank by {key})")
     text = f"no published {label} score"
@@ -122,6 +132,13 @@ def expected_quality(model_id: str, format_id: str, params_billion: float, bench
     )
 
 
+@cache
+def native_formats(model_id: str) -> tuple[str, ...]:
+    """Formats ``model_id`` is released in (``formats.json`` ``native``: gpt-oss MXFP4, DeepSeek-V3 FP8 blocks)."""
+    table = load_format_quality()
+    return tuple(fid for fid, marker in table.native.items() if model_id in marker.models)
+
+
 def is_native(model_id: str, format_id: str) -> bool:
     """Whether ``model_id`` is released in ``format_id`` (so no quantization loss applies)."""
     return model_id in _native_models(format_id)
@@ -135,5 +152,6 @@ __all__ = [
     "expected_quality",
     "format_retention",
     "is_native",
+    "native_formats",
     "published_score",
 ]

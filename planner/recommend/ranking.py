@@ -1,46 +1,76 @@
-"""Rank every (catalog model, format) pair that fits a budget by expected quality, with its evidence.
+"""Rank every (model, format) pair that fits a budget by expected quality, with its evidence.
 
-Expected quality is the model's published benchmark score times the format's published accuracy
-retention at the nearest measured model size (:mod:`planner.recommend.expected`). Memory comes from
-the engines and the fit solvers (:mod:`planner.fit`), speed from the roofline estimate
-(:mod:`planner.fit.speed`); nothing here is a new figure, only an order and the reasons for it.
+The models are the catalog's plus any Hub ids added to the comparison (read through
+:func:`planner.resolve.load_model`). Expected quality is the model's published benchmark score
+times the format's published accuracy retention at the nearest measured model size
+(:mod:`planner.recommend.expected`). Memory comes from the engines and the fit solvers
+(:mod:`planner.fit`), speed from the roofline estimate (:mod:`planner.fit.speed`); nothing here is a
+new figure, only an order and the reasons for it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
-from planner.catalog import load_catalog
+from planner.catalog import find_entry, load_catalog
 from planner.engines import default_engine, get_engine
 from planner.engines import estimate as engine_estimate
 from planner.errors import PlannerError
 from planner.fit import Budget, FitResult, fit_estimate, representative_formats
+from planner.fit.solvers import Limit, max_context
 from planner.fit.speed import SpeedEstimate, estimate_speed
 from planner.formats import parse_format
 from planner.memory.estimate import MemoryEstimate, RunSettings
+from planner.model.spec import ModelSpec
 from planner.recommend.expected import (
     BENCHMARKS,
     DEFAULT_BENCHMARK,
     ExpectedQuality,
     benchmark_label,
     expected_quality,
+    native_formats,
 )
 from planner.recommend.filters import (
+    BIT_WIDTHS,
     Filters,
     RecommendError,
+    architecture,
     bit_width,
+    modality,
     model_exclusion,
     resolve_families,
     resolve_licenses,
 )
-from planner.recommend.summary import BitWidthPick, TradeOff, best_per_bit_width, sixteen_vs_larger_four
+from planner.recommend.summary import (
+    TRADE_OFF_WIDTHS,
+    BitWidthPick,
+    TradeOff,
+    best_per_bit_width,
+    larger_at_fewer_bits,
+    pareto_front,
+)
 
 #: Estimates kept between calls: the catalog x representative formats x a few settings.
 ESTIMATE_CACHE_SIZE = 8192
+#: How a listing can be ordered: expected quality (the ranking), decode speed, or GPU headroom.
+SORTS = ("quality", "speed", "headroom")
+#: Specs of Hub models added to a comparison, by id (catalog specs live in the catalog).
+_HUB_SPECS: dict[str, ModelSpec] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    """One model a recommendation considers: a catalog entry or a Hub id added to the comparison."""
+
+    id: str
+    family: str
+    license: str | None
+    spec: ModelSpec
+    source: str  # "catalog" or "hub"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +96,9 @@ class Candidate:
     speed: SpeedEstimate | None
     rank: int | None = None
     notes: tuple[str, ...] = ()
+    modality: str = "text"
+    architecture: str = "dense"
+    source: str = "catalog"
 
     @property
     def ranked(self) -> bool:
@@ -96,6 +129,9 @@ class Candidate:
             "max_position_embeddings": self.max_position_embeddings,
             "format": self.format_id,
             "engine": self.engine,
+            "modality": self.modality,
+            "architecture": self.architecture,
+            "source": self.source,
             "bit_width": self.bit_width,
             "bits_per_weight": round(self.bits_per_weight, 4),
             "expected_quality": _round(q.expected),
@@ -173,6 +209,10 @@ class Recommendation:
     assumptions: tuple[str, ...]
     notes: tuple[str, ...] = ()
     elapsed_s: float = field(default=0.0, compare=False)
+    sort: str = "quality"
+    pareto: tuple[Candidate, ...] = ()
+    trade_offs: tuple[TradeOff, ...] = ()
+    extra_models: tuple[str, ...] = ()
 
     @property
     def ranked(self) -> tuple[Candidate, ...]:
@@ -189,9 +229,20 @@ class Recommendation:
         """The top pick, or ``None`` when nothing ranked fits."""
         return next(iter(self.ranked), None)
 
+    @property
+    def benchmark_label(self) -> str:
+        """The ranking benchmark's name as shown (``"MMLU-Pro"``)."""
+        return benchmark_label(self.benchmark)
+
+    @property
+    def listing(self) -> tuple[Candidate, ...]:
+        """Every fitting pair in the ``sort`` order: ranked ones first, then the unranked ones."""
+        return sorted_candidates(self.ranked, self.sort) + sorted_candidates(self.unranked, self.sort)
+
     def to_dict(self, top: int | None = None) -> dict[str, Any]:
-        """Plain data for JSON (integer bytes); ``top`` keeps the first ``top`` ranked pairs."""
-        ranked = self.ranked if top is None else self.ranked[:top]
+        """Plain data for JSON (integer bytes); ``top`` keeps the first ``top`` ranked pairs (in ``sort`` order)."""
+        ordered = sorted_candidates(self.ranked, self.sort)
+        ranked = ordered if top is None else ordered[:top]
         return {
             "gpu": {
                 "name": self.budget.devices[0].name,
@@ -210,7 +261,12 @@ class Recommendation:
                 "families": list(self.filters.families),
                 "licenses": list(self.filters.licenses),
                 "min_context": self.filters.min_context,
+                "bit_widths": list(self.filters.bit_widths),
+                "modalities": list(self.filters.modalities),
+                "architectures": list(self.filters.architectures),
             },
+            "sort": self.sort,
+            "extra_models": list(self.extra_models),
             "best": None if self.best is None else self.best.to_dict(),
             "ranked": [c.to_dict() for c in ranked],
             "ranked_total": len(self.ranked),
@@ -224,6 +280,7 @@ class Recommendation:
                     "required": None if p.pick is None else p.pick.fit.required_bytes,
                     "fitting": p.fitting,
                     "note": p.note,
+                    "largest": _largest_dict(p),
                 }
                 for p in self.by_bit_width
             ],
@@ -233,6 +290,19 @@ class Recommendation:
                 "difference": _round(self.trade_off.difference),
                 "text": self.trade_off.text,
             },
+            "trade_offs": [
+                {
+                    "bits": t.high,
+                    "larger_at_bits": t.low,
+                    "smaller": _pair(t.sixteen),
+                    "larger": _pair(t.larger_four),
+                    "difference": _round(t.difference),
+                    "larger_wins": t.larger_wins,
+                    "text": t.text,
+                }
+                for t in self.trade_offs
+            ],
+            "pareto": [_pair(c) for c in self.pareto],
             "no_fit": list(self.no_fit),
             "excluded": [{"model": e.model_id, "reason": e.reason} for e in self.excluded],
             "assumptions": list(self.assumptions),
@@ -278,6 +348,7 @@ def _pair(c: Candidate | None) -> dict[str, Any] | None:
         "model": c.model_id,
         "parameters": c.parameters,
         "format": c.format_id,
+        "bit_width": c.bit_width,
         "score": c.quality.score.value,
         "retention_used": _round(c.quality.retention_used, 6),
         "expected_quality": _round(c.quality.expected),
@@ -285,11 +356,53 @@ def _pair(c: Candidate | None) -> dict[str, Any] | None:
     }
 
 
+def _largest_dict(p: BitWidthPick) -> dict[str, Any] | None:
+    c = p.largest
+    if c is None:
+        return None
+    limit = p.largest_context
+    return {
+        "model": c.model_id,
+        "format": c.format_id,
+        "engine": c.engine,
+        "parameters": c.parameters,
+        "required": c.fit.required_bytes,
+        "max_context": None if limit is None else limit.value,
+        "max_context_capped": None if limit is None else limit.capped,
+        "ranked": c.ranked,
+        "expected_quality": _round(c.quality.expected),
+        "unranked_reason": c.quality.reason,
+    }
+
+
+def _spec_of(model_id: str) -> ModelSpec:
+    """The spec of a catalog model or of a Hub model added to a comparison."""
+    spec = _HUB_SPECS.get(model_id)
+    return spec if spec is not None else load_catalog()[model_id].spec()
+
+
 @lru_cache(maxsize=ESTIMATE_CACHE_SIZE)
 def _estimate(model_id: str, format_id: str, engine_id: str, settings: RunSettings) -> MemoryEstimate:
-    """One memory estimate of a catalog model (cached: it does not depend on the budget)."""
-    spec = load_catalog()[model_id].spec()
-    return engine_estimate(spec, parse_format(format_id), engine_id, settings)
+    """One memory estimate of a model (cached: it does not depend on the budget)."""
+    return engine_estimate(_spec_of(model_id), parse_format(format_id), engine_id, settings)
+
+
+def sorted_candidates(candidates: Iterable[Candidate], sort: str) -> tuple[Candidate, ...]:
+    """``candidates`` ordered by ``sort``: ``quality`` (the ranking), ``speed`` (decode, unknown last) or ``headroom``."""
+    items = list(candidates)
+    if sort == "speed":
+        items.sort(
+            key=lambda c: (c.speed is None, -(c.speed.decode_tokens_per_s if c.speed else 0), _quality_key(c))
+        )
+    elif sort == "headroom":
+        items.sort(key=lambda c: (-c.fit.headroom_bytes, _quality_key(c)))
+    else:
+        items.sort(key=_quality_key)
+    return tuple(items)
+
+
+def _quality_key(c: Candidate) -> tuple[Any, ...]:
+    return _rank_key(c) if c.ranked else (float("inf"), *_unranked_key(c))
 
 
 def _speed(est: MemoryEstimate, budget: Budget) -> SpeedEstimate | None:
@@ -321,10 +434,14 @@ def _assumptions(benchmark: str, budget: Budget) -> tuple[str, ...]:
         f"expected quality = the model's published {label} score x the format's median published accuracy "
         "retention at the nearest measured model size (planner.quality.retention, data/quality/formats.json); "
         "retention was measured on other models and benchmarks and is assumed to carry over",
+        "a format with no published accuracy but a published KL divergence is read off Unsloth's KLD-to-MMLU "
+        "anchors (Gemma 3 27B) by linear interpolation between the two anchors around it; such retentions are "
+        "approximate and marked '~'",
         "a published retention above 100% (benchmark noise) counts as 100%: no format is expected to beat its "
         "16-bit original; a model released in a format (gpt-oss MXFP4, DeepSeek-V3/R1 FP8 blocks) keeps 100% in it",
-        "scores are as their publishers printed them (data/quality/models.json); some are the base checkpoint's "
-        "(see each note) and evaluation harnesses differ, so a difference of a point or two is within noise",
+        "scores are as their publishers printed them (data/quality/models.json), else the Open LLM Leaderboard's "
+        "(data/quality/leaderboard.json); some are the base checkpoint's or a third party's (see each note) and "
+        "evaluation settings differ, so a difference of a few points is within noise",
         "pairs without a published score or without a published accuracy retention are listed after the ranked "
         "ones with the reason; no number is made up for them",
         "models whose max_position_embeddings is below the context asked are left out",
@@ -332,7 +449,11 @@ def _assumptions(benchmark: str, budget: Budget) -> tuple[str, ...]:
         "uses gpu_memory_utilization x total, transformers keeps no margin)",
     ]
     if benchmark == "mmlu-pro":
-        out.append("MMLU-Pro settings differ by publisher (each score's setting is in its evidence)")
+        out.append(
+            "MMLU-Pro settings differ: publishers mostly print chain-of-thought figures, the leaderboard's 5-shot "
+            "run without chain of thought reads several points lower for the same model (Qwen2.5-72B-Instruct: "
+            "71.1 by Qwen, 56.25 on the leaderboard); each score's setting is in its evidence"
+        )
     if budget.gpu is not None:
         out.append(
             f"ties broken by estimated decode speed (roofline estimate on the {budget.gpu.name}), then by less GPU memory"
@@ -342,23 +463,80 @@ def _assumptions(benchmark: str, budget: Budget) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _formats(engine: str | None, formats: Iterable[str] | None) -> tuple[tuple[str, ...], list[str]]:
-    """Format ids to try (parsed, deduplicated) and notes on those the engine does not load."""
+def _formats(
+    engine: str | None, formats: Iterable[str] | None, widths: tuple[int, ...] = ()
+) -> tuple[tuple[str, ...], list[str]]:
+    """Format ids to try (parsed, deduplicated, of the ``widths`` asked) and notes on those left out."""
     wanted = list(formats) if formats is not None else list(representative_formats(engine))
     if not wanted:
         raise RecommendError("no formats to try: give at least one format id")
     out: list[str] = []
     notes: list[str] = []
+    seen_widths: set[int] = set()
     for raw in wanted:
         fmt = parse_format(raw)
         if engine is not None and not get_engine(engine).loads(fmt):
             notes.append(f"{fmt.id} left out: {engine} does not load it")
             continue
+        seen_widths.add(bit_width(fmt))
+        if widths and bit_width(fmt) not in widths:
+            continue
         if fmt.id not in out:
             out.append(fmt.id)
+    if not out and widths:
+        have = ", ".join(f"{w}-bit" for w in sorted(seen_widths, reverse=True))
+        raise RecommendError(
+            f"no format tried is {'/'.join(map(str, widths))}-bit; the formats tried cover {have}"
+        )
     if not out:
         raise RecommendError(f"{engine} loads none of the formats given ({', '.join(wanted)})")
     return tuple(out), notes
+
+
+def _native_formats(
+    models: Iterable[ModelRef], engine: str | None, widths: tuple[int, ...]
+) -> dict[str, tuple[str, ...]]:
+    """Per model, the formats it is released in (tried next to the default ones when the engine loads them)."""
+    out = {}
+    for model in models:
+        fids = []
+        for fid in native_formats(model.id):
+            fmt = parse_format(fid)
+            if (engine is None or get_engine(engine).loads(fmt)) and (not widths or bit_width(fmt) in widths):
+                fids.append(fmt.id)
+        if fids:
+            out[model.id] = tuple(fids)
+    return out
+
+
+def _models(extra: Iterable[str]) -> tuple[list[ModelRef], list[Exclusion], list[str]]:
+    """The catalog's models plus the Hub ids ``extra`` (read through :func:`planner.resolve.load_model`).
+
+    An id that cannot be read (not on the Hub, gated, offline, a bad config) is left out with the
+    reason, never a crash; an id already in the catalog is the catalog's entry.
+    """
+    from planner.resolve import load_model
+
+    refs = [ModelRef(e.id, e.family, e.license, e.spec(), "catalog") for e in load_catalog().values()]
+    excluded: list[Exclusion] = []
+    added: list[str] = []
+    seen = {r.id.lower() for r in refs}
+    for raw in extra:
+        model_id = raw.strip()
+        if not model_id or model_id.lower() in seen:
+            continue
+        seen.add(model_id.lower())
+        if find_entry(model_id) is not None:
+            continue
+        try:
+            spec = load_model(model_id, allow_local=False)
+        except PlannerError as exc:
+            excluded.append(Exclusion(model_id, f"could not be read from the Hub: {exc}"))
+            continue
+        _HUB_SPECS[model_id] = spec
+        refs.append(ModelRef(model_id, spec.architecture, None, spec, "hub"))
+        added.append(model_id)
+    return refs, excluded, added
 
 
 def recommend(
@@ -369,46 +547,55 @@ def recommend(
     formats: Iterable[str] | None = None,
     filters: Filters | None = None,
     benchmark: str = DEFAULT_BENCHMARK,
+    sort: str = "quality",
+    extra_models: Iterable[str] = (),
+    context_of_largest: bool = True,
 ) -> Recommendation:
-    """Every (catalog model, format) pair that fits ``budget`` at ``settings``, ranked by expected quality.
+    """Every (model, format) pair that fits ``budget`` at ``settings``, ranked by expected quality.
 
     ``engine`` ``None`` runs each format on its own engine (llama.cpp for GGUF types, else
     transformers); naming one keeps only formats it loads. ``formats`` defaults to the fit
-    solvers' representative formats for the engine. ``benchmark`` is ``"mmlu"`` (5-shot, the
-    default) or ``"mmlu-pro"``: scores from different benchmarks are never mixed in one ranking.
+    solvers' representative formats for the engine. ``benchmark`` is ``"mmlu-pro"`` (the default)
+    or ``"mmlu"`` (5-shot): scores from different benchmarks are never mixed in one ranking.
+    ``sort`` orders the listing (``quality``, ``speed`` or ``headroom``; the rank is always by
+    quality). ``extra_models`` are Hub ids added to the catalog's models. ``context_of_largest``
+    computes the longest context the largest model at each bit width leaves (a max-context search).
     """
     started = time.perf_counter()
     settings = settings or RunSettings()
     filters = filters or Filters()
     if benchmark not in BENCHMARKS:
         raise RecommendError(f"unknown benchmark '{benchmark:.40}'; valid: {', '.join(BENCHMARKS)}")
+    if sort not in SORTS:
+        raise RecommendError(f"unknown sort '{sort:.40}'; valid: {', '.join(SORTS)}")
     engine_id = get_engine(engine).id if engine else None
-    format_ids, notes = _formats(engine_id, formats)
-    families = resolve_families(filters.families)
+    format_ids, notes = _formats(engine_id, formats, filters.bit_widths)
+    models, excluded, added = _models(extra_models)
+    families = resolve_families(filters.families, tuple(m.family for m in models if m.source == "hub"))
     licenses = resolve_licenses(filters.licenses)
-    parsed = {fid: parse_format(fid) for fid in format_ids}
+    natives = _native_formats(models, engine_id, filters.bit_widths) if formats is None else {}
+    parsed = {fid: parse_format(fid) for fid in {*format_ids, *(f for fs in natives.values() for f in fs)}}
     engines = {fid: engine_id or default_engine(fmt).id for fid, fmt in parsed.items()}
 
     ranked: list[Candidate] = []
     unranked: list[Candidate] = []
-    excluded: list[Exclusion] = []
     no_fit: list[str] = []
-    catalog = load_catalog()
-    entries = sorted(catalog.values(), key=lambda e: (e.spec().total_parameters, e.id))
-    for entry in entries:
-        spec = entry.spec()
-        reason = model_exclusion(entry, spec, settings.context, filters, families, licenses)
+    for model in sorted(models, key=lambda m: (m.spec.total_parameters, m.id)):
+        spec = model.spec
+        reason = model_exclusion(
+            model.family, model.license, spec, settings.context, filters, families, licenses
+        )
         if reason is not None:
-            excluded.append(Exclusion(entry.id, reason))
+            excluded.append(Exclusion(model.id, reason))
             continue
         model_notes: tuple[str, ...] = ()
         if spec.max_position_embeddings is None:
             model_notes = ("the config states no max_position_embeddings: the context limit is not checked",)
         params_billion = spec.total_parameters / 1e9
         fitted = False
-        for fid in format_ids:
+        for fid in (*format_ids, *(f for f in natives.get(model.id, ()) if f not in format_ids)):
             try:
-                est = _estimate(entry.id, fid, engines[fid], settings)
+                est = _estimate(model.id, fid, engines[fid], settings)
                 fit = fit_estimate(est, budget)
             except PlannerError:
                 continue  # the format or engine refuses this model (as the fit command leaves it out)
@@ -416,9 +603,9 @@ def recommend(
                 continue
             fitted = True
             candidate = Candidate(
-                model_id=entry.id,
-                family=entry.family,
-                license=entry.license,
+                model_id=model.id,
+                family=model.family,
+                license=model.license,
                 parameters=spec.total_parameters,
                 active_parameters=spec.active_parameters,
                 max_position_embeddings=spec.max_position_embeddings,
@@ -427,20 +614,46 @@ def recommend(
                 bit_width=bit_width(parsed[fid]),
                 bits_per_weight=est.weights_report.bits_per_weight,
                 fit=fit,
-                quality=expected_quality(entry.id, fid, params_billion, benchmark),
+                quality=expected_quality(model.id, fid, params_billion, benchmark),
                 speed=_speed(est, budget),
                 notes=model_notes,
+                modality=modality(spec),
+                architecture=architecture(spec),
+                source=model.source,
             )
             (ranked if candidate.ranked else unranked).append(candidate)
         if not fitted:
-            no_fit.append(entry.id)
+            no_fit.append(model.id)
 
     ranked.sort(key=_rank_key)
     unranked.sort(key=_unranked_key)
     ordered = tuple(
         [Candidate(**{**_fields(c), "rank": i}) for i, c in enumerate(ranked, start=1)] + unranked
     )
+    if natives:
+        tried = "; ".join(f"{m}: {', '.join(f)}" for m, f in sorted(natives.items()))
+        notes.append(f"also tried, in the format each model is released in: {tried}")
     label = benchmark_label(benchmark)
+    widths = sorted({*BIT_WIDTHS, *(bit_width(f) for f in parsed.values())}, reverse=True)
+    if filters.bit_widths:
+        widths = [w for w in widths if w in filters.bit_widths]
+    picks = best_per_bit_width(ordered, widths, {bit_width(f) for f in parsed.values()})
+    if context_of_largest:
+        picks = tuple(replace(p, largest_context=_context_left(p.largest, settings, budget)) for p in picks)
+    tried_widths = {bit_width(f) for f in parsed.values()}
+    trade_offs = tuple(
+        larger_at_fewer_bits(ordered, label, high, low)
+        if {high, low} <= tried_widths
+        else TradeOff(
+            None,
+            None,
+            None,
+            f"{high}-bit vs {low}-bit not compared: no format of that width was tried.",
+            high,
+            low,
+        )
+        for high, low in TRADE_OFF_WIDTHS
+    )
     return Recommendation(
         budget=budget,
         settings=settings,
@@ -451,16 +664,38 @@ def recommend(
         candidates=ordered,
         excluded=tuple(excluded),
         no_fit=tuple(no_fit),
-        by_bit_width=best_per_bit_width(ordered, (bit_width(f) for f in parsed.values())),
-        trade_off=sixteen_vs_larger_four(ordered, label),
+        by_bit_width=picks,
+        trade_off=trade_offs[0],
         assumptions=_assumptions(benchmark, budget),
         notes=(*budget.notes, *notes),
         elapsed_s=time.perf_counter() - started,
+        sort=sort,
+        pareto=pareto_front(ordered),
+        trade_offs=trade_offs,
+        extra_models=tuple(added),
     )
+
+
+def _context_left(c: Candidate | None, settings: RunSettings, budget: Budget) -> Limit | None:
+    """The longest context ``c`` fits with on ``budget`` (same engine, batch and cache settings)."""
+    if c is None:
+        return None
+    return _max_context(c.model_id, c.format_id, c.engine, settings, budget)
+
+
+@lru_cache(maxsize=256)
+def _max_context(
+    model_id: str, format_id: str, engine: str, settings: RunSettings, budget: Budget
+) -> Limit | None:
+    """:func:`planner.fit.max_context`, cached per (model, format, engine, settings, budget): a binary search."""
+    try:
+        return max_context(_spec_of(model_id), parse_format(format_id), engine, settings, budget)
+    except PlannerError:
+        return None
 
 
 def _fields(c: Candidate) -> dict[str, Any]:
     return {name: getattr(c, name) for name in Candidate.__dataclass_fields__}
 
 
-__all__ = ["Candidate", "Exclusion", "Recommendation", "recommend"]
+__all__ = ["SORTS", "Candidate", "Exclusion", "ModelRef", "Recommendation", "recommend", "sorted_candidates"]

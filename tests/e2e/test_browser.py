@@ -6,8 +6,8 @@ each step goes to a temporary folder (printed with ``-s``). Elements are found b
 sees (the sidebar's "GPU" box by its label, the verdict by its text), and every step waits for
 Streamlit's elements instead of sleeping.
 
-Skips only when the ``playwright`` package or a chromium binary is missing (``.ci/run`` installs
-Debian's ``chromium``; set ``CHROMIUM`` to use another binary).
+Skips only when the ``playwright`` package or a chromium binary is missing; the README's test command
+(``scripts/test-setup``) installs both (Debian's ``chromium``; set ``CHROMIUM`` to use another binary).
 """
 
 from __future__ import annotations
@@ -229,3 +229,25 @@ def test_a_shared_context_url_seeds_the_page(page, shots):
     page.wait_for_url(lambda url: parse_qs(urlparse(url).query).get("ctx_formats") == ["q4_k_m", "q8_0"])
     _settled(page)
     page.screenshot(path=shots / "5-context-shared.png")
+
+
+def test_what_can_i_run_answers_per_bit_width_with_the_chart(page, shots):
+    """The largest model per bit width comes first, then the quality-against-memory chart with its Pareto front
+    and the trade-off arrows; the tables fit a 1400 px window (no horizontal scrollbar on either grid)."""
+    page.goto(f"/what_can_i_run?gpu={RTX_3060.replace(' ', '+')}")
+    main = _main(page)
+    sync_api.expect(main.get_by_role("heading", name="The largest model at each bit width")).to_be_visible()
+    sync_api.expect(main.get_by_test_id("stAlert").filter(has_text="Best pick:").first).to_be_visible()
+    sync_api.expect(main.get_by_test_id("stDataFrame")).to_have_count(3)  # widths, everything, evidence rows
+    chart = main.get_by_test_id("stPlotlyChart")
+    sync_api.expect(chart).to_have_count(1)
+    sync_api.expect(chart.locator(".legendtext", has_text="Pareto front")).to_have_count(1)
+    sync_api.expect(chart.locator(".annotation-text", has_text="of a larger model")).not_to_have_count(0)
+    _settled(page)
+    for grid in main.get_by_test_id("stDataFrame").all()[:2]:
+        box = grid.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 1400
+        scroller = grid.locator(".dvn-scroller").first
+        widths = scroller.evaluate("el => [el.scrollWidth, el.clientWidth]")
+        assert widths[0] <= widths[1] + 1, f"columns cut off: {widths}"
+    page.screenshot(path=shots / "6-what-can-i-run.png", full_page=True)

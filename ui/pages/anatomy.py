@@ -14,14 +14,19 @@ from ui.sidebar import current_plan, planned_model
 plan = current_plan()
 st.title("Model anatomy")
 st.caption(
-    "Every tensor the model's config.json defines, counted exactly (tied weights once), "
-    "with the attention kind per layer that decides the KV cache."
+    "Every tensor of the model, counted exactly (tied weights once), with the attention kind per layer "
+    "that decides the KV cache."
+)
+INVENTORY_HELP = (
+    "Most authoritative source first: the checkpoint's own safetensors headers (a Hub id or a local folder), "
+    "transformers' modeling code on the meta device (where torch is installed), the planner's hand-written "
+    "builders, or a generic Llama-style estimate (marked approximate)."
 )
 spec = planned_model(plan)
 
 report = params_report(spec)
-if spec.approximate:
-    st.warning("Approximate: " + " ".join(spec.notes))
+source = f"**Tensors from {spec.inventory_source.value}**"
+st.markdown(source + (f" ({spec.inventory_detail})" if spec.inventory_detail else ""), help=INVENTORY_HELP)
 
 cols = st.columns(4)
 cols[0].metric("Total parameters", f"{spec.total_parameters / 1e9:,.3f} B", help=f"{spec.total_parameters:,}")
@@ -34,7 +39,7 @@ if spec.is_moe:
     st.caption(
         f"Mixture of experts: {spec.n_experts_per_token} of {spec.n_experts} routed experts run per token."
     )
-for note in spec.notes if not spec.approximate else ():
+for note in spec.notes:
     st.caption(f"Note: {note}")
 
 left, right = st.columns([3, 2])
@@ -48,7 +53,10 @@ with right:
     )
 
 st.subheader("Tensors")
-tensors = pd.DataFrame(report["tensors"])[["name", "role", "shape", "count", "parameters"]]
+columns = ["name", "role", "shape", "count", "parameters"]
+if any("stored_as" in t for t in report["tensors"]):
+    columns += ["stored_as", "stored_bytes"]  # read from the checkpoint's headers
+tensors = pd.DataFrame(report["tensors"])[columns]
 tensors["shape"] = tensors["shape"].map(lambda s: " × ".join(map(str, s)))
 st.dataframe(
     tensors,

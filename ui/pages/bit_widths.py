@@ -66,8 +66,6 @@ st.markdown(
     f"**{spec.name}** ({spec.total_parameters / 1e9:,.2f} B parameters) · engine: {engine_text} · "
     f"{settings.context:,} tokens x {settings.batch} sequence{'s' if settings.batch > 1 else ''}  \n{budget.label}"
 )
-if spec.approximate:
-    st.warning("Approximate model: " + " ".join(spec.notes))
 
 if not table.rows:
     st.error("No candidate format could be planned for this model and engine; the reasons are listed below.")
@@ -97,7 +95,9 @@ else:
                 "total GiB": to_gib(r.estimate.total),
                 "fits": fits_text(r),
                 "headroom GiB": to_gib(r.fit.headroom_bytes),
-                "accuracy kept": "-" if r.retention.value is None else f"{r.retention.value:.1%}",
+                "accuracy kept": "-"
+                if r.retention.value is None
+                else ("~" if r.retention.basis == "kld" else "") + f"{r.retention.value:.1%}",
                 "quality evidence": rec["quality_evidence"],
                 "decode tok/s (est.)": "-" if r.speed is None else f"{r.speed.decode_tokens_per_s:,.1f}",
                 "weights GiB": to_gib(r.estimate.weights.bytes),
@@ -135,7 +135,7 @@ else:
             ),
             "accuracy kept": st.column_config.TextColumn(
                 help="Median published accuracy retention vs 16-bit at the nearest measured model size; "
-                "- where none is published"
+                "~ = read from a published KL divergence (approximate); - where none is published"
             ),
             "quality evidence": st.column_config.TextColumn(
                 help="What the figure rests on; perplexity/KLD-only formats have no accuracy figure"

@@ -12,10 +12,11 @@ import streamlit as st
 from planner import PlannerError
 from planner.engines import estimate
 from planner.fit.answer import fit_answer
-from planner.request import resolve_engine, resolve_format
+from planner.request import resolve_engine, resolve_format, with_gpu
 from ui.budget import plan_budget
 from ui.fit_check.alternatives import draw_format_that_fits, draw_offload
 from ui.fit_check.chart import draw_chart
+from ui.fit_check.launch import draw_launch, draw_startup
 from ui.fit_check.verdict import draw_limits, draw_memory_metrics, draw_verdict
 from ui.fit_check.why import draw_downloads, draw_why
 from ui.sidebar import current_plan, planned_model, planned_settings
@@ -49,6 +50,8 @@ except PlannerError as exc:
 answer = None
 if budget is not None:
     try:
+        settings = with_gpu(settings, budget)  # vLLM picks kernels and batch defaults by the GPU
+        est = estimate(spec, fmt, est.engine, settings)
         answer = fit_answer(spec, fmt, settings, est, budget)
     except PlannerError as exc:
         st.error(f"**The fit could not be computed:** {exc}")
@@ -58,8 +61,6 @@ st.markdown(
     f"sequence{'s' if settings.batch > 1 else ''} · KV cache {est.kv_dtype}"
     + (f"  \n{budget.label}" if budget is not None else "")
 )
-if spec.approximate:
-    st.warning("Approximate model: " + " ".join(spec.notes))
 
 draw_verdict(answer)
 draw_memory_metrics(est, answer)
@@ -69,5 +70,7 @@ draw_chart(spec, est, answer)
 if answer is not None:
     draw_offload(answer)
     draw_format_that_fits(spec, plan.engine_id, settings, est, answer)
+draw_startup(answer)
+draw_launch(est, answer)
 draw_why(est, answer)
 draw_downloads(est, answer)

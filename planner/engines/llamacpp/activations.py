@@ -7,6 +7,7 @@ from planner.engines.shape import model_shape
 from planner.hardware.units import format_short
 from planner.memory.estimate import RunSettings
 from planner.memory.figure import Figure
+from planner.memory.kv import attention_kinds
 from planner.model.spec import AttentionKind, ModelSpec
 
 SOURCE = (
@@ -43,10 +44,7 @@ def compute_buffers(
     ub = min(ubatch, 2048, cells * settings.batch)
     h, vocab = shape.hidden, shape.vocab
     fa = flash is not False
-    has_attention = any(
-        layer.attention is not AttentionKind.LINEAR and layer.attention is not AttentionKind.NONE
-        for layer in spec.layers
-    )
+    has_attention = bool(attention_kinds(spec) - {AttentionKind.LINEAR, AttentionKind.NONE})
     out = 4 * ub * (h + vocab)
     if not has_attention:
         attn = 4 * ub * 4 * h
@@ -64,17 +62,24 @@ def compute_buffers(
     if staging:
         parts["cpu_weights_staging"] = staging
     mode = "flash attention" if fa else "no flash attention"
-    attn_rule = (
-        f"4*ub*4*embd + 2*ub*n_kv {format_short(attn)}"
-        if fa
-        else f"4*ub*(4*embd + n_kv*(1+n_head)) {format_short(attn)}"
-    )
-    rule = (
-        f"ub {ub}, n_kv {n_kv:,}, {mode}: max(logits 4*ub*(embd+vocab) {format_short(out)}, attention {attn_rule}, "
-        f"ffn 4*ub*3*ffn {format_short(ffn)})"
-        + (f" x {factor.value:g}" if factor.value != 1 else "")
-        + (f" + largest CPU layer tensor staged for op offload {format_short(staging)}" if staging else "")
-    )
+
+    def rule() -> str:  # made on first read
+        attn_rule = (
+            f"4*ub*4*embd + 2*ub*n_kv {format_short(attn)}"
+            if fa
+            else f"4*ub*(4*embd + n_kv*(1+n_head)) {format_short(attn)}"
+        )
+        return (
+            f"ub {ub}, n_kv {n_kv:,}, {mode}: max(logits 4*ub*(embd+vocab) {format_short(out)}, attention {attn_rule}, "
+            f"ffn 4*ub*3*ffn {format_short(ffn)})"
+            + (f" x {factor.value:g}" if factor.value != 1 else "")
+            + (
+                f" + largest CPU layer tensor staged for op offload {format_short(staging)}"
+                if staging
+                else ""
+            )
+        )
+
     gpu = empirical(
         point + staging,
         low + staging,
@@ -97,9 +102,11 @@ def compute_buffers(
         host_total,
         host_total,
         round(host_total * factor.high),
-        f"CUDA_Host compute buffer 4*ub*(embd + n_kv) {format_short(host_inputs)} + output buffer vocab x 4 B x "
-        f"{settings.batch} {format_short(output)}"
-        + (f" + CPU layers' graph {format_short(cpu_graph)}" if cpu_graph else ""),
+        lambda: (
+            f"CUDA_Host compute buffer 4*ub*(embd + n_kv) {format_short(host_inputs)} + output buffer vocab x 4 B x "
+            f"{settings.batch} {format_short(output)}"
+            + (f" + CPU layers' graph {format_short(cpu_graph)}" if cpu_graph else "")
+        ),
         keys=("context", "ubatch", "hidden_size", "vocab_size"),
         source="llama.cpp 'CUDA_Host compute buffer size' / 'output buffer size' log lines: 168.01 MiB at n_ctx 81920 "
         "(ollama/ollama#9352), 72.01 and 12.01 MiB at 32768 / 2048 (fedora-copr/logdetective PR #106)",

@@ -11,12 +11,12 @@ CUDA context and scheduler (banded).
 from __future__ import annotations
 
 from planner.engines.base import Engine
-from planner.engines.common import ignored_settings, zero
+from planner.engines.common import SERVER_SETTINGS, ignored_settings, zero
 from planner.engines.constants import default, default_source
 from planner.engines.llamacpp.activations import SOURCE, compute_buffers
-from planner.engines.llamacpp.kv import llamacpp_cache, llamacpp_cells
+from planner.engines.llamacpp.kv import llamacpp_cells, llamacpp_runs
 from planner.engines.llamacpp.overhead import overhead_figure
-from planner.engines.llamacpp.weights import MMPROJ_ROLES, first_gpu_layer, placement
+from planner.engines.llamacpp.weights import first_gpu_layer, has_mmproj, placement
 from planner.engines.registry import register_engine
 from planner.formats.base import QuantFormat
 from planner.memory import kv
@@ -41,35 +41,38 @@ class LlamaCppEngine(Engine):
         ngl = n_layer + 1 if settings.gpu_layers is None else min(settings.gpu_layers, n_layer + 1)
         i_gpu_start = first_gpu_layer(n_layer, ngl)
         output_on_gpu = ngl >= 1
-        notes = ignored_settings(settings, self.id, ("gpu_memory_utilization", "max_num_batched_tokens"))
+        notes = ignored_settings(
+            settings, self.id, ("gpu_memory_utilization", "max_num_batched_tokens", *SERVER_SETTINGS)
+        )
 
         report = fmt.weights(spec)
         weights, host_weights, largest_cpu = placement(spec, report, i_gpu_start, output_on_gpu, ngl)
 
-        layers, lines = llamacpp_cache(spec, k_type, v_type, settings.context, settings.batch, ubatch)
-        gpu_layers = tuple(layer for layer in layers if layer.index >= i_gpu_start)
-        cpu_layers = tuple(layer for layer in layers if layer.index < i_gpu_start)
+        runs, lines = llamacpp_runs(spec, k_type, v_type, settings.context, settings.batch, ubatch)
+        gpu_runs, cpu_runs = _split(runs, i_gpu_start)
+        n_cpu = sum(r.count for r in cpu_runs)
         keys = ("context", "batch", "kv_dtype_k", "kv_dtype_v", "ubatch", "num_key_value_heads", "head_dim")
         src = "llama.cpp src/llama-kv-cache.cpp (K/V rows per cell), src/llama-kv-cache-iswa.cpp (SWA cells), src/llama-memory-recurrent.cpp (F32 r/s)"
-        kv_fig = kv.cache_figure(
-            gpu_layers,
-            lines if not cpu_layers else [*lines, f"layers {i_gpu_start}+ on the GPU"],
+        kv_fig = kv.runs_figure(
+            gpu_runs,
+            lines if not n_cpu else lambda: [*lines(), f"layers {i_gpu_start}+ on the GPU"],
             keys=keys,
             source=src,
         )
-        host_kv = kv.cache_figure(
-            cpu_layers,
-            [f"KV of the {len(cpu_layers)} layers kept on the CPU (-ngl {ngl})"] if cpu_layers else [],
-            keys=keys,
-            source=src,
-        )
-        if not cpu_layers:
+        if n_cpu:
+            host_kv = kv.runs_figure(
+                cpu_runs,
+                [f"KV of the {n_cpu} layers kept on the CPU (-ngl {ngl})"],
+                keys=keys,
+                source=src,
+            )
+        else:
             host_kv = zero("every layer's KV cache is on the GPU (offload_kqv)")
 
         cells = llamacpp_cells(settings.context)
-        n_kv = max((layer.cells for layer in layers if layer.cells), default=0)
+        n_kv = max((r.cells for r in runs if r.cells), default=0)
         activations, host_act = compute_buffers(
-            spec, settings, flash, ubatch, n_kv, cells, largest_cpu, bool(cpu_layers), ngl
+            spec, settings, flash, ubatch, n_kv, cells, largest_cpu, bool(n_cpu), ngl
         )
         overhead = overhead_figure()
 
@@ -84,11 +87,11 @@ class LlamaCppEngine(Engine):
         notes.append(
             "host weights are memory-mapped from the GGUF file (mmap): page cache, not necessarily resident"
         )
-        if any(t.group.role in MMPROJ_ROLES for t in report.tensors):
+        if has_mmproj(report):
             notes.append(
                 "vision tower/projector counted on the GPU (llama.cpp loads the mmproj file offloaded by default)"
             )
-        if any(layer.attention is AttentionKind.MLA for layer in spec.layers):
+        if AttentionKind.MLA in kv.attention_kinds(spec):
             notes.append(
                 "MLA cached as one K row of kv_lora_rank + rope and no V (GGUFs converted with MLA support, "
                 "llama.cpp PR #12801 and later); older DeepSeek GGUFs cache expanded K/V heads"
@@ -131,6 +134,22 @@ class LlamaCppEngine(Engine):
                 "(src/llama-context.cpp); enable -fa or keep V in f16, bf16 or f32"
             )
         return k_type, v_type, settings.flash_attn
+
+
+def _split(runs: tuple[kv.CacheRun, ...], first_gpu: int) -> tuple[list[kv.CacheRun], list[kv.CacheRun]]:
+    """Runs restricted to the GPU layers (``>= first_gpu``) and to the CPU layers, each by first layer."""
+    gpu, cpu = [], []
+    for r in runs:
+        on_gpu = tuple(i for i in r.indices if i >= first_gpu)
+        if len(on_gpu) == len(r.indices):
+            gpu.append(r)
+            continue
+        if on_gpu:
+            gpu.append(r.only(on_gpu))
+        cpu.append(r.only(tuple(i for i in r.indices if i < first_gpu)))
+    gpu.sort(key=lambda r: r.indices[0])
+    cpu.sort(key=lambda r: r.indices[0])
+    return gpu, cpu
 
 
 ENGINE = register_engine(LlamaCppEngine())

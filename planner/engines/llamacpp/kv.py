@@ -7,8 +7,19 @@ cells, MLA layers one K row of ``kv_lora_rank + rope`` and no V tensor, recurren
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from planner.memory.estimate import SettingsError
-from planner.memory.kv import CACHE_TYPES, CacheType, LayerCache, group_lines, layer_geometry, pad
+from planner.memory.kv import (
+    CACHE_TYPES,
+    CacheRun,
+    CacheType,
+    LayerCache,
+    expand,
+    geometry_runs,
+    pad,
+    run_lines,
+)
 from planner.model.spec import AttentionKind, ModelSpec
 
 LLAMACPP_CTX_PAD = 256  # llama-context.cpp: cparams.n_ctx = GGML_PAD(cparams.n_ctx, 256)
@@ -35,7 +46,23 @@ def llamacpp_cache(
     *,
     swa_full: bool = False,
 ) -> tuple[tuple[LayerCache, ...], list[str]]:
-    """llama.cpp's cache for ``batch`` streams of ``context`` tokens, and its rule lines.
+    """:func:`llamacpp_runs` layer by layer."""
+    runs, lines = llamacpp_runs(spec, k_type, v_type, context, batch, ubatch, swa_full=swa_full)
+    return expand(runs), lines()
+
+
+def llamacpp_runs(
+    spec: ModelSpec,
+    k_type: CacheType,
+    v_type: CacheType,
+    context: int,
+    batch: int,
+    ubatch: int,
+    *,
+    swa_full: bool = False,
+) -> tuple[tuple[CacheRun, ...], Callable[[], list[str]]]:
+    """llama.cpp's cache for ``batch`` streams of ``context`` tokens, one run per layer geometry, and a
+    function giving its rule lines.
 
     # NOTE: one stream per sequence (``-np batch``, non-unified: ``n_stream = n_seq_max``), each
     # ``GGML_PAD(context, 256)`` cells. K row = ``n_embd_k_gqa`` in ``type_k``, V row =
@@ -47,32 +74,32 @@ def llamacpp_cache(
     """
     f32 = CACHE_TYPES["fp32"].block_bytes
     cells = llamacpp_cells(context)
-    out: list[LayerCache] = []
-    swa_seen: dict[int, int] = {}
-    for g in layer_geometry(spec):
+    out: list[CacheRun] = []
+    swa_seen: list[int] = []
+    for run in geometry_runs(spec):
+        g, at = run.geometry, run.indices
         if g.kind in (AttentionKind.FULL, AttentionKind.SLIDING):
             if g.kind is AttentionKind.SLIDING and not swa_full:
                 n = llamacpp_swa_cells(g.window or context, context, ubatch)
-                swa_seen[g.index] = n
+                swa_seen.append(n)
             else:
                 n = cells
             k_row = _head_rows(k_type, g.k_elements, g.k_head_dim, "K")
             v_row = _head_rows(v_type, g.v_elements, g.v_head_dim, "V")
-            out.append(LayerCache(g.index, g.kind, n, batch * n * k_row, batch * n * v_row))
+            out.append(CacheRun(g.kind, n, batch * n * k_row, batch * n * v_row, g, at))
         elif g.kind is AttentionKind.MLA:
             k_row = _head_rows(k_type, g.latent, g.latent, "K (MLA latent)")
-            out.append(LayerCache(g.index, g.kind, cells, batch * cells * k_row, 0))
+            out.append(CacheRun(g.kind, cells, batch * cells * k_row, 0, g, at))
         elif g.kind is AttentionKind.LINEAR:
             r = g.conv_channels * max(g.conv_kernel - 1, 0)
             s = g.ssm_elements
-            out.append(LayerCache(g.index, g.kind, 0, 0, 0, state_bytes=max(batch, 1) * (r + s) * f32))
+            out.append(CacheRun(g.kind, 0, 0, 0, g, at, state_bytes=max(batch, 1) * (r + s) * f32))
         else:
-            out.append(LayerCache(g.index, g.kind, 0, 0, 0))
-    geoms = {g.index: g for g in layer_geometry(spec)}
+            out.append(CacheRun(g.kind, 0, 0, 0, g, at))
     kb, vb = k_type.bytes_per_element, v_type.bytes_per_element
 
-    def describe(layer: LayerCache) -> tuple:
-        g = geoms[layer.index]
+    def describe(layer: CacheRun) -> tuple:
+        g = layer.geometry
         if layer.kind is AttentionKind.LINEAR:
             r = g.conv_channels * max(g.conv_kernel - 1, 0)
             return ("recurrent", f"{batch} seq x ({r:,} conv + {g.ssm_elements:,} state) x 4 B F32")
@@ -88,10 +115,14 @@ def llamacpp_cache(
             f"+ {g.v_elements} V x {vb:g} B {v_type.name})",
         )
 
-    lines = group_lines(out, describe)
-    if swa_seen:
-        n = next(iter(swa_seen.values()))
-        lines.append(f"swa cells = pad(min(pad(ctx,256), window + n_ubatch {ubatch}), 256) = {n}")
+    def lines() -> list[str]:
+        text = run_lines(out, describe)
+        if swa_seen:
+            text.append(
+                f"swa cells = pad(min(pad(ctx,256), window + n_ubatch {ubatch}), 256) = {swa_seen[0]}"
+            )
+        return text
+
     return tuple(out), lines
 
 

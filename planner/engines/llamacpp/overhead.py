@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from planner.engines.constants import constant, empirical
+from planner.engines.constants import Constant, constant, empirical
+from planner.memo import per_object
 from planner.memory.figure import Figure
 
 
@@ -11,7 +12,12 @@ def overhead_figure() -> Figure:
 
     # NOTE: calibrate (llamacpp_overhead_mib in data/engines.json).
     """
-    c = constant("llamacpp_overhead_mib")
+    return _overhead(constant("llamacpp_overhead_mib"))
+
+
+@per_object(maxsize=8)
+def _overhead(c: Constant) -> Figure:
+    """The figure for one reading of the constant (a calibration makes a new one)."""
     low, high = c.band_bytes
     return empirical(
         c.bytes,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from planner.formats.base import WeightsReport
 from planner.hardware.units import format_short
+from planner.memo import per_object
 from planner.memory.figure import Figure
 from planner.model.spec import ModelSpec, Role
 
@@ -28,6 +29,13 @@ def first_gpu_layer(n_layer: int, ngl: int) -> int:
     return max(n_layer + 1 - ngl, 0)
 
 
+@per_object()
+def has_mmproj(report: WeightsReport) -> bool:
+    """Whether the report holds a vision tower or projector (the mmproj file)."""
+    return any(t.group.role in MMPROJ_ROLES for t in report.tensors)
+
+
+@per_object(objects=2)
 def placement(
     spec: ModelSpec, report: WeightsReport, i_gpu_start: int, output_on_gpu: bool, ngl: int
 ) -> tuple[Figure, Figure, int]:

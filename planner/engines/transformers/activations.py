@@ -7,10 +7,11 @@ from planner.engines.shape import model_shape
 from planner.engines.transformers.kv import transformers_sliding_retention
 from planner.formats.base import WeightsReport
 from planner.hardware.units import format_short
+from planner.memo import per_object
 from planner.memory.estimate import RunSettings
 from planner.memory.figure import Figure
-from planner.memory.kv import CacheType
-from planner.model.spec import AttentionKind, ModelSpec, Role
+from planner.memory.kv import CacheType, sliding_windows
+from planner.model.spec import ModelSpec
 
 SOURCE = (
     "huggingface/transformers 5.x: cache_utils.py (DynamicLayer, DynamicSlidingWindowLayer, "
@@ -58,9 +59,8 @@ def activations_figure(
         pairs = tokens * shape.top_k
         moe = pairs * (max(shape.hidden + 4 * shape.expert_ffn, 4 * shape.hidden) * a + 3 * 8)
     linear = 0
-    ssm_in = [t.shape[0] for t in spec.tensors if t.role is Role.SSM_IN and len(t.shape) == 2]
-    if ssm_in:
-        linear = 3 * tokens * max(ssm_in) * a
+    if shape.ssm_in:
+        linear = 3 * tokens * shape.ssm_in * a
     transient = max(attention, mlp, moe, linear)
     mask = sliding_mask_bytes(spec, ctx, b) if attn == "sdpa" else 0
     int8 = int8_matmul_transient(report, tokens)
@@ -80,22 +80,25 @@ def activations_figure(
     scale = point / prefill if prefill else 1.0
     parts = {k: round(v * scale) if k != "sliding_prefill_retention" else v for k, v in parts.items()}
     total = sum(parts.values())
-    rule = (
-        f"prefill of {b} x {ctx:,} tokens ({attn}): residual {format_short(residual)} + "
-        f"max(attention {format_short(attention)}, mlp {format_short(mlp)}"
-        + (f", moe {format_short(moe)}" if moe else "")
-        + (f", mixer {format_short(linear)}" if linear else "")
-        + ")"
-        + (f" + sliding-window mask {format_short(mask)}" if mask else "")
-        + (f" + LLM.int8 matmul {format_short(int8)}" if int8 else "")
-        + f" + last-token logits {format_short(logits)} (logits_to_keep=1, fp32 copy)"
-        + (f" x {factor.value:g}" if factor.value != 1 else "")
-        + (
-            f" + sliding layers pin the prompt's K/V until the first decode step {format_short(retention)}"
-            if retention
-            else ""
+
+    def rule() -> str:  # made on first read
+        return (
+            f"prefill of {b} x {ctx:,} tokens ({attn}): residual {format_short(residual)} + "
+            f"max(attention {format_short(attention)}, mlp {format_short(mlp)}"
+            + (f", moe {format_short(moe)}" if moe else "")
+            + (f", mixer {format_short(linear)}" if linear else "")
+            + ")"
+            + (f" + sliding-window mask {format_short(mask)}" if mask else "")
+            + (f" + LLM.int8 matmul {format_short(int8)}" if int8 else "")
+            + f" + last-token logits {format_short(logits)} (logits_to_keep=1, fp32 copy)"
+            + (f" x {factor.value:g}" if factor.value != 1 else "")
+            + (
+                f" + sliding layers pin the prompt's K/V until the first decode step {format_short(retention)}"
+                if retention
+                else ""
+            )
         )
-    )
+
     return empirical(
         total,
         low + retention,
@@ -122,11 +125,7 @@ def sliding_mask_bytes(spec: ModelSpec, context: int, batch: int) -> int:
     # local_attention_size``, so a prompt longer than the window materializes one bool mask
     # (1 byte an element, expanded to the batch by generate()'s all-ones attention_mask).
     """
-    windows = [
-        layer.window
-        for layer in spec.layers
-        if layer.attention is AttentionKind.SLIDING and layer.window is not None
-    ]
+    windows = sliding_windows(spec)
     if not windows or context < min(windows):
         return 0
     return batch * context * context
@@ -142,9 +141,15 @@ def int8_matmul_transient(report: WeightsReport, tokens: int) -> int:
     """
     if report.format_id != "bnb-int8":
         return 0
+    return tokens * _int8_widest(report)
+
+
+@per_object()
+def _int8_widest(report: WeightsReport) -> int:
+    """``4 x in_features + 6 x out_features`` of the widest quantized linear layer."""
     widest = 0
     for t in report.tensors:
         if t.quantized and len(t.group.shape) == 2:
             out_f, in_f = t.group.shape
             widest = max(widest, 4 * in_f + 6 * out_f)
-    return tokens * widest
+    return widest

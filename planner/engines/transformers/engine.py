@@ -10,11 +10,11 @@ caching-allocator slack (empirical, banded).
 from __future__ import annotations
 
 from planner.engines.base import Engine
-from planner.engines.common import ignored_settings, resolve_plain_kv, weights_figure, zero
+from planner.engines.common import SERVER_SETTINGS, ignored_settings, resolve_plain_kv, weights_figure, zero
 from planner.engines.registry import register_engine
 from planner.engines.shape import model_dtype
 from planner.engines.transformers.activations import SOURCE, activations_figure
-from planner.engines.transformers.kv import transformers_cache
+from planner.engines.transformers.kv import transformers_runs
 from planner.engines.transformers.overhead import overhead_figure
 from planner.formats.base import QuantFormat
 from planner.memory import kv
@@ -46,7 +46,9 @@ class TransformersEngine(Engine):
         cache_t = kv.cache_type(k_name)
         attn = ATTN_IMPLEMENTATIONS[settings.flash_attn]
         notes = ignored_settings(
-            settings, self.id, ("ubatch", "gpu_layers", "gpu_memory_utilization", "max_num_batched_tokens")
+            settings,
+            self.id,
+            ("ubatch", "gpu_layers", "gpu_memory_utilization", "max_num_batched_tokens", *SERVER_SETTINGS),
         )
         notes.append(
             f"transformers' DynamicCache stores K/V in the activation dtype ({dtype}); quantized caches "
@@ -56,9 +58,9 @@ class TransformersEngine(Engine):
         report = fmt.weights(spec)
         weights = weights_figure(report, "all on the GPU")
 
-        layers, lines = transformers_cache(spec, cache_t, settings.context, settings.batch)
-        kv_fig = kv.cache_figure(
-            layers,
+        runs, lines = transformers_runs(spec, cache_t, settings.context, settings.batch)
+        kv_fig = kv.runs_figure(
+            runs,
             lines,
             keys=("context", "batch", "num_key_value_heads", "head_dim", "sliding_window", "kv_lora_rank"),
             source="transformers cache_utils.py (DynamicLayer / DynamicSlidingWindowLayer keeps window-1 / LinearAttentionLayer)",
@@ -70,7 +72,7 @@ class TransformersEngine(Engine):
             "transformers keeps no weights, cache or buffers in host memory once the model is on the GPU "
             "(the Python process itself, ~1-2 GiB RSS with torch and CUDA libraries, is not counted)"
         )
-        if any(layer.attention is AttentionKind.MLA for layer in spec.layers):
+        if AttentionKind.MLA in kv.attention_kinds(spec):
             notes.append(
                 "transformers 5.x caches the MLA latent (kv_lora_rank + rope key) per token, not expanded heads"
             )

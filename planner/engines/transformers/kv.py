@@ -8,14 +8,17 @@ SSM/recurrent state in fp32.
 
 from __future__ import annotations
 
-from planner.memory.kv import CACHE_TYPES, CacheType, LayerCache, group_lines, layer_geometry
+from collections.abc import Callable
+
+from planner.memory.kv import CACHE_TYPES, CacheRun, CacheType, LayerCache, expand, geometry_runs, run_lines
 from planner.model.spec import AttentionKind, ModelSpec
 
 
-def transformers_cache(
+def transformers_runs(
     spec: ModelSpec, dtype: CacheType, context: int, batch: int
-) -> tuple[tuple[LayerCache, ...], list[str]]:
-    """``DynamicCache`` after ``context`` tokens for ``batch`` sequences, and its rule lines.
+) -> tuple[tuple[CacheRun, ...], Callable[[], list[str]]]:
+    """``DynamicCache`` after ``context`` tokens for ``batch`` sequences, one run per layer geometry,
+    and a function giving its rule lines.
 
     # NOTE: transformers ``cache_utils.py`` (5.x): ``DynamicLayer`` concatenates every token;
     # ``DynamicSlidingWindowLayer.update`` keeps ``full_key_states[:, :, -sliding_window + 1:]``,
@@ -26,57 +29,49 @@ def transformers_cache(
     """
     el = dtype.block_bytes  # transformers caches plain dtypes only
     fp32 = CACHE_TYPES["fp32"].block_bytes
-    out: list[LayerCache] = []
-    for g in layer_geometry(spec):
-        if g.kind is AttentionKind.FULL:
-            cells = context
-            out.append(
-                LayerCache(
-                    g.index,
-                    g.kind,
-                    cells,
-                    batch * cells * g.k_elements * el,
-                    batch * cells * g.v_elements * el,
-                )
+    out: list[CacheRun] = []
+    for run in geometry_runs(spec):
+        g, at = run.geometry, run.indices
+        if g.kind is AttentionKind.FULL or g.kind is AttentionKind.SLIDING:
+            cells = (
+                context if g.kind is AttentionKind.FULL else min(context, max((g.window or context) - 1, 0))
             )
-        elif g.kind is AttentionKind.SLIDING:
-            cells = min(context, max((g.window or context) - 1, 0))
-            out.append(
-                LayerCache(
-                    g.index,
-                    g.kind,
-                    cells,
-                    batch * cells * g.k_elements * el,
-                    batch * cells * g.v_elements * el,
-                )
-            )
+            k, v = batch * cells * g.k_elements * el, batch * cells * g.v_elements * el
+            out.append(CacheRun(g.kind, cells, k, v, g, at))
         elif g.kind is AttentionKind.MLA:
-            out.append(LayerCache(g.index, g.kind, context, batch * context * g.latent * el, 0))
+            out.append(CacheRun(g.kind, context, batch * context * g.latent * el, 0, g, at))
         elif g.kind is AttentionKind.LINEAR:
             conv = batch * g.conv_channels * g.conv_kernel * el
             ssm = batch * g.ssm_elements * fp32
-            out.append(LayerCache(g.index, g.kind, 0, 0, 0, state_bytes=conv + ssm))
+            out.append(CacheRun(g.kind, 0, 0, 0, g, at, state_bytes=conv + ssm))
         else:
-            out.append(LayerCache(g.index, g.kind, 0, 0, 0))
-    geoms = {g.index: g for g in layer_geometry(spec)}
+            out.append(CacheRun(g.kind, 0, 0, 0, g, at))
 
-    def describe(layer: LayerCache) -> tuple:
-        g = geoms[layer.index]
-        if layer.kind is AttentionKind.LINEAR:
+    def describe(r: CacheRun) -> tuple:
+        g = r.geometry
+        if r.kind is AttentionKind.LINEAR:
             return (
                 "linear",
                 f"{batch} seq x ({g.conv_channels} ch x {g.conv_kernel} conv cols x {el} B "
                 f"+ {g.ssm_elements:,} state x 4 B fp32)",
             )
-        if layer.kind is AttentionKind.MLA:
-            return ("mla", f"{batch} seq x {layer.cells:,} tokens x {g.latent} latent x {el} B")
-        label = "full" if layer.kind is AttentionKind.FULL else f"sliding(window {g.window}, keeps window-1)"
+        if r.kind is AttentionKind.MLA:
+            return ("mla", f"{batch} seq x {r.cells:,} tokens x {g.latent} latent x {el} B")
+        label = "full" if r.kind is AttentionKind.FULL else f"sliding(window {g.window}, keeps window-1)"
         return (
             label,
-            f"{batch} seq x {layer.cells:,} tokens x ({g.k_elements} K + {g.v_elements} V) x {el} B",
+            f"{batch} seq x {r.cells:,} tokens x ({g.k_elements} K + {g.v_elements} V) x {el} B",
         )
 
-    return tuple(out), group_lines(out, describe)
+    return tuple(out), lambda: run_lines(out, describe)
+
+
+def transformers_cache(
+    spec: ModelSpec, dtype: CacheType, context: int, batch: int
+) -> tuple[tuple[LayerCache, ...], list[str]]:
+    """:func:`transformers_runs` layer by layer."""
+    runs, lines = transformers_runs(spec, dtype, context, batch)
+    return expand(runs), lines()
 
 
 def transformers_sliding_retention(spec: ModelSpec, dtype: CacheType, context: int, batch: int) -> int:
@@ -88,8 +83,9 @@ def transformers_sliding_retention(spec: ModelSpec, dtype: CacheType, context: i
     """
     el = dtype.block_bytes
     extra = 0
-    for g in layer_geometry(spec):
+    for run in geometry_runs(spec):
+        g = run.geometry
         if g.kind is AttentionKind.SLIDING:
             kept = min(context, max((g.window or context) - 1, 0))
-            extra += batch * (context - kept) * (g.k_elements + g.v_elements) * el
+            extra += batch * (context - kept) * (g.k_elements + g.v_elements) * el * len(run.indices)
     return extra

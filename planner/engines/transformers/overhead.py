@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from planner.engines.constants import constant, empirical
+from planner.engines.constants import Constant, constant, empirical
 from planner.hardware.units import format_short
+from planner.memo import per_object
 from planner.memory.figure import Figure
 
 
@@ -18,20 +19,33 @@ def overhead_figure(dynamic: int) -> Figure:
     kern = constant("torch_kernels_workspace_mib")
     slack = constant("torch_allocator_slack_fraction")
     s_point, s_low, s_high = slack.scale(dynamic)
-    point = ctx.bytes + kern.bytes + s_point
-    low = ctx.band_bytes[0] + kern.band_bytes[0] + s_low
-    high = ctx.band_bytes[1] + kern.band_bytes[1] + s_high
-    rule = (
-        f"outside torch (CUDA context, kernel modules) {ctx.value:g} MiB + cuBLAS workspaces in torch's "
-        f"allocator {kern.value:g} MiB + "
-        f"caching-allocator slack {slack.value:g} x (KV + activations) {format_short(s_point)}"
-    )
+    fixed, fixed_low, fixed_high, source = _fixed(ctx, kern, slack)
+    point, low, high = fixed + s_point, fixed_low + s_low, fixed_high + s_high
+
+    def rule() -> str:  # made on first read
+        return (
+            f"outside torch (CUDA context, kernel modules) {ctx.value:g} MiB + cuBLAS workspaces in torch's "
+            f"allocator {kern.value:g} MiB + "
+            f"caching-allocator slack {slack.value:g} x (KV + activations) {format_short(s_point)}"
+        )
+
     return empirical(
         point,
         low,
         high,
         rule,
         keys=(),
-        source=f"{ctx.source}; {kern.source}; {slack.source}",
+        source=source,
         parts={"cuda_context": ctx.bytes, "cublas_and_kernels": kern.bytes, "allocator_slack": s_point},
+    )
+
+
+@per_object(objects=3, maxsize=8)
+def _fixed(ctx: Constant, kern: Constant, slack: Constant) -> tuple[int, int, int, str]:
+    """The parts that do not grow with KV and activations, for one reading of the constants."""
+    return (
+        ctx.bytes + kern.bytes,
+        ctx.band_bytes[0] + kern.band_bytes[0],
+        ctx.band_bytes[1] + kern.band_bytes[1],
+        f"{ctx.source}; {kern.source}; {slack.source}",
     )

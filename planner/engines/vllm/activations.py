@@ -1,76 +1,108 @@
-"""vLLM's activation peak: the torch peak of ``profile_run`` (dummy forward + dummy sampler), banded."""
+"""vLLM's activation peak: the torch peak increase of ``profile_run`` (v0.19.0), one rank.
+
+``determine_available_memory`` runs ``profile_run`` inside ``memory_profiling`` and charges the KV
+budget with ``torch_peak_increase``: the peak of the allocator during the dummy forward of
+``max_num_batched_tokens`` tokens and the dummy sampler over ``min(max_num_seqs,
+max_num_batched_tokens)`` requests, above what the weights already held.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from planner.engines.constants import constant, empirical
+from planner.engines.forward import forward
 from planner.engines.shape import model_shape
 from planner.hardware.units import format_short
 from planner.memory.figure import Figure
-from planner.memory.kv import CacheType
-from planner.model.spec import ModelSpec, Role
+from planner.model.spec import ModelSpec
 
 SOURCE = (
-    "vllm-project/vllm: vllm/v1/kv_cache_interface.py (page sizes), vllm/v1/core/kv_cache_utils.py "
-    "(hybrid groups), vllm/v1/worker/gpu_worker.py + gpu_model_runner.py (profile_run, determine_available_memory), "
-    "vllm/engine/arg_utils.py (get_batch_defaults)"
+    "vllm-project/vllm v0.19.0: vllm/v1/worker/gpu_worker.py (init_device, determine_available_memory), "
+    "gpu_model_runner.py (load_model, profile_run), vllm/utils/mem_utils.py (memory_profiling), "
+    "vllm/v1/kv_cache_interface.py and vllm/v1/core/kv_cache_utils.py (pages), vllm/engine/arg_utils.py "
+    "(get_batch_defaults)"
+)
+SRC_PROFILE = (
+    "vllm-project/vllm v0.19.0 vllm/v1/worker/gpu_model_runner.py (profile_run: _dummy_run(max_num_tokens) then "
+    "_dummy_sampler_run over min(max_num_seqs, max_num_tokens) requests); vllm/utils/mem_utils.py memory_profiling "
+    "(torch_peak_increase)"
+)
+SRC_MOE_WS = (
+    "vllm-project/vllm vllm/model_executor/layers/fused_moe/fused_moe.py TritonExperts.workspace_shapes "
+    "(workspace1 (M, topk, max(N // 2, K)), workspace2 (M, topk, max(N, K)), output (M, K)), held by the "
+    "worker's workspace manager (gpu_worker.py init_workspace_manager)"
 )
 
 
-def activations_figure(spec: ModelSpec, act: CacheType, mnbt: int, max_seqs: int) -> Figure:
-    """Torch peak of ``profile_run``: dummy forward of ``mnbt`` tokens, then the dummy sampler.
+@dataclass(frozen=True, slots=True)
+class ProfilePlan:
+    """The torch peak increase of ``profile_run`` and its terms (bytes, one rank)."""
 
-    # NOTE: calibrate (vllm_activation_factor in data/engines.json).
-    # Forward: residual stream [T, hidden] x 2 plus the larger of attention (q, k, v, output;
-    # MLA prefill expands K and V per head) and MLP (fused gate_up [T, 2I] + act [T, I]; fused
-    # MoE: [T*top_k, 2I + I + hidden] caches + router logits). Sampler (_dummy_sampler_run):
-    # logits [max_num_seqs, vocab] in the model dtype, their fp32 copy, fp32 probabilities and one
-    # fp32 working tensor of the top-k/top-p masking: dtype + 12 B per vocabulary entry and request
-    # (the PyTorch sort path adds ~8 B more). Counted on top of the forward: the Meta-Llama-3-8B
-    # profile (8192 tokens, 256 seqs) comes to 1.27 GiB against the 1.26 GiB vLLM logged.
+    forward: int  # the dummy forward: residual stream + transient (freed before the sampler)
+    residual: int  # its residual stream (whole on every tensor-parallel rank)
+    hidden_kept: int  # the forward's hidden states, still referenced while the sampler runs
+    sampler: int  # dummy sampler over num_reqs x vocab logits
+    moe_workspace: int  # fused-MoE workspaces, held by the workspace manager
+    num_tokens: int
+    num_reqs: int
+
+    @property
+    def peak(self) -> int:
+        """``moe_workspace + max(forward, hidden_kept + sampler)``."""
+        return self.moe_workspace + max(self.forward, self.hidden_kept + self.sampler)
+
+
+def profile(
+    spec: ModelSpec, act_bytes: int, *, tp: int, max_num_batched_tokens: int, max_num_seqs: int
+) -> ProfilePlan:
+    """The terms of ``profile_run`` with ``max_num_batched_tokens`` tokens over ``max_num_seqs`` requests.
+
+    # NOTE: v0.19 ``profile_run``: ``hidden_states, last_hidden_states = _dummy_run(max_num_tokens,
+    # is_profile=True)`` (the forward's transients are freed when it returns, its hidden states
+    # stay referenced), then ``_dummy_sampler_run(last_hidden_states)``: ``compute_logits`` over one
+    # row per request, the float32 copy, temperature/top-k/top-p and the probabilities (the dummy
+    # metadata asks for all of them), ``num_reqs = min(max_num_seqs, max_num_tokens)``. The bytes
+    # per logit of that sampler phase are fitted on public logs (vllm_sampler_bytes_per_logit).
+    # The fused-MoE workspaces stay allocated (workspace manager) through both phases.
     """
-    shape = model_shape(spec)
-    a = act.block_bytes
-    t = mnbt
-    residual = 2 * t * shape.hidden * a
-    q_width = shape.query_heads * shape.head_dim
-    attention = t * (2 * q_width + shape.kv_dim + shape.hidden) * a
-    if shape.mla_expand:
-        attention = t * (2 * q_width + 2 * shape.mla_expand + shape.hidden) * a
-    mlp = 3 * t * shape.ffn * a
-    moe = 0
-    if shape.expert_ffn and shape.top_k:
-        moe = t * (shape.n_experts * 4 + shape.top_k * (3 * shape.expert_ffn + shape.hidden) * a)
-    ssm_in = [g.shape[0] for g in spec.tensors if g.role is Role.SSM_IN and len(g.shape) == 2]
-    linear = 2 * t * max(ssm_in) * a if ssm_in else 0
-    transient = max(attention, mlp, moe, linear)
-    forward = residual + transient
-    seqs = min(max_seqs, mnbt)
-    sampler = seqs * shape.vocab * (a + 12) + t * shape.hidden * a
-    peak = forward + sampler
-    factor = constant("vllm_activation_factor")
-    point, low, high = factor.scale(peak)
-    which = {attention: "attention", mlp: "mlp", moe: "moe_experts", linear: "mamba_mixer"}[transient]
-    scale = point / peak if peak else 1.0
-    parts = {
-        "residual_stream": round(residual * scale),
-        which: round(transient * scale),
-        "sampler": round(sampler * scale),
-    }
-    total = sum(parts.values())
-    rule = (
-        f"profile_run: {t:,}-token dummy forward (residual {format_short(residual)} + max(attention "
-        f"{format_short(attention)}, mlp {format_short(mlp)}"
-        + (f", fused moe {format_short(moe)}" if moe else "")
-        + (f", mamba mixer {format_short(linear)}" if linear else "")
-        + f")) + dummy sampler over {seqs} requests x vocab {shape.vocab:,} x {a + 12} B {format_short(sampler)}"
-        + (f" x {factor.value:g}" if factor.value != 1 else "")
+    f = forward(spec, act_bytes, tp=tp, tokens=max_num_batched_tokens)
+    reqs = min(max_num_seqs, max_num_batched_tokens)
+    sampler = round(reqs * model_shape(spec).vocab * constant("vllm_sampler_bytes_per_logit").value)
+    return ProfilePlan(
+        f.residual + f.transient, f.residual, f.hidden, sampler, f.moe_workspace, max_num_batched_tokens, reqs
     )
+
+
+def activations_figure(
+    spec: ModelSpec, act_bytes: int, *, tp: int = 1, max_num_batched_tokens: int, max_num_seqs: int
+) -> Figure:
+    """The profile peak as a banded figure (the sampler's bytes per logit are fitted on public logs)."""
+    p = profile(
+        spec, act_bytes, tp=tp, max_num_batched_tokens=max_num_batched_tokens, max_num_seqs=max_num_seqs
+    )
+    c = constant("vllm_sampler_bytes_per_logit")
+    low_s, high_s = round(p.sampler * c.low / c.value), round(p.sampler * c.high / c.value)
     return empirical(
-        total,
-        low,
-        high,
-        rule,
-        keys=("max_num_batched_tokens", "hidden_size", "intermediate_size", "vocab_size"),
-        source=f"{SOURCE}; {factor.source}",
-        parts=parts,
+        p.peak,
+        p.moe_workspace + max(p.forward, p.hidden_kept + low_s),
+        p.moe_workspace + max(p.forward, p.hidden_kept + high_s),
+        f"profile_run: max(forward {format_short(p.forward)} at {max_num_batched_tokens:,} tokens, kept hidden states "
+        f"{format_short(p.hidden_kept)} + sampler {p.num_reqs:,} requests x vocab x {c.value:g} B "
+        f"{format_short(p.sampler)})"
+        + (f" + fused-MoE workspaces {format_short(p.moe_workspace)}" if p.moe_workspace else ""),
+        keys=("max_num_batched_tokens", "max_num_seqs", "vocab_size", "hidden_size", "intermediate_size"),
+        source=f"{SRC_PROFILE}; {SRC_MOE_WS}; {c.source}",
+        parts=_phase_parts(p),
     )
+
+
+def _phase_parts(p: ProfilePlan) -> dict[str, int]:
+    """The terms of the phase that sets the peak (they sum to it)."""
+    parts = {"moe_workspace": p.moe_workspace} if p.moe_workspace else {}
+    if p.forward >= p.hidden_kept + p.sampler:
+        return {**parts, "residual_stream": p.residual, "forward_transient": p.forward - p.residual}
+    return {**parts, "hidden_kept": p.hidden_kept, "sampler": p.sampler}
+
+
+__all__ = ["SOURCE", "ProfilePlan", "activations_figure", "profile"]

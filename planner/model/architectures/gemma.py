@@ -116,6 +116,7 @@ def build_gemma3(cfg: ConfigView, name: str, root: dict[str, Any]) -> ModelSpec:
     v_hidden = add_siglip_tower(b, vision, "model.vision_tower.vision_model")
     proj = "model.multi_modal_projector"
     b.add(f"{proj}.mm_input_projection_weight", Role.PROJECTOR, (v_hidden, hidden))
-    b.add(f"{proj}.mm_soft_emb_norm.weight", Role.NORM, (v_hidden,))
+    # NOTE: the projector's own norm goes with it (llama.cpp V_MM_SOFT_EMB_NORM, in the mmproj file).
+    b.add(f"{proj}.mm_soft_emb_norm.weight", Role.PROJECTOR, (v_hidden,))
     b.note("includes the SigLIP vision tower and projector (multimodal checkpoint)")
     return b.build(name=name, hidden_size=hidden, vocab_size=vocab, tied_embeddings=tied)

@@ -105,21 +105,24 @@ def test_quality_text_for_each_kind_of_evidence():
     assert quality_evidence(accuracy).endswith(f"at {accuracy.size_class}")
     assumed = retention("bnb-nf4", 8)
     assert "assumed from bnb-nf4-dq" in quality_text(assumed) and "as bnb-nf4-dq" in quality_evidence(assumed)
-    ppl = retention("q8_0", 8)
-    assert ppl.value is None and quality_text(ppl).startswith("no accuracy figure; mean KLD")
-    assert "KLD" in quality_evidence(ppl)
-    assert (
-        quality_text(retention("mxfp4", 8))
-        == quality_evidence(retention("mxfp4", 8))
-        == "no published measurement"
-    )
-    assert quality_sources(retention("mxfp4", 8)) == ()
+    kld = retention("q5_k_s", 8)  # only llama.cpp's KLD 0.016595 on Llama 3 8B is published
+    assert kld.basis == "kld" and quality_text(kld).startswith(f"~{kld.value:.1%} of 16-bit accuracy")
+    assert "mean KLD 0.01659" in quality_text(kld) and quality_evidence(kld) == "~ from KLD at 8.03B"
+    assert {url for _, url in quality_sources(kld)} >= {
+        "https://docs.unsloth.ai/basics/unsloth-dynamic-2.0-ggufs",
+        "https://arxiv.org/abs/2407.09141",
+    }
+    low = retention("exl2-2.5", 8)  # the EXL2 author's figures start at 3.0 bpw
+    assert quality_text(low) == quality_evidence(low) == "no published measurement"
+    assert quality_sources(low) == ()
     titles = quality_sources(accuracy)
     assert titles and all(url.startswith("http") for _, url in titles)
 
 
 def test_perplexity_text_prefers_kld_then_says_what_it_has():
-    rows = retention("q8_0", 8).evidence
+    from planner.quality import load_format_quality
+
+    rows = load_format_quality().rows_for("q8_0")
     assert perplexity_text(rows).startswith("mean KLD")
     ppl_only = [r for r in rows if r.metric == "ppl_ratio"]
     assert perplexity_text(ppl_only).startswith("perplexity x")

@@ -6,6 +6,7 @@ import pytest
 
 from planner.catalog import load_catalog
 from planner.engines import estimate
+from planner.engines.constants import constant
 from planner.errors import PlannerError
 from planner.fit import (
     MAX_GPUS,
@@ -216,12 +217,55 @@ def test_unknown_engine_has_no_margin_rule():
         budget_from_size("24GiB").allowance("tensorrt")
 
 
-def test_vllm_charges_everything_but_the_cuda_context():
+def test_vllm_charges_everything_but_the_cuda_context_and_graphs():
+    # gpu_worker.py v0.19: the init snapshot follows the CUDA context; capture_model runs after the KV cache
     spec = load_catalog()["meta-llama/Llama-3.1-8B-Instruct"].spec()
     est = estimate(spec, parse_format("bf16"), "vllm", RunSettings())
-    assert charged_bytes(est) == est.total - est.overhead.parts["cuda_context"]
+    parts = est.overhead.parts
+    assert charged_bytes(est) == est.total - parts["cuda_context"] - parts["cuda_graphs"]
+    eager = estimate(spec, parse_format("bf16"), "vllm", RunSettings(enforce_eager=True))
+    assert eager.overhead.parts["cuda_graphs"] == 0
+    assert charged_bytes(eager) == eager.total - eager.overhead.parts["cuda_context"]
     other = estimate(spec, parse_format("bf16"), "transformers", RunSettings())
     assert charged_bytes(other) == other.total
+
+
+def test_sglang_allowance_is_mem_fraction_static_of_free_memory():
+    from planner.engines.sglang.startup import mem_fraction_static
+
+    budget = budget_from_gpu("h100-sxm")
+    d = budget.devices[0]
+    context = constant("cuda_context_mib").bytes
+    derived, _, _ = mem_fraction_static(d.total_bytes // (1 << 20), 1)  # server_args.py, 0.835 on 80 GB
+    assert budget.allowance("sglang", RunSettings()).usable_bytes == (
+        int(derived * (d.capacity_bytes - context)),
+    )
+    given = budget.allowance("sglang", RunSettings(mem_fraction_static=0.7))
+    assert given.usable_bytes == (int(0.7 * (d.capacity_bytes - context)),)
+    spec = load_catalog()["meta-llama/Llama-3.1-8B-Instruct"].spec()
+    est = estimate(spec, parse_format("bf16"), "sglang", RunSettings())
+    assert charged_bytes(est) == est.weights.bytes + est.kv_cache.bytes  # activations live in the rest
+
+
+def test_trtllm_charges_kv_over_the_fraction_of_free_memory():
+    budget = budget_from_gpu("h100-sxm")
+    allowance = budget.allowance("trtllm", RunSettings())
+    assert allowance.usable_bytes == (budget.devices[0].capacity_bytes,) and "free" in allowance.rule
+    spec = load_catalog()["meta-llama/Llama-3.1-8B-Instruct"].spec()
+    est = estimate(spec, parse_format("bf16"), "trtllm", RunSettings(free_gpu_memory_fraction=0.5))
+    # _cal_max_memory: kv = (total - peak) x fraction  <=>  peak + kv / fraction <= total
+    assert (
+        charged_bytes(est)
+        == est.weights.bytes + est.activations.bytes + est.overhead.bytes + 2 * est.kv_cache.bytes
+    )
+
+
+def test_vllm_kv_cache_memory_replaces_the_utilization_budget():
+    budget = budget_from_gpu("h100-sxm")
+    d = budget.devices[0]
+    allowance = budget.allowance("vllm", RunSettings(kv_cache_memory=10 << 30, enforce_eager=True))
+    assert allowance.usable_bytes == (d.capacity_bytes - constant("cuda_context_mib").bytes,)
+    assert "--kv-cache-memory" in allowance.rule
 
 
 def test_live_free_above_total_is_refused_with_the_reason():

@@ -96,7 +96,10 @@ def test_limit_line_per_engine():
     assert llamacpp.limit_total_bytes == 24 * GIB - 1024 * MIB  # --fit-target
     vllm = context_curve(spec, parse_format("awq-int4"), "vllm", kv_settings(), budget)
     pool = int(24 * GIB * 0.9)
-    assert vllm.limit_total_bytes == pool + constant("cuda_context_mib").bytes
+    assert (
+        vllm.limit_total_bytes
+        == pool + constant("cuda_context_mib").bytes + constant("vllm_cudagraph_mib").bytes
+    )
 
 
 def test_a_model_that_fits_to_its_own_limit_is_capped():

@@ -90,11 +90,20 @@ def test_vllm_splits_tensors_and_keeps_its_cuda_context_outside_the_pool(llama):
     budget = budget_from_gpu("4090", count=2)
     result = fits(llama, parse_format("bf16"), "vllm", RunSettings(), budget)
     assert result.split is not None and result.split.mode == "tensor"
-    context = result.estimate.overhead.parts["cuda_context"]
+    parts = result.estimate.overhead.parts
+    outside = parts["cuda_context"] + parts["cuda_graphs"]  # both sit outside the utilization pool (v0.19)
     for device, share in zip(result.per_gpu, result.split.shares, strict=True):
-        assert device.used_bytes == share.total - context
+        assert device.used_bytes == share.total - outside
         assert device.usable_bytes == int(budget.devices[0].total_bytes * 0.9)
         assert device.headroom_bytes == share.headroom
+
+
+@pytest.mark.parametrize("engine", ["sglang", "trtllm"])
+def test_sglang_and_trtllm_split_tensors_too(llama, engine):
+    budget = budget_from_gpu("4090", count=2)
+    result = fits(llama, parse_format("bf16"), engine, RunSettings(), budget)
+    assert result.split is not None and result.split.mode == "tensor"
+    assert result.fits
 
 
 def test_a_tensor_parallel_size_the_model_cannot_take_blocks_the_fit(llama):
@@ -220,7 +229,8 @@ def test_vllm_kv_capacity_follows_vllms_block_arithmetic(llama):
     assert cap.layers_per_block == 32 and cap.block_tokens == 16
     usable = int(budget.devices[0].total_bytes * 0.9)
     pool_free = usable - est.weights.bytes - est.activations.bytes - est.overhead.bytes
-    assert cap.available_bytes == pool_free + est.overhead.parts["cuda_context"]
+    outside = est.overhead.parts["cuda_context"] + est.overhead.parts["cuda_graphs"]
+    assert cap.available_bytes == pool_free + outside
     assert cap.num_blocks == cap.available_bytes // cap.page_bytes // 32
     assert cap.tokens == cap.num_blocks * 16
     assert cap.blocks_per_request == kv.cdiv(8192, 16)

@@ -99,3 +99,13 @@ def test_cache_figure_sums_layers_and_names_parts():
     assert fig.bytes == 200 + 80 + 7 + 3
     assert fig.parts == {"full": 200, "sliding": 80, "linear": 7, "group_padding": 3}
     assert fig.rule == "rule = 290 B" and fig.exact
+
+
+def test_runs_merge_identical_layers_in_first_layer_order():
+    # Gemma 3 27B: 5 sliding (window 1024) then 1 full, repeated: 52 sliding + 10 full layers
+    runs = kv.geometry_runs(spec_of("google/gemma-3-27b-it"))
+    assert [(r.geometry.kind, len(r.indices)) for r in runs] == [
+        (AttentionKind.SLIDING, 52),
+        (AttentionKind.FULL, 10),
+    ]
+    assert runs[1].indices[:2] == (5, 11)

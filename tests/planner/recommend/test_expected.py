@@ -42,20 +42,41 @@ def test_native_format_keeps_everything():
 
 
 def test_no_published_score_is_a_reason_not_a_number():
-    q = expected_quality("Qwen/Qwen3-8B", "q4_k_m", 8.19, "mmlu")
+    q = expected_quality("bigcode/starcoder", "q4_k_m", 15.5, "mmlu-pro")
     assert q.expected is None and not q.ranked
-    assert "no published MMLU (5-shot) score" in q.reason
+    assert "no published MMLU-Pro score" in q.reason
+    assert "MMLU (5-shot) 29.47 is published" in q.reason  # the leaderboard's v1 MMLU, ranked by mmlu
     assert q.retention.value is not None  # the retention half is still shown
 
 
-def test_perplexity_only_format_is_a_reason_not_a_number():
-    q = expected_quality("meta-llama/Llama-3.1-8B-Instruct", "q8_0", 8.03, "mmlu")
-    assert q.expected is None and q.retention.basis == "perplexity"
-    assert "only perplexity/KLD" in q.reason and q.score.value == 69.4
+def test_the_publishers_score_comes_before_the_leaderboards():
+    """Qwen2.5-7B-Instruct: Qwen prints MMLU-Pro 56.3; the leaderboard's own 5-shot run gives 42.86."""
+    q = expected_quality("Qwen/Qwen2.5-7B-Instruct", "bf16", 7.6, "mmlu-pro")
+    assert q.score.value == 56.3 and q.expected == pytest.approx(56.3)
+    lb = expected_quality("mistralai/Mistral-Nemo-Instruct-2407", "bf16", 12.2, "mmlu-pro")
+    assert lb.score.value == pytest.approx(35.17) and "Open LLM Leaderboard" in lb.score.setting
+    assert "leaderboard" in lb.score_note.lower()
+
+
+def test_a_hub_id_outside_the_catalog_has_its_leaderboard_score():
+    q = expected_quality("Qwen/Qwen2.5-Coder-7B-Instruct", "bf16", 7.6, "mmlu-pro")
+    assert q.ranked and q.score.checkpoint == "Qwen/Qwen2.5-Coder-7B-Instruct"
+    assert expected_quality("fake-org/tiny-llama", "bf16", 0.1, "mmlu-pro").reason.startswith("no published")
+
+
+def test_kld_translated_format_is_ranked_with_the_translation_range():
+    """Q5_K_S: KLD 0.016595 (llama.cpp, Llama 3 8B) between BF16 and UD-Q4_K_XL (KLD 0.023701, 71.47/71.5)."""
+    q = expected_quality("meta-llama/Llama-3.1-8B-Instruct", "q5_k_s", 8.03, "mmlu")
+    retained = 1 + (71.47 / 71.5 - 1) * 0.016595 / 0.023701
+    assert q.retention.basis == "kld" and q.retention_used == pytest.approx(retained, abs=1e-6)
+    assert q.expected == pytest.approx(69.4 * retained, abs=1e-4)
+    assert q.expected_low == pytest.approx(
+        69.4 * 71.47 / 71.5, abs=1e-4
+    ) and q.expected_high == pytest.approx(69.4)
 
 
 def test_unmeasured_format_is_a_reason_not_a_number():
-    q = expected_quality("meta-llama/Llama-3.1-8B-Instruct", "hqq-int8", 8.03, "mmlu")
+    q = expected_quality("meta-llama/Llama-3.1-8B-Instruct", "exl2-2.5", 8.03, "mmlu")
     assert q.expected is None and q.retention.basis == "none"
     assert "no published measurement" in q.reason
 

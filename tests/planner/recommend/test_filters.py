@@ -5,7 +5,13 @@ import pytest
 from planner.catalog import load_catalog
 from planner.formats import parse_format
 from planner.recommend import Filters, RecommendError, bit_width, catalog_families, catalog_licenses
-from planner.recommend.filters import model_exclusion, resolve_families, resolve_licenses
+from planner.recommend.filters import (
+    architecture,
+    modality,
+    model_exclusion,
+    resolve_families,
+    resolve_licenses,
+)
 
 CATALOG = load_catalog()
 
@@ -15,7 +21,7 @@ NO_FILTERS = Filters()
 
 def _why(model_id, context=8192, filters=NO_FILTERS, families=frozenset(), licenses=frozenset()):
     entry = CATALOG[model_id]
-    return model_exclusion(entry, entry.spec(), context, filters, families, licenses)
+    return model_exclusion(entry.family, entry.license, entry.spec(), context, filters, families, licenses)
 
 
 def test_family_prefix_and_exact():
@@ -24,6 +30,7 @@ def test_family_prefix_and_exact():
     assert resolve_families(("LLAMA",)) == {"llama"}
     with pytest.raises(RecommendError, match="families: "):
         resolve_families(("nope",))
+    assert resolve_families(("mamba9",), extra=("mamba9",)) == {"mamba9"}  # a Hub model's family
 
 
 def test_license_ids():
@@ -54,10 +61,34 @@ def test_bad_min_context(bad):
         Filters(min_context=bad)
 
 
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"bit_widths": (0,)}, {"bit_widths": ("4",)}, {"modalities": ("audio",)}, {"architectures": ("ssm",)}],
+)
+def test_bad_kind_filters(kwargs):
+    with pytest.raises(RecommendError):
+        Filters(**kwargs)
+
+
+def test_modality_and_architecture():
+    """Gemma 3 4B carries a SigLIP vision tower (its config's vision_config); Mixtral routes to 8 experts."""
+    assert modality(CATALOG["google/gemma-3-4b-it"].spec()) == "vision"
+    assert modality(CATALOG["meta-llama/Llama-3.1-8B-Instruct"].spec()) == "text"
+    assert architecture(CATALOG["mistralai/Mixtral-8x7B-Instruct-v0.1"].spec()) == "moe"
+    assert architecture(CATALOG["google/gemma-3-4b-it"].spec()) == "dense"
+    assert "modality vision is filtered out" in _why(
+        "google/gemma-3-4b-it", filters=Filters(modalities=("text",))
+    )
+    assert "architecture dense" in _why("google/gemma-3-4b-it", filters=Filters(architectures=("moe",)))
+    assert _why("mistralai/Mixtral-8x7B-Instruct-v0.1", filters=Filters(architectures=("moe",))) is None
+
+
 def test_describe():
     assert Filters().describe() == ()
     text = Filters(("gemma",), ("mit",), 32768).describe()
     assert text == ("family: gemma", "license: mit", "max context at least 32,768 tokens")
+    kinds = Filters(bit_widths=(4, 16), modalities=("text",), architectures=("moe",)).describe()
+    assert kinds == ("bit width: 16-bit, 4-bit", "modality: text", "architecture: MoE")
 
 
 @pytest.mark.parametrize(

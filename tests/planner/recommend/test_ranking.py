@@ -2,42 +2,35 @@
 
 Every budget below is a custom size (``budget_from_size``, so no catalog GPU and no speed: ties go to
 the smaller footprint), one GPU, context 8,192, batch 1, each format on its own engine, the default
-candidate formats (bf16, fp8, bnb-int8, q8_0, q6_k, q5_k_m, q4_k_m, bnb-nf4, awq-int4, q3_k_m, q2_k).
-Usable memory: llama.cpp keeps 1 GiB free (``--fit-target``), transformers keeps no margin.
+candidate formats (bf16, fp8, bnb-int8, q8_0, q6_k, q5_k_m, q4_k_m, bnb-nf4, awq-int4, q3_k_m, q2_k)
+plus the format a model is released in (gpt-oss: mxfp4, mxfp4_moe). Usable memory: llama.cpp keeps
+1 GiB free (``--fit-target``), transformers keeps no margin. The default benchmark is MMLU-Pro.
 
 How the expected figures were computed by hand (never by calling the code under test):
 
-Published MMLU (5-shot) scores, ``data/quality/models.json`` (models whose max_position_embeddings is
-at least 8,192; Phi-3-mini-4k 70.9 and Llama 2 (4,096 tokens) are left out at 8k):
-Llama-3.1-405B-Instruct 87.3, DeepSeek-V3 87.1, Llama-3.1-70B-Instruct 83.6, Meta-Llama-3-70B-Instruct
-82.0, gemma-3-27b-it 78.6, DeepSeek-V2 78.4, gemma-2-27b-it 75.2, gemma-3-12b-it 74.5, gemma-2-9b-it
-71.3, Llama-3.1-8B-Instruct 69.4, Meta-Llama-3-8B-Instruct 68.5, Llama-3.1-8B 66.7, ...
+Scores (``data/quality/models.json``, else ``leaderboard.json``): gpt-oss-20b 75.0 (NVIDIA's run,
+reasoning on), Qwen2.5-32B-Instruct 69.0, Mistral-Small-24B-Instruct-2501 66.3 (Mistral, 0.663),
+Qwen2.5-14B-Instruct 63.7, Qwen3-14B 61.03 (base checkpoint, Qwen3 report Table 5), gemma-3-12b-it
+60.6, Qwen3-8B 56.73. MMLU (5-shot): Qwen3-14B 81.05.
 
 Retention (``data/quality/formats.json``; median of the accuracy rows at the nearest measured size,
 plus rows within a factor 1.25 of that log-distance; a median above 100% counts as 100%):
 
-* q4_k_m: rows only at 7.62-8.19B (AutoRound GGUF): 99.32, 99.80, 99.59 -> median 99.59% at any size.
-* q3_k_m: rows 96.63, 97.68, 97.97 (7.62-8.19B) -> 97.68%.
-* awq-int4 at 8.03B: rows at 8.03 (98.15), 7.62 (95.60), 7.24 (98.20), 6.74 (98.91) -> 98.175%;
-  at 12.19B: only 13.0B (99.17%); at 27.43B: 13.0 (99.17), 69.0 (100.17), 70.55 (99.71) -> 99.71%.
-* bnb-nf4 (falls back to the QLoRA bnb-nf4-dq rows) at 8.03B: 6.74B rows 101.56, 97.59 -> 99.575%;
-  at 12.19B: 13.0B rows 100.64, 100.20 -> 100.42% -> 100%; at 27.43B: 32.5B rows 99.31, 97.85 ->
-  98.58%; at 70.55B: 65.2B rows 100.00, 102.24 -> 101.12% -> 100%.
-* fp8 (falls back to fp8-channel) at 8-12B: 8.03B rows 99.31, 101.20 -> 100.255% -> 100%; at
-  27.43B and 70.55B: 70.55B rows 99.72, 100.00 -> 99.86%.
-* bf16: 100% by definition. q8_0, q6_k, q5_k_m, q2_k and bnb-int8: perplexity/KLD only -> unranked.
-
-Memory, by hand (GiB = 2^30 bytes; KV in 16 bits = 2 x layers x kv_heads x head_dim x 2 B per token).
-The planner's own totals are quoted in brackets only as a cross-check of the hand arithmetic.
+* q2_k: only Unsloth's Gemma 3 27B row, 68.50 / 71.5 = 95.804% at any size.
+* q4_k_m at 14.77B: the nearest rows are AutoRound's at 8.19B (log-distance 0.59), and within
+  0.59 + ln 1.25 = 0.81 also 8.03B, 7.62B (0.66) and Unsloth's 27.4B (0.62): 99.59, 99.32, 99.80,
+  99.62 -> median 99.605%.
+* q5_k_m, q6_k, q8_0: Unsloth's rows 100.38%, 100.52%, 100.14% -> 100%. gpt-oss in mxfp4/mxfp4_moe:
+  released in that format -> 100%.
 """
 
-import time
+from itertools import pairwise
 
 import pytest
 
 from planner.fit import budget_from_gpu, budget_from_size
 from planner.memory.estimate import RunSettings
-from planner.recommend import Filters, recommend
+from planner.recommend import Filters, RecommendError, recommend
 from planner.recommend.ranking import _estimate
 
 SETTINGS = RunSettings(context=8192, batch=1)
@@ -53,132 +46,120 @@ def _pick(result):
 
 
 def test_8_gib():
-    """8 GiB: Llama-3.1-8B-Instruct in Q4_K_M, expected 69.4 x 0.9959 = 69.12.
+    """8 GiB: Qwen3-14B in Q2_K, expected 61.03 x 0.95804 = 58.47.
 
-    Fits: 8.03B x ~4.6 bits (Q4_K_M) = 4.6 GB = 4.3 GiB of weights, KV 2 x 32 x 8 x 128 x 2 B = 128 KiB
-    per token x 8,192 = 1.0 GiB, plus small llama.cpp buffers: ~5.6 GiB of 7 usable [planner 5.85].
-    Higher expectations that do not fit: gemma-3-12b (74.5) needs 12.19B x ~3.9 bits = 5.9 GB = 5.5 GiB
-    even at Q3_K_M plus its 16-bit vision tower and ~1 GiB KV [8.15 > 7]; gemma-2-9b at Q3_K_M (71.3 x
-    0.9768 = 69.65) has 4.2 GiB of weights and 42 layers x 8 x 256 dims of KV (~2 GiB with half the
-    layers windowed at 4,096) plus buffers for its 256k vocabulary [7.27 > 7]; Llama-3.1-8B in FP8 (69.4)
-    needs 8.03 GB = 7.5 GiB of weights + 1 GiB KV > 8 GiB. Runner-up candidates with less: bnb-nf4 of the
-    same model 69.4 x 0.99575 = 69.105, Meta-Llama-3-8B-Instruct Q4_K_M 68.5 x 0.9959 = 68.22.
+    Fits: 14.77B x ~3 bits (Q2_K keeps attention and output at Q3-Q6) = ~5.5 GB = 5.2 GiB of weights,
+    KV 2 x 40 layers x 8 x 128 x 2 B = 160 KiB per token x 8,192 = 1.25 GiB, plus llama.cpp buffers:
+    just under the 7 GiB llama.cpp may use [planner 6.96]. Runner-up: gemma-3-12b-it Q2_K, 60.6 x
+    0.95804 = 58.06. Higher and not fitting: Qwen3-14B Q3_K_M (61.03 x 0.97825 = 59.70) needs ~6.4 GiB of
+    weights + 1.25 GiB KV > 7.
     """
     result = _rank("8GiB")
-    assert _pick(result) == ("meta-llama/Llama-3.1-8B-Instruct", "q4_k_m")
-    assert result.best.quality.expected == pytest.approx(69.4 * 0.9959, abs=0.005)
-    assert result.best.rank == 1
+    assert _pick(result) == ("Qwen/Qwen3-14B", "q2_k")
+    assert result.best.quality.expected == pytest.approx(61.03 * 68.50 / 71.5, abs=0.005)
+    assert (result.ranked[1].model_id, result.ranked[1].format_id) == ("google/gemma-3-12b-it", "q2_k")
+    assert result.ranked[1].quality.expected == pytest.approx(60.6 * 68.50 / 71.5, abs=0.005)
 
 
 def test_12_gib():
-    """12 GiB: gemma-3-12b-it in Q4_K_M, expected 74.5 x 0.9959 = 74.20.
+    """12 GiB: Mistral-Small-24B in Q2_K (66.3 x 0.95804 = 63.52) just ahead of Qwen2.5-14B in Q4_K_M
+    (63.7 x 0.99605 = 63.45): a 24B model at 2 bits against a 14.8B model at 4 bits, 0.07 points apart.
 
-    Fits: 12.19B x ~4.9 bits = 7.5 GB = 7.0 GiB of weights (with the vision tower), KV: 8 global layers x
-    8,192 + 40 sliding layers x ~1,500 cells, 8 KiB per layer-token = ~1 GiB: ~9.4 of 11 GiB usable
-    [9.36]. Higher: gemma-3-12b in bnb-nf4 (74.5: retention capped at 100%) keeps its 262k x 3,840
-    embedding in 16 bits (1.9 GiB) next to 5.4 GB of NF4 layers, plus transformers' activations and
-    CUDA overhead [13.31 > 12]; FP8 (74.5) is 11.4 GiB of weights alone; gemma-3-27b, gemma-2-27b and the
-    70B models need more than 12 GiB even at 3 bits (27.2B x 3.9 bits = 13 GB).
+    Fits: 23.57B x ~3 bits = ~8.8 GB = 8.2 GiB of weights + KV 2 x 40 x 8 x 128 x 2 B x 8,192 = 1.25 GiB
+    + buffers < 11 GiB [9.87]; Qwen2.5-14B Q4_K_M: 14.77B x ~4.9 bits = 9.0 GB = 8.4 GiB + 48 layers of
+    the same KV (1.5 GiB) [10.05].
     """
     result = _rank("12GiB")
-    assert _pick(result) == ("google/gemma-3-12b-it", "q4_k_m")
-    assert result.best.quality.expected == pytest.approx(74.5 * 0.9959, abs=0.005)
+    assert _pick(result) == ("mistralai/Mistral-Small-24B-Instruct-2501", "q2_k")
+    assert result.best.quality.expected == pytest.approx(66.3 * 68.50 / 71.5, abs=0.005)
+    second = result.ranked[1]
+    assert (second.model_id, second.format_id) == ("Qwen/Qwen2.5-14B-Instruct", "q4_k_m")
+    assert second.quality.expected == pytest.approx(63.7 * 0.99605, abs=0.005)
 
 
-def test_16_gib():
-    """16 GiB: gemma-3-12b-it in bnb-nf4, expected 74.5 x 1.0 = 74.5 (QLoRA's 13B rows: 100.42%, capped).
-
-    Fits: ~7.8 GiB of weights, ~0.8 GiB KV, transformers activations and overhead ~4.7 GiB: ~13.3 of 16
-    [13.31]. The same 74.5 in FP8 needs 12.2 GB = 11.4 GiB of weights + the same extras [18.24 > 16].
-    Higher and not fitting: gemma-3-27b at Q3_K_M (78.6 x 0.9768 = 76.78) is 27.43B x ~3.9 bits = 13.4 GB
-    = 12.4 GiB of weights + 1.2 GiB KV + buffers [15.34 > 15 usable]; gemma-2-27b Q4_K_M (75.2 x 0.9959 =
-    74.89) needs 15.5 GiB of weights alone. Next: gemma-3-12b Q4_K_M 74.20.
-    """
-    result = _rank("16GiB")
-    assert _pick(result) == ("google/gemma-3-12b-it", "bnb-nf4")
-    assert result.best.quality.expected == pytest.approx(74.5, abs=1e-9)
-    assert (result.ranked[1].model_id, result.ranked[1].format_id) == ("google/gemma-3-12b-it", "q4_k_m")
+def test_12_gib_on_mmlu():
+    """MMLU (5-shot) instead: Qwen3-14B (base MMLU 81.05) in Q4_K_M, 81.05 x 0.99605 = 80.73 [9.81 GiB]."""
+    result = _rank("12GiB", benchmark="mmlu")
+    assert _pick(result) == ("Qwen/Qwen3-14B", "q4_k_m")
+    assert result.best.quality.expected == pytest.approx(81.05 * 0.99605, abs=0.005)
+    assert all(c.quality.score.benchmark == "MMLU" for c in result.ranked)
 
 
 def test_24_gib():
-    """24 GiB: gemma-3-27b-it in AWQ int4, expected 78.6 x 0.9971 = 78.37.
+    """24 GiB: gpt-oss-20b, expected 75.0 (a 100% retention), in its smallest fitting form.
 
-    Fits: 27.43B x ~4.6 bits = 15.8 GiB of weights, KV ~1 GiB, transformers activations and overhead
-    ~6 GiB: ~22.9 of 24 [22.88]. Higher and not fitting: gemma-3-27b in FP8 (78.6 x 0.9986 = 78.49)
-    needs 27.4 GB = 25.5 GiB of weights; DeepSeek-V2 (78.4) has 236B parameters; the 70B models need
-    ~37 GiB at 4 bits. Next: gemma-3-27b Q4_K_M (78.6 x 0.9959 = 78.28), then bnb-nf4 (x 0.9858 = 77.48).
+    75.0 is the top score that fits: Qwen2.5-72B-Instruct (71.1) needs ~37 GiB even at 4 bits, and
+    Qwen2.5-32B-Instruct (69.0) is next. gpt-oss-20b keeps 100% in Q5_K_M, Q6_K, Q8_0 (Unsloth's rows,
+    capped) and in its released MXFP4; the tie goes to the smallest: Q5_K_M, whose routed experts stay
+    MXFP4 as llama.cpp keeps them [11.38 GiB of 23].
     """
     result = _rank("24GiB")
-    assert _pick(result) == ("google/gemma-3-27b-it", "awq-int4")
-    assert result.best.quality.expected == pytest.approx(78.6 * 0.9971, abs=0.005)
-    assert [(c.format_id, round(c.quality.expected, 2)) for c in result.ranked[1:3]] == [
-        ("q4_k_m", 78.28),
-        ("bnb-nf4", 77.48),
-    ]
+    best = result.best
+    assert best.model_id == "openai/gpt-oss-20b" and best.quality.expected == pytest.approx(75.0)
+    tied = [c for c in result.ranked if c.quality.expected == pytest.approx(75.0)]
+    assert {c.format_id for c in tied} >= {"q5_k_m", "q6_k", "q8_0", "mxfp4_moe"}
+    assert best.fit.required_bytes == min(c.fit.required_bytes for c in tied)
+    assert best.quality.score.checkpoint == "openai/gpt-oss-20b" and "NVIDIA" in best.quality.score.setting
+    assert any("released in" in n and "gpt-oss-20b: mxfp4" in n for n in result.notes)
 
 
-def test_48_gib():
-    """48 GiB: Llama-3.1-70B-Instruct in bnb-nf4, expected 83.6 x 1.0 = 83.6 (QLoRA 65B rows 101.12%, capped).
+def test_24_gib_per_bit_width_and_the_largest_model():
+    """Best and largest per width at 24 GiB, by hand.
 
-    Fits: 68.5B linear weights x 4.5 bits (NF4 + one fp32 absmax per 64) = 38.5 GB = 35.9 GiB, plus the
-    16-bit embedding and head 2 x 128,256 x 8,192 x 2 B = 3.9 GiB, KV 2 x 80 x 8 x 128 x 2 B x 8,192 = 2.5
-    GiB, activations and overhead ~3.5 GiB: ~45.7 of 48 [45.72]. Higher: Llama-3.1-405B (87.3) and
-    DeepSeek-V3 (87.1) need hundreds of GiB; the same model in FP8 (83.48) needs 70.55 GB = 65.7 GiB.
-    Next: AWQ int4 (83.6 x 0.9971 = 83.36).
+    16-bit best: Qwen3-8B bf16 (56.73; 8.19B x 2 B = 15.3 GiB); largest: gemma-2-9b-it (9.24B).
+    4-bit largest: Qwen2.5-32B-Instruct Q4_K_M (32.76B). Its context left: KV is 2 x 64 layers x 8 x 128
+    x 2 B = 256 KiB per token; at 8,192 tokens it needs 20.67 GiB of the 23 llama.cpp may use, so
+    (23 - 20.67) GiB / 256 KiB = 9,556 more tokens: 17,748, in llama.cpp's 256-cell steps 17,664.
     """
-    result = _rank("48GiB")
-    assert _pick(result) == ("meta-llama/Llama-3.1-70B-Instruct", "bnb-nf4")
-    assert result.best.quality.expected == pytest.approx(83.6, abs=1e-9)
-    assert result.ranked[1].format_id == "awq-int4"
+    result = _rank("24GiB")
+    by = {p.bit_width: p for p in result.by_bit_width}
+    assert list(by) == [16, 8, 6, 5, 4, 3, 2]
+    assert (by[16].pick.model_id, by[16].pick.format_id) == ("Qwen/Qwen3-8B", "bf16")
+    assert by[16].largest.model_id == "google/gemma-2-9b-it"
+    four = by[4].largest
+    assert (four.model_id, four.format_id) == ("Qwen/Qwen2.5-32B-Instruct", "q4_k_m")
+    used_8k = four.fit.required_bytes
+    more = (four.fit.usable_bytes - used_8k) // (2 * 64 * 8 * 128 * 2)
+    assert by[4].largest_context.value == (8192 + more) // 256 * 256
+    data = result.to_dict()["by_bit_width"][4]
+    assert data["largest"]["model"] == "Qwen/Qwen2.5-32B-Instruct" and data["largest"]["max_context"] == 17664
+    assert set(data["largest"]) >= {"model", "format", "parameters", "required", "max_context"}
 
 
-def test_80_gib():
-    """80 GiB: still Llama-3.1-70B-Instruct in bnb-nf4 (83.6); FP8 now fits but keeps 99.86% (83.48).
+def test_24_gib_trade_offs():
+    """16-bit vs a larger model at 4 bits, and at 2 bits, at 24 GiB.
 
-    FP8: 65.7 GiB of weights + 2.5 GiB KV + ~3.5 GiB = ~71.7 of 80 [73.61]. Nothing larger fits: the
-    next bigger scored models (DeepSeek-V2 236B, Llama-3.1-405B, DeepSeek-V3 671B) need over 100 GiB
-    even at 3 bits.
+    16 vs 4: Qwen3-8B bf16 56.73 vs gpt-oss-20b (20.9B) at 4 bits 75.0: +18.27, the larger model wins.
+    4 vs 2: gpt-oss-20b at 4 bits 75.0 vs the best larger 2-bit model, Qwen2.5-32B-Instruct Q2_K,
+    69.0 x 0.95804 = 66.10: -8.90, two bits do not pay here.
     """
-    result = _rank("80GiB")
-    assert _pick(result) == ("meta-llama/Llama-3.1-70B-Instruct", "bnb-nf4")
-    assert (result.ranked[1].model_id, result.ranked[1].format_id) == (
-        "meta-llama/Llama-3.1-70B-Instruct",
-        "fp8",
+    result = _rank("24GiB")
+    sixteen, two = result.trade_offs[0], result.trade_offs[1]
+    assert result.trade_off is sixteen and (sixteen.high, sixteen.low) == (16, 4)
+    assert (
+        sixteen.sixteen.model_id == "Qwen/Qwen3-8B" and sixteen.larger_four.model_id == "openai/gpt-oss-20b"
     )
-    assert result.ranked[1].quality.expected == pytest.approx(83.6 * 0.9986, abs=0.005)
+    assert sixteen.difference == pytest.approx(75.0 - 56.73) and sixteen.larger_wins
+    assert (two.high, two.low) == (4, 2) and two.larger_four.model_id == "Qwen/Qwen2.5-32B-Instruct"
+    assert two.difference == pytest.approx(69.0 * 68.50 / 71.5 - 75.0, abs=0.005) and two.larger_wins is False
+    assert "the 4-bit model is expected to score 8.9 points higher" in two.text
 
 
-def test_24_gib_summaries():
-    """Best per bit width and the 16-bit vs larger 4-bit trade-off at 24 GiB, by hand.
-
-    16-bit: gemma-2-9b-it bf16 (71.3): 9.24B x 2 B = 17.2 GiB + ~5 GiB [22.25]; gemma-3-12b bf16 needs
-    22.7 GiB of weights alone. 8-bit: gemma-3-12b-it fp8 (74.5; gemma-3-27b fp8 needs 25.5 GiB of
-    weights). 4-bit: gemma-3-27b-it awq-int4 (78.37). 3-bit: gemma-3-27b-it q3_k_m (78.6 x 0.9768 =
-    76.78). 6, 5 and 2 bits: only q6_k, q5_k_m and q2_k were tried, which have perplexity/KLD and no
-    accuracy retention, so nothing is ranked there. Trade-off: 78.37 - 71.3 = +7.07 points for the
-    larger model at 4 bits.
-    """
+def test_pareto_front():
+    """Each point on the front needs more memory than the one before and is expected to score more;
+    nothing ranked is both cheaper and better than a point on it."""
     result = _rank("24GiB")
-    picks = {
-        p.bit_width: (p.pick.model_id, p.pick.format_id) if p.pick else None for p in result.by_bit_width
-    }
-    assert picks == {
-        16: ("google/gemma-2-9b-it", "bf16"),
-        8: ("google/gemma-3-12b-it", "fp8"),
-        6: None,
-        5: None,
-        4: ("google/gemma-3-27b-it", "awq-int4"),
-        3: ("google/gemma-3-27b-it", "q3_k_m"),
-        2: None,
-    }
-    for p in result.by_bit_width:
-        if p.pick is None:
-            assert p.fitting > 0 and "published" in p.note
-    trade = result.trade_off
-    assert trade.sixteen.model_id == "google/gemma-2-9b-it"
-    assert trade.larger_four.model_id == "google/gemma-3-27b-it"
-    assert trade.difference == pytest.approx(78.6 * 0.9971 - 71.3, abs=0.005)
-    assert "7.1 points higher" in trade.text
+    front = result.pareto
+    assert front[-1].quality.expected == result.best.quality.expected
+    for a, b in pairwise(front):
+        assert a.fit.required_bytes <= b.fit.required_bytes and a.quality.expected < b.quality.expected
+    for point in front:
+        assert not any(
+            c.fit.required_bytes < point.fit.required_bytes and c.quality.expected > point.quality.expected
+            for c in result.ranked
+        )
+    q8 = next(c for c in result.ranked if (c.model_id, c.format_id) == ("openai/gpt-oss-20b", "q8_0"))
+    assert q8 not in front  # same 75.0 as Q5_K_M, more memory
 
 
 def test_ranked_order_and_unranked_after():
@@ -194,15 +175,12 @@ def test_ranked_order_and_unranked_after():
 
 def test_unscored_models_and_unmeasured_formats_are_listed_not_invented():
     result = _rank("24GiB")
-    qwen = [c for c in result.unranked if c.model_id == "Qwen/Qwen2.5-7B-Instruct"]
-    assert qwen, "a fitting model without MMLU (5-shot) must still be listed"
-    assert all(c.quality.expected is None for c in qwen)
-    assert "no published MMLU (5-shot) score" in qwen[0].quality.reason
-    assert "MMLU-Pro 56.3" in qwen[0].quality.reason
-    q8 = next(c for c in result.unranked if c.format_id == "q8_0" and c.quality.score is not None)
-    assert q8.quality.expected is None and q8.quality.retention.basis == "perplexity"
-    assert "only perplexity/KLD" in q8.quality.reason
-    assert q8.quality.retention.evidence, "the perplexity/KLD rows travel as evidence"
+    code = [c for c in result.unranked if c.model_id == "bigcode/starcoder"]
+    assert code, "a fitting model without MMLU-Pro must still be listed"
+    assert all(c.quality.expected is None for c in code)
+    assert "no published MMLU-Pro score" in code[0].quality.reason
+    v2_lite = next(c for c in result.unranked if c.model_id == "deepseek-ai/DeepSeek-V2-Lite")
+    assert "No MMLU-Pro figure is published" in v2_lite.quality.reason
 
 
 def test_context_beyond_the_model_limit_is_excluded():
@@ -215,25 +193,21 @@ def test_context_beyond_the_model_limit_is_excluded():
     assert any(c.model_id == "microsoft/Phi-3-mini-4k-instruct" for c in short.candidates)
 
 
-def test_mmlu_pro_ranks_other_models_and_never_mixes_benchmarks():
-    result = _rank("24GiB", benchmark="mmlu-pro")
-    assert all(c.quality.score.benchmark.startswith("MMLU-Pro") for c in result.ranked)
-    # By hand: Qwen2.5-32B-Instruct publishes MMLU-Pro 69.0; at Q4_K_M (99.59%) that is 68.72, and it fits:
-    # 32.76B x ~4.85 bits = 19.9 GB = 18.5 GiB + KV 2 x 64 x 8 x 128 x 2 B x 8,192 = 2 GiB < 23 GiB. Its AWQ
-    # retention at 32.76B is the median of 69.0B (100.17), 70.55B (99.71), 72.7B (97.81), 13.0B (99.17)
-    # = 99.44% -> 68.61. gemma-3-27b-it (67.5, 0-shot) x 0.9971 = 67.31; Qwen2.5-72B (71.1) needs > 24 GiB.
-    assert _pick(result) == ("Qwen/Qwen2.5-32B-Instruct", "q4_k_m")
-    assert result.best.quality.expected == pytest.approx(69.0 * 0.9959, abs=0.005)
-    assert result.ranked[1].format_id == "awq-int4"
-    assert result.ranked[1].quality.expected == pytest.approx(69.0 * 0.9944, abs=0.005)
+def test_benchmarks_are_never_mixed():
+    for benchmark, name in (("mmlu-pro", "MMLU-Pro"), ("mmlu", "MMLU")):
+        result = _rank("24GiB", benchmark=benchmark)
+        assert all(c.quality.score.benchmark.startswith(name) for c in result.ranked)
+        if benchmark == "mmlu":
+            assert not any(c.quality.score.benchmark.startswith("MMLU-Pro") for c in result.ranked)
 
 
 def test_evidence_is_carried():
-    best = _rank("24GiB").best
+    best = _rank("12GiB").best
     score = best.quality.score
-    assert score.source.startswith("https://") and score.checkpoint == "google/gemma-3-27b-pt"
-    assert best.quality.score_note  # a base checkpoint's score says so
-    assert {r.source.url for r in best.quality.retention.evidence} >= {"https://arxiv.org/abs/2411.02355"}
+    assert score.source == "https://huggingface.co/mistralai/Mistral-Small-24B-Instruct-2501"
+    assert {r.source.url for r in best.quality.retention.evidence} == {
+        "https://docs.unsloth.ai/basics/unsloth-dynamic-2.0-ggufs"
+    }
     data = best.to_dict()
     memory = data["memory"]
     assert all(
@@ -258,6 +232,34 @@ def test_custom_budgets_state_that_there_is_no_speed():
     assert any("no speed estimate" in text for text in result.assumptions)
 
 
+def test_kind_filters_and_bit_widths():
+    result = _rank("24GiB", filters=Filters(bit_widths=(4,), modalities=("text",), architectures=("dense",)))
+    assert {c.bit_width for c in result.candidates} == {4}
+    assert {c.modality for c in result.candidates} == {"text"} and {
+        c.architecture for c in result.candidates
+    } == {"dense"}
+    assert [p.bit_width for p in result.by_bit_width] == [4]
+    assert any("modality vision is filtered out" in e.reason for e in result.excluded)  # gemma 3
+    assert any("architecture moe is filtered out" in e.reason for e in result.excluded)  # gpt-oss, Mixtral
+    with pytest.raises(RecommendError, match="cover"):
+        _rank("24GiB", filters=Filters(bit_widths=(7,)))
+
+
+@pytest.mark.parametrize("sort", ["speed", "headroom"])
+def test_sort_orders_the_listing_but_not_the_rank(sort):
+    result = recommend(budget_from_gpu("rtx-4090"), SETTINGS, sort=sort)
+    listed = [c for c in result.listing if c.ranked]
+    if sort == "speed":
+        values = [c.speed.decode_tokens_per_s for c in listed]
+    else:
+        values = [c.fit.headroom_bytes for c in listed]
+    assert values == sorted(values, reverse=True)
+    assert result.best.rank == 1 and result.to_dict()["best"]["rank"] == 1
+    assert result.to_dict()["sort"] == sort
+    with pytest.raises(RecommendError, match="valid: quality, speed, headroom"):
+        recommend(budget_from_size("8GiB"), SETTINGS, sort="price")
+
+
 def test_filters_narrow_the_candidates():
     result = _rank("24GiB", filters=Filters(families=("gemma",), licenses=("gemma",), min_context=100_000))
     assert {c.family for c in result.candidates} == {"gemma3"}  # gemma2 stops at 8,192 tokens
@@ -275,9 +277,15 @@ def test_engine_keeps_only_its_formats():
 
 
 def test_several_gpus():
+    """2 x 24 GiB with llama.cpp: Qwen2.5-72B-Instruct (71.1) at Q2_K: 72.7B x ~3 bits = ~27 GB fits across
+    both, 71.1 x 0.95804 = 68.12, below gpt-oss-20b's 75.0, which stays the pick (split over the two cards)."""
     result = recommend(budget_from_size("24GiB", 2), SETTINGS, "llama.cpp")
-    assert result.best.model_id == "meta-llama/Llama-3.1-70B-Instruct"
+    assert result.best.model_id == "openai/gpt-oss-20b"
     assert len(result.best.fit.per_gpu) == 2
+    qwen72 = next(
+        c for c in result.ranked if (c.model_id, c.format_id) == ("Qwen/Qwen2.5-72B-Instruct", "q2_k")
+    )
+    assert qwen72.quality.expected == pytest.approx(71.1 * 68.50 / 71.5, abs=0.005)
 
 
 def test_to_dict_is_plain_json():
@@ -285,18 +293,45 @@ def test_to_dict_is_plain_json():
 
     data = _rank("12GiB").to_dict(top=3)
     assert len(data["ranked"]) == 3 and data["ranked_total"] > 3
-    assert data["best"]["model"] == "google/gemma-3-12b-it"
+    assert data["best"]["model"] == "mistralai/Mistral-Small-24B-Instruct-2501"
+    assert {"pareto", "trade_offs", "sort", "extra_models"} <= set(data)
+    assert all(isinstance(p["required"], int) for p in data["pareto"])
     assert isinstance(data["gpu"]["vram"], int) and data["gpu"]["vram"] == 12 * 2**30
     json.dumps(data)
 
 
-def test_the_whole_catalog_ranks_in_a_few_seconds():
-    _estimate.cache_clear()
-    started = time.perf_counter()
-    recommend(budget_from_gpu("rtx-4090"), RunSettings(context=16384))
-    cold = time.perf_counter() - started
-    started = time.perf_counter()
-    recommend(budget_from_gpu("rtx-3090"), RunSettings(context=16384))
-    warm = time.perf_counter() - started
-    assert cold < 10, f"cold ranking took {cold:.1f} s"
-    assert warm < cold
+def test_a_second_budget_reuses_the_estimates():
+    """Estimates do not depend on the budget, so ranking the same catalog on another card computes none anew
+    (how fast that is is measured in benchmarks/recommend.py, not asserted here)."""
+    settings = RunSettings(context=16384)
+    recommend(budget_from_gpu("rtx-4090"), settings, context_of_largest=False)
+    before = _estimate.cache_info()
+    recommend(budget_from_gpu("rtx-3090"), settings, context_of_largest=False)
+    after = _estimate.cache_info()
+    assert after.misses == before.misses and after.hits > before.hits
+
+
+def test_hub_models_join_the_comparison(hub):
+    """A Hub id is read with the real huggingface_hub client from the fake Hub; it has no published score,
+    so it is listed unranked with the reason; a gated id is left out with the Hub's reason; a catalog id
+    given again is the catalog's entry."""
+    result = recommend(
+        budget_from_size("8GiB"),
+        RunSettings(context=2048),  # the tiny model's max_position_embeddings
+        extra_models=["fake-org/tiny-llama", "fake-org/gated", "meta-llama/Llama-3.1-8B-Instruct"],
+        context_of_largest=False,
+    )
+    tiny = [c for c in result.candidates if c.model_id == "fake-org/tiny-llama"]
+    assert tiny and all(c.source == "hub" and not c.ranked for c in tiny)
+    assert tiny[0].quality.reason.startswith("no published MMLU-Pro score")
+    assert tiny[0].family == "llama" and tiny[0].license is None
+    gated = next(e for e in result.excluded if e.model_id == "fake-org/gated")
+    assert "could not be read from the Hub" in gated.reason and "gated" in gated.reason.lower()
+    assert result.extra_models == ("fake-org/tiny-llama",)
+    assert (
+        sum(
+            c.model_id == "meta-llama/Llama-3.1-8B-Instruct" and c.format_id == "bf16"
+            for c in result.candidates
+        )
+        <= 1
+    )

@@ -78,8 +78,8 @@ def test_quality_and_speed_columns_come_from_the_planner():
     rows = {r.format_id: r for r in table.rows}
     assert frame.loc["q4_k_m *", "accuracy kept"] == f"{rows['q4_k_m'].retention.value:.1%}"
     assert frame.loc["bf16", "quality evidence"] == "16-bit baseline"
-    assert frame.loc["q8_0", "accuracy kept"] == "-"  # only perplexity/KLD is published
-    assert "KLD" in frame.loc["q8_0", "quality evidence"]
+    assert frame.loc["q8_0", "accuracy kept"] == "100.1%"  # Unsloth's Gemma 3 27B: 71.60 / 71.5
+    assert frame.loc["q8_0", "quality evidence"] == "1 figure at 27.4B"
     assert frame.loc["q4_k_m *", "decode tok/s (est.)"] == f"{rows['q4_k_m'].speed.decode_tokens_per_s:,.1f}"
     assert frame.loc["q4_k_m *", "quality source"] == "; ".join(
         t for t, _ in quality_sources(rows["q4_k_m"].retention)

@@ -268,3 +268,23 @@ def test_the_app_and_the_cli_give_the_same_plan(downloads, capsys):
     cli = json.loads(capsys.readouterr().out)
     assert app == cli
     assert cli["headroom"] == cli["usable"] - cli["required"] and cli["gpu"]["count"] == 2
+
+
+@pytest.mark.parametrize(
+    ("engine", "rule_word", "command"),
+    [
+        ("vllm", "gpu_memory_utilization", "vllm serve"),
+        ("sglang", "mem_fraction_static", "python -m sglang.launch_server"),
+        ("trtllm", "free_gpu_memory_fraction", "trtllm-serve"),
+    ],
+)
+def test_server_engines_show_their_budget_startup_and_launch(engine, rule_word, command):
+    at = _run({"model": LLAMA, "format": "bf16", "engine": engine, "gpu": "NVIDIA H100 SXM5 80GB"})
+    assert not at.exception
+    assert engine in at.sidebar.selectbox(key="engine").options
+    headers = [s.value for s in at.subheader]
+    assert any("at start-up (estimate)" in h for h in headers) and "Launch command" in headers
+    assert any(command in c.value for c in at.code)
+    usable = next(m for m in at.metric if m.label.startswith("Usable by the engine"))
+    assert rule_word in usable.help
+    assert int(_metric(at, "KV cache tokens the pool holds").replace(",", "")) > 100_000

@@ -19,24 +19,24 @@ def run(catalog, fmt, model=LLAMA, **settings):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_pr_10511_meta_llama_3_8b_profile(catalog, bf16):
-    """vllm-project/vllm PR #10511, `vllm serve meta-llama/Meta-Llama-3-8B` on an H100 (V0 profile,
-    max_num_batched_tokens 8192, max_num_seqs 256): 'model weights take 14.96GiB',
-    'PyTorch activation peak memory 1.26GiB'."""
-    e = run(
-        catalog, bf16, model="meta-llama/Meta-Llama-3-8B-Instruct", context=8192, max_num_batched_tokens=8192
-    )
-    assert round(e.weights.bytes / GIB, 2) == 14.96
-    low, high = e.activations.band
-    assert low <= 1.26 * GIB <= high
-    assert e.activations.bytes == pytest.approx(1.26 * GIB, rel=0.10)  # stated tolerance: 10 %
+def test_v019_profile_peak_of_llama_3_1_8b_on_h100(catalog, bf16):
+    """llm-d's vLLM v0.19.0 runs on an H100 80GB (max_num_batched_tokens 8192, max_num_seqs 1024, the
+    vllm serve defaults there): Llama-3.1-8B-Instruct 'Actual activ (GiB)' 1.89, weights 14.99."""
+    e = run(catalog, bf16, context=8192, gpu_name="NVIDIA H100 SXM5 80GB", gpu_memory_bytes=85_520_809_984)
+    assert round(e.weights.bytes / GIB, 2) == 14.99
+    # a held-out log of the calibration (data/public_logs/calibration.json): within its stated 2 %
+    assert e.activations.bytes == pytest.approx(1.89 * GIB, rel=0.02)
     assert not e.activations.exact
+    assert "max_num_seqs=1024" in " ".join(e.notes)
 
 
 def test_weights_are_the_formats_bytes(catalog, bf16):
     spec = catalog[LLAMA].spec()
     e = run(catalog, bf16)
-    assert e.weights.bytes == spec.total_parameters * 2 == 16_060_522_496
+    # the checkpoint's bytes plus the rotary cos_sin_cache vLLM keeps as a buffer
+    # (max_position_embeddings 131072 x head_dim 128 x 2 B)
+    assert e.weights.bytes == spec.total_parameters * 2 + 131072 * 128 * 2 == 16_060_522_496 + 33_554_432
+    assert e.weights.parts["checkpoint_share"] == 16_060_522_496
     assert e.host_total == 0
 
 

@@ -42,7 +42,8 @@ def test_multimodal_gemma3_matches_transformers():
     spec = model_from_config(config)
     assert spec.total_parameters == transformers_parameter_count(config)
     roles = spec.parameters_by_role()
-    assert roles[Role.PROJECTOR] == 32 * 48
+    # the projection [vision hidden, text hidden] and its soft-embedding norm (llama.cpp's mmproj tensors)
+    assert roles[Role.PROJECTOR] == 32 * 48 + 32
     # SigLIP, by hand: patch conv 3 x 14 x 14 x 32 + 32, positions (56 / 14)^2 x 32, per layer two
     # LayerNorms (2 x 64), q/k/v/o (4 x (32 x 32 + 32)), fc1 32 x 40 + 40, fc2 40 x 32 + 32; post LayerNorm 64
     # (transformers' model.vision_tower holds the same 33,392 parameters)

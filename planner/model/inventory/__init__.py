@@ -1,0 +1,96 @@
+"""Where a model's tensors come from, most authoritative first.
+
+1. The checkpoint's own safetensors headers (a local folder, or a Hub repo through
+   ``huggingface_hub``): exact for any architecture, pre-quantized checkpoints included
+   (their stored bytes are the weights' bytes).
+2. transformers' modeling code on the meta device, where torch and transformers are
+   installed: exact for every type transformers knows; cached on disk by config hash.
+3. The planner's hand-written builders (:mod:`planner.model.architectures`), pure Python.
+4. A generic Llama-style estimate, marked approximate.
+
+Whatever the source, the per-layer attention geometry (what the KV cache holds) comes from
+the config through the builder or the generic reader; :func:`describe` puts the two
+together and records the source on the spec (``inventory_source``, ``inventory_detail``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from planner.model import model_from_config
+from planner.model.inventory.assemble import spec_with_inventory
+from planner.model.inventory.groups import StoredGroup, StoredTensor, group_tensors
+from planner.model.spec import InventorySource, ModelSpec
+
+__all__ = [
+    "InventorySource",
+    "StoredGroup",
+    "StoredTensor",
+    "describe",
+    "group_tensors",
+    "quantized_bits",
+]
+
+
+def quantized_bits(config: Mapping[str, Any]) -> int | None:
+    """The packed width of a GPTQ/AWQ/compressed-tensors checkpoint, from ``quantization_config``."""
+    qc = config.get("quantization_config") or config.get("compression_config")
+    text = config.get("text_config")
+    if not isinstance(qc, Mapping) and isinstance(text, Mapping):
+        qc = text.get("quantization_config")
+    if not isinstance(qc, Mapping):
+        return None
+    candidates = [qc.get("bits"), qc.get("w_bit")]
+    groups = qc.get("config_groups")
+    if isinstance(groups, Mapping):
+        for group in groups.values():
+            weights = group.get("weights") if isinstance(group, Mapping) else None
+            if isinstance(weights, Mapping):
+                candidates.append(weights.get("num_bits"))
+    for bits in candidates:
+        if isinstance(bits, int) and not isinstance(bits, bool) and bits in (1, 2, 3, 4, 8):
+            return bits
+    return None
+
+
+def describe(
+    config: Mapping[str, Any],
+    name: str,
+    *,
+    headers: tuple[tuple[StoredGroup, ...], str] | None = None,
+    meta: bool | None = None,
+) -> ModelSpec:
+    """The model ``config`` defines, with tensors from the best source at hand.
+
+    ``headers`` are the checkpoint's stored groups and a description of where they were
+    read (a folder, a Hub commit); ``meta`` allows (True), forbids (False) or leaves to the
+    environment (None: when torch and transformers are installed) the meta-device build.
+    Raises the config reader's :class:`~planner.errors.ConfigError` for a config it cannot read.
+    """
+    base = model_from_config(config, name)
+    if headers is not None and headers[0]:
+        groups, detail = headers
+        return spec_with_inventory(
+            base, groups, InventorySource.HEADERS, detail, config, bits=quantized_bits(config)
+        )
+    if meta is not False:
+        from planner.model.inventory.meta import MetaUnavailable, meta_groups
+
+        try:
+            groups, detail = meta_groups(config, build=meta)
+        except MetaUnavailable as exc:
+            if base.inventory_source is InventorySource.GENERIC:
+                return replace(base, notes=(*base.notes, f"no exact count: {exc}"))
+            return base
+        return spec_with_inventory(base, groups, InventorySource.META, detail, config)
+    return base
+
+
+def folder_headers(folder: Path) -> tuple[tuple[StoredGroup, ...], str] | None:
+    """The safetensors headers of a local checkpoint folder, or None when it has none."""
+    from planner.model.inventory.headers import folder_groups
+
+    return folder_groups(folder)

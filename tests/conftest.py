@@ -1,0 +1,23 @@
+"""Session-wide test settings: the planner's inventory cache goes to a fresh folder, never ~/.cache."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+_CACHE_ENV = "VRAM_PLANNER_CACHE_DIR"
+
+
+def pytest_configure(config):
+    if not os.environ.get(_CACHE_ENV):
+        folder = tempfile.mkdtemp(prefix="vram-planner-tests-")
+        os.environ[_CACHE_ENV] = folder
+        config._vram_planner_cache = folder
+
+
+def pytest_unconfigure(config):
+    folder = getattr(config, "_vram_planner_cache", None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop(_CACHE_ENV, None)

@@ -1,0 +1,44 @@
+"""How much of "what fits" the published data ranks, on the four cards issue 13 names, at 8k and 32k tokens.
+
+The format side is complete: every default candidate format has a retention (published accuracy, the
+KL-divergence translation, a fallback or a 16-bit baseline), so a fitting pair is unranked only when its
+model has no published MMLU-Pro, and then the reason names that. Today that is five catalog models: two
+code models (StarCoder, Mamba-Codestral), DeepSeek-V2-Lite, gpt-oss-120b and Falcon-180B (see
+data/quality/models.json). Issue 13 asks for 95% of the pairs; with those five the share is 92-94% (the
+README and benchmarks/recommend.py print it); the floor below guards what is reached.
+"""
+
+import pytest
+
+from planner.catalog import load_catalog
+from planner.fit import budget_from_gpu
+from planner.memory.estimate import RunSettings
+from planner.quality import model_score
+from planner.recommend import recommend
+
+CARDS = [("rtx-3060", 1), ("rtx-4090", 1), ("rtx-3090", 2), ("h100-sxm", 1)]
+FLOOR = 0.90
+WITHOUT_MMLU_PRO = {
+    "bigcode/starcoder",
+    "mistralai/Mamba-Codestral-7B-v0.1",
+    "deepseek-ai/DeepSeek-V2-Lite",
+    "openai/gpt-oss-120b",
+    "tiiuae/falcon-180B",
+}
+
+
+def test_the_catalog_models_without_mmlu_pro_are_known_and_explained():
+    missing = {m for m in load_catalog() if model_score(m).best("mmlu_pro") is None}
+    assert missing <= WITHOUT_MMLU_PRO
+    assert all(model_score(m).note for m in missing)
+
+
+@pytest.mark.parametrize("context", [8192, 32768])
+@pytest.mark.parametrize(("gpu", "count"), CARDS)
+def test_fitting_pairs_are_ranked_or_say_why(gpu, count, context):
+    result = recommend(budget_from_gpu(gpu, count), RunSettings(context=context), context_of_largest=False)
+    assert result.candidates
+    for c in result.unranked:
+        assert c.quality.retention_used is not None, f"{c.format_id}: no retention"
+        assert c.model_id in WITHOUT_MMLU_PRO and "no published MMLU-Pro score" in c.quality.reason
+    assert len(result.ranked) / len(result.candidates) >= FLOOR
