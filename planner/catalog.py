@@ -30,8 +30,10 @@ class ReferenceCount:
     ``rounded_to`` is the unit a rounded figure was published in (1e8 for "15.5B"), so it
     is checked to its own precision. ``not_loaded`` counts parameters in the published
     total that no runtime loads (a stored copy of a tied head, rotary buffers), with
-    ``not_loaded_what`` saying which. ``active_excludes`` lists roles the publisher leaves
-    out of its "active" figure (OpenAI and DeepSeek leave out the input embedding).
+    ``not_loaded_what`` saying which. ``not_parameters`` counts elements the published total
+    includes that are not model parameters at all (an FP8 checkpoint's block scales, which the
+    Hub's safetensors total counts), with ``not_parameters_what``. ``active_excludes`` lists roles
+    the publisher leaves out of its "active" figure (OpenAI and DeepSeek leave out the input embedding).
     """
 
     total: int
@@ -43,11 +45,13 @@ class ReferenceCount:
     not_loaded: int = 0
     not_loaded_what: str | None = None
     active_excludes: tuple[str, ...] = ()
+    not_parameters: int = 0
+    not_parameters_what: str | None = None
 
     @property
     def loaded_total(self) -> int:
-        """The published total less what is never loaded: what the planner must count."""
-        return self.total - self.not_loaded
+        """The published total less what is never loaded and what is no parameter: what the planner counts."""
+        return self.total - self.not_loaded - self.not_parameters
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +101,11 @@ def _entry(path: Path) -> CatalogEntry:
     not_loaded = ref.get("not_loaded") or {"parameters": 0, "what": None}
     if not isinstance(not_loaded, dict) or not isinstance(not_loaded.get("parameters"), int):
         raise CatalogError(f"{path.name}: reference.not_loaded must be {{'parameters': int, 'what': str}}")
+    not_params = ref.get("not_parameters") or {"parameters": 0, "what": None}
+    if not isinstance(not_params, dict) or not isinstance(not_params.get("parameters"), int):
+        raise CatalogError(
+            f"{path.name}: reference.not_parameters must be {{'parameters': int, 'what': str}}"
+        )
     excludes = ref.get("active_excludes", [])
     if not isinstance(excludes, list) or not all(isinstance(r, str) for r in excludes):
         raise CatalogError(f"{path.name}: reference.active_excludes must be a list of role names")
@@ -117,6 +126,8 @@ def _entry(path: Path) -> CatalogEntry:
             note=ref.get("note"),
             not_loaded=not_loaded["parameters"],
             not_loaded_what=not_loaded.get("what"),
+            not_parameters=not_params["parameters"],
+            not_parameters_what=not_params.get("what"),
             active_excludes=tuple(excludes),
             **rounding,
         ),

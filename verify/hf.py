@@ -78,16 +78,37 @@ def hf_config(raw: Mapping[str, Any], *, keep_token_ids: bool = False) -> Any:
     from transformers import AutoConfig
 
     data = clean_config(raw, keep_token_ids=keep_token_ids)
-    model_type = data.pop("model_type")
+    model_type = known_model_type(data.pop("model_type"), data.get("architectures"))
     return AutoConfig.for_model(model_type, **data)
+
+
+def known_model_type(model_type: str, architectures: Any) -> str:
+    """``model_type``, or the type of the config's architecture class when transformers lacks it.
+
+    # NOTE: Kimi K2 ships ``model_type: kimi_k2`` with DeepSeek-V3's remote code
+    # (``architectures: ["DeepseekV3ForCausalLM"]``); transformers knows no ``kimi_k2`` but builds the
+    # same model as ``deepseek_v3``, as vLLM does. No remote code is ever run.
+    """
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    if model_type in CONFIG_MAPPING_NAMES or not isinstance(architectures, list) or not architectures:
+        return model_type
+    for known, cls in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.items():
+        if cls == architectures[0]:
+            return known
+    return model_type
 
 
 def auto_class(model_type: str, kind: str | None = None) -> Any:
     """The Auto class transformers loads ``model_type`` with (``kind``: ``"causal"`` or ``"image_text"``)."""
     from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
     if kind is None:
-        kind = "image_text" if model_type in IMAGE_TEXT_TYPES else "causal"
+        # NOTE: a few text-only types are registered only in the image-text table (mistral4 in 5.23).
+        image_text = model_type in IMAGE_TEXT_TYPES or model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+        kind = "image_text" if image_text else "causal"
     if kind not in ("causal", "image_text"):
         raise ValueError(f"unknown model kind {kind!r}")
     return AutoModelForImageTextToText if kind == "image_text" else AutoModelForCausalLM
@@ -164,6 +185,7 @@ __all__ = [
     "auto_class",
     "clean_config",
     "hf_config",
+    "known_model_type",
     "text_config",
     "tiny_config",
 ]

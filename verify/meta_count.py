@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from verify.hf import auto_class, hf_config
+from verify.hf import auto_class, hf_config, known_model_type
 
 
 def meta_model(
@@ -27,7 +27,8 @@ def meta_model(
     # class; special token ids (which transformers checks against a tiny vocabulary) are
     # dropped: see verify.hf.
     config_obj = hf_config(config, keep_token_ids=keep_token_ids)
-    auto = model_class or auto_class(config["model_type"], kind)
+    model_type = known_model_type(config["model_type"], config.get("architectures"))
+    auto = model_class or auto_class(model_type, kind)
     with torch.device("meta"):
         return auto.from_config(config_obj, trust_remote_code=False)
 

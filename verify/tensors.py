@@ -120,8 +120,11 @@ def cache_tensors(cache: Any) -> list[Any]:
     out = []
     for layer in layers:
         out += [getattr(layer, "keys", None), getattr(layer, "values", None)]
+        out.append(getattr(layer, "indexer_keys", None))  # DSA: DynamicIndexedLayer
         out += list(getattr(layer, "conv_states", {}).values())
         out += list(getattr(layer, "recurrent_states", {}).values())
+    # NOTE: MiniMaxCache keeps each lightning layer's state in its own list, beside the layers.
+    out += list(getattr(cache, "linear_cache", None) or ())
     return [t for t in out if isinstance(t, torch.Tensor) and t.numel() > 0]
 
 

@@ -111,9 +111,11 @@ def cache_type(name: str) -> CacheType:
 class LayerGeometry:
     """What one layer caches, read from the spec.
 
-    Per token: ``k_elements`` and ``v_elements`` (all KV heads), or ``latent`` for MLA.
-    Per sequence (linear layers): a depthwise conv window of ``conv_kernel`` columns of
-    ``conv_channels`` and ``ssm_elements`` of recurrent state.
+    Per token: ``k_elements`` and ``v_elements`` (all KV heads), or ``latent`` for MLA (plus
+    ``indexer`` keys for a DSA indexer). Per sequence (linear layers, and the Mamba half of a
+    parallel hybrid layer): a depthwise conv window of ``conv_kernel`` columns of
+    ``conv_channels`` and ``ssm_elements`` of recurrent state (fp32 in transformers unless
+    ``state_model_dtype``).
     """
 
     index: int
@@ -127,6 +129,13 @@ class LayerGeometry:
     conv_channels: int = 0
     conv_kernel: int = 0
     ssm_elements: int = 0
+    indexer: int = 0
+    state_model_dtype: bool = False
+
+    @property
+    def has_state(self) -> bool:
+        """True when the layer keeps a per-sequence recurrent state (linear or hybrid layers)."""
+        return bool(self.conv_channels * self.conv_kernel or self.ssm_elements)
 
 
 def _conv_geometry(spec: ModelSpec) -> dict[int, tuple[int, int]]:
@@ -147,6 +156,22 @@ def layer_geometry(spec: ModelSpec) -> tuple[LayerGeometry, ...]:
     for layer in spec.layers:
         out.append(_geometry(layer, convs.get(layer.index)))
     return tuple(out)
+
+
+def _state(layer: LayerSpec, conv: tuple[int, int] | None) -> dict[str, int | bool]:
+    """Split a layer's per-sequence state into its conv window and the rest (the recurrent state)."""
+    if not layer.state_elements:
+        return {}
+    channels, kernel = conv or (0, 0)
+    conv_elements = channels * kernel
+    if conv_elements > layer.state_elements:  # a geometry we cannot split: treat it all as state
+        channels, kernel, conv_elements = 0, 0, 0
+    return {
+        "conv_channels": channels,
+        "conv_kernel": kernel,
+        "ssm_elements": layer.state_elements - conv_elements,
+        "state_model_dtype": layer.state_in_model_dtype,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +217,7 @@ def sliding_windows(spec: ModelSpec) -> tuple[int, ...]:
 def _geometry(layer: LayerSpec, conv: tuple[int, int] | None) -> LayerGeometry:
     kind = layer.attention
     if kind in (AttentionKind.FULL, AttentionKind.SLIDING):
+        # NOTE: a parallel hybrid layer (Falcon-H1) is FULL with a Mamba state as well.
         return LayerGeometry(
             layer.index,
             kind,
@@ -200,21 +226,14 @@ def _geometry(layer: LayerSpec, conv: tuple[int, int] | None) -> LayerGeometry:
             v_elements=layer.kv_heads * layer.v_head_dim,
             k_head_dim=layer.k_head_dim,
             v_head_dim=layer.v_head_dim,
+            **_state(layer, conv),
         )
     if kind is AttentionKind.MLA:
-        return LayerGeometry(layer.index, kind, latent=layer.latent_dim, k_head_dim=layer.latent_dim)
-    if kind is AttentionKind.LINEAR:
-        channels, kernel = conv or (0, 0)
-        conv_elements = channels * kernel
-        if conv_elements > layer.state_elements:  # a geometry we cannot split: treat it all as state
-            channels, kernel, conv_elements = 0, 0, 0
         return LayerGeometry(
-            layer.index,
-            kind,
-            conv_channels=channels,
-            conv_kernel=kernel,
-            ssm_elements=layer.state_elements - conv_elements,
+            layer.index, kind, latent=layer.latent_dim, k_head_dim=layer.latent_dim, indexer=layer.indexer_dim
         )
+    if kind is AttentionKind.LINEAR:
+        return LayerGeometry(layer.index, kind, **_state(layer, conv))
     return LayerGeometry(layer.index, kind)
 
 
@@ -412,7 +431,9 @@ def token_pool_cache(
         if layer.attention in (AttentionKind.FULL, AttentionKind.SLIDING):
             k = round(batch * cells * layer.kv_heads * layer.k_head_dim * b)
             v = round(batch * cells * layer.kv_heads * layer.v_head_dim * b)
-            out.append(LayerCache(layer.index, layer.attention, cells, k, v))
+            # NOTE: a parallel hybrid layer (Falcon-H1) holds a float32 Mamba state per request too.
+            state = batch * layer.state_elements * 4
+            out.append(LayerCache(layer.index, layer.attention, cells, k, v, state_bytes=state))
         elif layer.attention is AttentionKind.MLA:
             out.append(
                 LayerCache(
@@ -427,7 +448,8 @@ def token_pool_cache(
             )
         else:
             out.append(LayerCache(layer.index, layer.attention, 0, 0, 0))
-    per = sum(layer.kv_elements_per_token for layer in spec.layers)
+    # NOTE: the MLA pools size one latent per token; a DSA indexer's keys are not counted here.
+    per = sum(layer.kv_elements_per_token - layer.indexer_dim for layer in spec.layers)
     lines = [
         f"{batch} request(s) x {cells:,} tokens ({block}-token pages) x {per:,} elements x {b:g} B ({dtype.name})"
     ]

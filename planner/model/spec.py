@@ -120,8 +120,9 @@ class LayerSpec:
     """One decoder layer: its attention kind and the geometry of what it caches.
 
     Per token a FULL or SLIDING layer caches ``kv_heads * (k_head_dim + v_head_dim)``
-    elements, an MLA layer ``latent_dim``; a LINEAR layer holds ``state_elements``
-    per sequence whatever the context.
+    elements, an MLA layer ``latent_dim`` (plus ``indexer_dim`` with a DSA indexer); a LINEAR layer
+    holds ``state_elements`` per sequence whatever the context. A parallel hybrid layer (Falcon-H1:
+    attention and Mamba side by side) is FULL with ``state_elements`` as well.
     """
 
     index: int
@@ -133,6 +134,17 @@ class LayerSpec:
     latent_dim: int = 0
     state_elements: int = 0
     moe: bool = False
+    #: Per-token elements a DSA indexer caches besides the MLA latent (DeepSeek-V3.2's index keys).
+    indexer_dim: int = 0
+    #: For a layer that reuses another layer's K and V (Gemma 3n, Gemma 4 KV sharing): that layer's
+    #: index. Such a layer is ``NONE`` here: it caches nothing of its own.
+    kv_shared_from: int | None = None
+    #: True for a ``SLIDING`` layer that attends within fixed chunks of ``window`` tokens (Llama 4's
+    #: chunked attention) rather than a window sliding token by token.
+    chunked: bool = False
+    #: True when the recurrent state is kept in the activation dtype rather than fp32 (MiniMax's
+    #: lightning attention); conv windows are always in the activation dtype.
+    state_in_model_dtype: bool = False
 
     @property
     def kv_elements_per_token(self) -> int:
@@ -140,7 +152,7 @@ class LayerSpec:
         if self.attention in (AttentionKind.FULL, AttentionKind.SLIDING):
             return self.kv_heads * (self.k_head_dim + self.v_head_dim)
         if self.attention is AttentionKind.MLA:
-            return self.latent_dim
+            return self.latent_dim + self.indexer_dim
         return 0
 
 

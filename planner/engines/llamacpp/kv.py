@@ -86,7 +86,14 @@ def llamacpp_runs(
                 n = cells
             k_row = _head_rows(k_type, g.k_elements, g.k_head_dim, "K")
             v_row = _head_rows(v_type, g.v_elements, g.v_head_dim, "V")
-            out.append(CacheRun(g.kind, n, batch * n * k_row, batch * n * v_row, g, at))
+            # NOTE: a parallel hybrid layer (Falcon-H1) also has a recurrent row: llama_memory_hybrid
+            # keeps both the KV cache and llama_memory_recurrent for such layers.
+            hybrid = (g.conv_channels * max(g.conv_kernel - 1, 0) + g.ssm_elements) * f32
+            out.append(
+                CacheRun(
+                    g.kind, n, batch * n * k_row, batch * n * v_row, g, at, state_bytes=max(batch, 1) * hybrid
+                )
+            )
         elif g.kind is AttentionKind.MLA:
             k_row = _head_rows(k_type, g.latent, g.latent, "K (MLA latent)")
             out.append(CacheRun(g.kind, cells, batch * cells * k_row, 0, g, at))

@@ -3,7 +3,8 @@
 Full layers hold every token, sliding layers keep the last ``window - 1`` tokens
 (``DynamicSlidingWindowLayer``), MLA layers the latent (``kv_lora_rank`` as keys plus the rope key
 as values), linear layers a conv window of ``conv_kernel`` columns in the model dtype and an
-SSM/recurrent state in fp32.
+SSM/recurrent state in fp32 (MiniMax's lightning state in the model dtype); a parallel hybrid layer
+(Falcon-H1) both; DSA layers the MLA latent plus one indexer key per token.
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ def transformers_runs(
     """
     el = dtype.block_bytes  # transformers caches plain dtypes only
     fp32 = CACHE_TYPES["fp32"].block_bytes
+
+    def state(g) -> int:
+        # NOTE: LinearAttentionLayer: conv state in the activation dtype, recurrent state fp32, except
+        # MiniMaxCache.linear_cache, which keeps the lightning state in the activation dtype.
+        return batch * (
+            g.conv_channels * g.conv_kernel * el + g.ssm_elements * (el if g.state_model_dtype else fp32)
+        )
+
     out: list[CacheRun] = []
     for run in geometry_runs(spec):
         g, at = run.geometry, run.indices
@@ -37,30 +46,35 @@ def transformers_runs(
                 context if g.kind is AttentionKind.FULL else min(context, max((g.window or context) - 1, 0))
             )
             k, v = batch * cells * g.k_elements * el, batch * cells * g.v_elements * el
-            out.append(CacheRun(g.kind, cells, k, v, g, at))
+            # state: 0 unless a parallel hybrid layer (LinearAttentionAndFullAttentionLayer)
+            out.append(CacheRun(g.kind, cells, k, v, g, at, state_bytes=state(g)))
         elif g.kind is AttentionKind.MLA:
-            out.append(CacheRun(g.kind, context, batch * context * g.latent * el, 0, g, at))
+            # NOTE: DynamicIndexedLayer also concatenates one [index_head_dim] indexer key per token.
+            out.append(CacheRun(g.kind, context, batch * context * (g.latent + g.indexer) * el, 0, g, at))
         elif g.kind is AttentionKind.LINEAR:
-            conv = batch * g.conv_channels * g.conv_kernel * el
-            ssm = batch * g.ssm_elements * fp32
-            out.append(CacheRun(g.kind, 0, 0, 0, g, at, state_bytes=conv + ssm))
+            out.append(CacheRun(g.kind, 0, 0, 0, g, at, state_bytes=state(g)))
         else:
             out.append(CacheRun(g.kind, 0, 0, 0, g, at))
 
     def describe(r: CacheRun) -> tuple:
         g = r.geometry
+        state_el = f"{el} B" if g.state_model_dtype else "4 B fp32"
+        state_text = (
+            f"{g.conv_channels} ch x {g.conv_kernel} conv cols x {el} B "
+            f"+ {g.ssm_elements:,} state x {state_el}"
+        )
         if r.kind is AttentionKind.LINEAR:
-            return (
-                "linear",
-                f"{batch} seq x ({g.conv_channels} ch x {g.conv_kernel} conv cols x {el} B "
-                f"+ {g.ssm_elements:,} state x 4 B fp32)",
-            )
+            return ("linear", f"{batch} seq x ({state_text})")
         if r.kind is AttentionKind.MLA:
-            return ("mla", f"{batch} seq x {r.cells:,} tokens x {g.latent} latent x {el} B")
+            indexer = f" + {g.indexer} indexer key" if g.indexer else ""
+            return ("mla", f"{batch} seq x {r.cells:,} tokens x ({g.latent} latent{indexer}) x {el} B")
         label = "full" if r.kind is AttentionKind.FULL else f"sliding(window {g.window}, keeps window-1)"
+        hybrid = f" + {batch} seq x ({state_text})" if g.has_state else ""
+        if hybrid:
+            label = f"{label}+mamba"
         return (
             label,
-            f"{batch} seq x {r.cells:,} tokens x ({g.k_elements} K + {g.v_elements} V) x {el} B",
+            f"{batch} seq x {r.cells:,} tokens x ({g.k_elements} K + {g.v_elements} V) x {el} B{hybrid}",
         )
 
     return tuple(out), lambda: run_lines(out, describe)

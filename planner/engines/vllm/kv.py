@@ -59,7 +59,7 @@ def vllm_cache(
     mamba_pages = [
         g.conv_channels * max(g.conv_kernel - 1, 0) * el + g.ssm_elements * state_dtype.block_bytes
         for g in geoms
-        if g.kind is AttentionKind.LINEAR
+        if g.kind is AttentionKind.LINEAR or g.has_state
     ]
     mamba_page = max(mamba_pages, default=0)
     attn_per_token = max(
@@ -87,6 +87,8 @@ def vllm_cache(
                     blocks * attn_block,
                     batch * blocks * attn_block * g.k_elements * el,
                     batch * blocks * attn_block * g.v_elements * el,
+                    # NOTE: a parallel hybrid layer (Falcon-H1) registers a Mamba layer as well: one page.
+                    state_bytes=batch * mamba_page if g.has_state else 0,
                 )
             )
         elif g.kind is AttentionKind.SLIDING:

@@ -107,7 +107,13 @@ def build_decoder(cfg: ConfigView, name: str, v: _Variant, *, approximate: bool 
     if v.moe == "mixtral":
         n_experts, top_k = experts_and_top_k(cfg, "num_local_experts")
     elif v.moe == "qwen":
-        n_experts, top_k = experts_and_top_k(cfg, "num_experts")
+        # NOTE: transformers 5.x saves Qwen3-MoE's expert count as num_local_experts (attribute_map).
+        key = (
+            "num_local_experts"
+            if cfg.has("num_local_experts") and not cfg.has("num_experts")
+            else "num_experts"
+        )
+        n_experts, top_k = experts_and_top_k(cfg, key)
 
     add_embeddings(b, vocab, hidden, tied=tied)
     b.add_norm("model.norm", hidden)

@@ -119,3 +119,49 @@ def assert_cache_matches_transformers(config: dict[str, Any], tokens: int = 5) -
             assert layer.state_elements == state_elements(cached)
         else:
             assert layer.kv_elements_per_token * tokens == cached.keys.numel() + cached.values.numel()
+
+
+def transformers_default(model_type: str, **overrides: Any) -> dict[str, Any]:
+    """transformers' own default config for ``model_type`` (its ``to_dict()``), with ``overrides``."""
+    from transformers import AutoConfig
+
+    return AutoConfig.for_model(model_type, **overrides).to_dict()
+
+
+#: transformers' cache layer types -> what the planner's layer must be.
+_EXPECTED_KIND = {
+    "full_attention": AttentionKind.FULL,
+    "sliding_attention": AttentionKind.SLIDING,
+    "chunked_attention": AttentionKind.SLIDING,
+    "linear_attention": AttentionKind.LINEAR,
+    "conv": AttentionKind.LINEAR,
+    "hybrid": AttentionKind.FULL,
+    "indexed_attention": AttentionKind.MLA,
+    "moe": AttentionKind.NONE,
+    "mlp": AttentionKind.NONE,
+}
+
+
+def assert_layer_kinds_match(config: dict[str, Any]) -> ModelSpec:
+    """Each planner layer has the kind transformers' own config gives it (``layer_types``, KV sharing)."""
+    from verify.hf import hf_config, text_config
+
+    spec = model_from_config(config)
+    hf = text_config(hf_config(config))
+    types = getattr(hf, "layer_types", None) or getattr(hf, "layers_block_type", None)
+    types = list(types or ["full_attention"] * hf.num_hidden_layers)
+    sharing = getattr(hf, "kv_sharing_modes", None) or [None] * len(types)
+    # NOTE: a "full_attention" layer of an MLA model (Kimi Linear) caches the latent: MLA here.
+    kinds = [
+        AttentionKind.FULL
+        if layer.attention is AttentionKind.MLA and t != "indexed_attention"
+        else layer.attention
+        for layer, t in zip(spec.layers, types, strict=True)
+    ]
+    expected = [
+        AttentionKind.NONE if mode == "reuse" else _EXPECTED_KIND[t]
+        for t, mode in zip(types, sharing, strict=True)
+    ]
+    assert kinds == expected
+    assert [layer.chunked for layer in spec.layers] == [t == "chunked_attention" for t in types]
+    return spec

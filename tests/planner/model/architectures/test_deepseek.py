@@ -4,13 +4,17 @@ import math
 
 import pytest
 
-from planner.errors import InvalidFieldError, MissingFieldError
+from planner.catalog import get_entry
+from planner.errors import InvalidFieldError
 from planner.model import AttentionKind, Role, model_from_config
 from planner.model.spec import ROUTED_EXPERT_ROLES
 from tests.planner.model.architectures._compare import (
+    assert_layer_kinds_match,
+    assert_matches_transformers,
     catalog_config,
     parameters_by_name,
     reference_parameters,
+    transformers_default,
 )
 from verify.meta_count import transformers_parameters
 
@@ -189,11 +193,6 @@ def test_mtp_layers_are_noted_not_counted():
     ("change", "error", "field"),
     [
         ({"num_experts_per_tok": 7}, InvalidFieldError, "num_experts_per_tok"),
-        (
-            {"num_experts_per_tok": None, "model_type": "deepseek_v2"},
-            MissingFieldError,
-            "num_experts_per_tok",
-        ),
         ({"kv_lora_rank": "512"}, InvalidFieldError, "kv_lora_rank"),
         ({"q_lora_rank": 0}, InvalidFieldError, "q_lora_rank"),
         ({"hidden_size": True}, InvalidFieldError, "hidden_size"),
@@ -207,3 +206,64 @@ def test_bad_values_raise_planner_errors(change, error, field):
     with pytest.raises(error) as info:
         model_from_config(config)
     assert info.value.field == field
+
+
+# --- 2025-26 MLA families: DeepSeek-V3.2 (DSA), GLM-5 (DSA, shared indexers), Mistral 4, Kimi K2 ---
+
+NEW_CASES = {
+    ("deepseek_v32", "default"): {"num_hidden_layers": 5},
+    ("deepseek_v32", "explicit mlp layer types, biases"): {
+        "num_hidden_layers": 3,
+        "mlp_layer_types": ["sparse", "dense", "sparse"],
+        "attention_bias": True,
+    },
+    ("glm_moe_dsa", "default (GLM-5 geometry)"): {"num_hidden_layers": 5},
+    ("glm_moe_dsa", "shared indexers"): {
+        "num_hidden_layers": 6,
+        "indexer_types": ["full", "full", "shared", "full", "shared", "shared"],
+        "first_k_dense_replace": 2,
+    },
+    ("mistral4", "default (Mistral Small 4 geometry)"): {"num_hidden_layers": 3},
+    ("mistral4", "plain q_proj, one dense layer"): {
+        "num_hidden_layers": 3,
+        "q_lora_rank": None,
+        "first_k_dense_replace": 1,
+    },
+    ("deepseek_v2", "default: num_experts_per_tok null"): {"num_hidden_layers": 3},
+}
+
+
+@pytest.mark.parametrize(("model_type", "case"), NEW_CASES)
+def test_new_mla_families_match_transformers(model_type, case):
+    config = transformers_default(model_type, **NEW_CASES[model_type, case])
+    assert_matches_transformers(config)
+    assert_layer_kinds_match(config)
+
+
+def test_dsa_layers_cache_the_latent_and_one_indexer_key_per_token():
+    spec = model_from_config(transformers_default("deepseek_v32", num_hidden_layers=2))
+    assert {layer.kv_elements_per_token for layer in spec.layers} == {512 + 64 + 128}
+    glm = model_from_config(
+        transformers_default("glm_moe_dsa", num_hidden_layers=3, indexer_types=["full", "shared", "full"])
+    )
+    assert [layer.indexer_dim for layer in glm.layers] == [128, 0, 128]
+
+
+def test_null_experts_per_token_counts_every_expert_as_active():
+    spec = model_from_config(transformers_default("deepseek_v2", num_hidden_layers=2))
+    assert spec.n_experts_per_token == spec.n_experts == 64
+    assert any("num_experts_per_tok is null" in note for note in spec.notes)
+
+
+@pytest.mark.parametrize(
+    "model_id", ["moonshotai/Kimi-K2-Instruct", "zai-org/GLM-5", "deepseek-ai/DeepSeek-V3.2"]
+)
+def test_2025_published_configs_match_transformers(model_id):
+    assert_matches_transformers(get_entry(model_id).config)
+
+
+def test_glm_5_mtp_layer_has_no_embedding_copies():
+    spec = get_entry("zai-org/GLM-5").spec()
+    # Hub total 753,864,139,008 = model + MTP layer 9,952,920,576 (decoder layer, eh_proj, norms only)
+    assert spec.total_parameters == 753_864_139_008 - 9_952_920_576
+    assert not any("copies" in note for note in spec.notes)

@@ -109,3 +109,12 @@ def test_phi3_fuses_projections():
     assert roles[Role.ATTN_QKV] == 4 * (64 + 2 * 16) * 64
     assert roles[Role.MLP_GATE_UP] == 4 * 2 * 96 * 64
     assert Role.ATTN_Q not in roles
+
+
+def test_qwen3_moe_as_transformers_5_saves_it():
+    """transformers 5.x writes num_local_experts (Qwen3MoeConfig.attribute_map), not num_experts."""
+    from tests.planner.model.architectures._compare import assert_matches_transformers, transformers_default
+
+    config = transformers_default("qwen3_moe", num_hidden_layers=2)
+    assert "num_experts" not in config and config["num_local_experts"] == 128
+    assert_matches_transformers(config)

@@ -1,0 +1,37 @@
+"""Llama 4 (``llama4_text``): interleaved MoE, chunked attention on the RoPE layers, against transformers."""
+
+import pytest
+
+from planner.model import AttentionKind, model_from_config
+from tests.planner.model.architectures._compare import (
+    assert_layer_kinds_match,
+    assert_matches_transformers,
+    transformers_default,
+)
+
+CASES = {
+    "default (Scout's text model)": {},
+    "interleaved like Maverick": {"interleave_moe_layer_step": 2, "num_hidden_layers": 8},
+    "explicit moe layers, biases, tied, 4k chunks": {
+        "num_hidden_layers": 5,
+        "moe_layers": [0, 3],
+        "attention_bias": True,
+        "tie_word_embeddings": True,
+        "attention_chunk_size": 4096,
+    },
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_tensors_and_layer_kinds_match_transformers(case):
+    config = transformers_default("llama4_text", **CASES[case])
+    assert_matches_transformers(config)
+    assert_layer_kinds_match(config)
+
+
+def test_chunked_layers_keep_a_chunk_and_nope_layers_the_context():
+    spec = model_from_config(transformers_default("llama4_text", num_hidden_layers=8))
+    kinds = [(layer.attention, layer.window, layer.chunked) for layer in spec.layers]
+    chunked = (AttentionKind.SLIDING, 8192, True)
+    assert kinds == [chunked, chunked, chunked, (AttentionKind.FULL, None, False)] * 2
+    assert [layer.moe for layer in spec.layers] == [True] * 8
