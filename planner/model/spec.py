@@ -69,6 +69,7 @@ class InventorySource(StrEnum):
     HEADERS = "safetensors headers"  # the checkpoint's own tensors: exact, pre-quantized included
     META = "transformers meta device"  # transformers' modeling code, shapes only: exact
     BUILDER = "hand-written builder"  # the planner's own reading of the config (checked against transformers)
+    TEMPLATE = "template"  # a tensor template derived from transformers' modeling code (data/templates/)
     GENERIC = "generic estimate"  # an unknown architecture read as a Llama-style decoder: approximate
 
 

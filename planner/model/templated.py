@@ -15,7 +15,15 @@ from typing import Any
 from planner.errors import ConfigError, InvalidFieldError
 from planner.model.architectures.common import LAYER_TYPE_KINDS, attention_layer
 from planner.model.expr import evaluate
-from planner.model.spec import ROUTED_EXPERT_ROLES, AttentionKind, LayerSpec, ModelSpec, Role, TensorGroup
+from planner.model.spec import (
+    ROUTED_EXPERT_ROLES,
+    AttentionKind,
+    InventorySource,
+    LayerSpec,
+    ModelSpec,
+    Role,
+    TensorGroup,
+)
 from planner.model.templates import Fields, _count, _Scope, dims, uses_index
 
 #: Roles of the multimodal side (towers and connectors): llama.cpp's mmproj file.
@@ -230,6 +238,8 @@ def build_from_template(
         tied_embeddings=embed is not None and head is None,
         approximate=False,
         notes=tuple(dict.fromkeys(notes)),
+        inventory_source=InventorySource.TEMPLATE,
+        inventory_detail=f"data/templates/{tpl['kind']}/{tpl['model_type']}.json ({tpl['source'].split(':')[0]})",
     )
 
 
