@@ -14,6 +14,7 @@ from typing import Any
 from planner.errors import PlannerError
 from planner.model import ModelSpec
 from planner.model.spec import InventorySource
+from planner.model.templated import CACHE_CAVEAT
 
 #: The generic estimate's measured error (written by ``scripts/generic_error.py``).
 GENERIC_ERROR_FILE = Path(__file__).resolve().parents[1] / "data" / "generic_error.json"
@@ -63,6 +64,12 @@ def approximate_warning(spec: ModelSpec) -> str | None:
             "hand-written reader: its per-layer attention, hence the KV cache, is read as a Llama-style "
             "decoder's"
         )
+    if spec.inventory_source is InventorySource.TEMPLATE or any(
+        n.startswith(CACHE_CAVEAT) for n in spec.notes
+    ):
+        caveats = [n.removeprefix(CACHE_CAVEAT) for n in spec.notes if n.startswith(CACHE_CAVEAT)]
+        if caveats:
+            return "approximate: the tensors are exact, but the KV cache is not: " + "; ".join(caveats)
     return "approximate: " + "; ".join(spec.notes)
 
 

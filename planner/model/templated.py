@@ -28,6 +28,13 @@ from planner.model.templates import Fields, _count, _Scope, dims, uses_index
 
 #: Roles of the multimodal side (towers and connectors): llama.cpp's mmproj file.
 MULTIMODAL_PARTS = frozenset({"vision", "audio", "projector"})
+#: How notes on a per-layer cache the template path cannot model begin (they make the spec approximate).
+CACHE_CAVEAT = "KV cache approximate: "
+
+
+def cache_caveats(spec: ModelSpec) -> list[str]:
+    """The notes saying which part of a templated spec's per-layer cache is approximate."""
+    return [n for n in spec.notes if n.startswith(CACHE_CAVEAT)]
 
 
 def _role(entry: Mapping[str, Any]) -> Role:
@@ -129,7 +136,11 @@ def generic_layers(
     rules = fields.rules
 
     def get(name: str) -> Any:
-        return _field(fields, pre + name) if pre + name in rules else None
+        if pre + name in rules:
+            return _field(fields, pre + name)
+        # a field no tensor shape reads (heads, window): the config's own value, older spellings included
+        present, value = fields.given(pre + name)
+        return value if present else None
 
     heads = get("num_attention_heads")
     hidden = get("hidden_size")
@@ -156,14 +167,18 @@ def generic_layers(
         )
     if unknown:
         notes.append(
-            f"layer kinds {sorted(unknown)} are not modelled yet: their KV cache is counted as full attention"
+            f"{CACHE_CAVEAT}layer kinds {sorted(unknown)} are not modelled yet: their cache is counted as "
+            "full attention"
         )
     if any(layer.attention is AttentionKind.LINEAR for layer in out):
         notes.append(
-            "the recurrent state of linear/state-space layers is not modelled for this type (counted as 0)"
+            f"{CACHE_CAVEAT}the recurrent state of linear/state-space layers is not modelled for this type "
+            "(counted as 0)"
         )
     if not kv:
-        notes.append("the config names no attention heads: the KV cache is not modelled for this type")
+        notes.append(
+            f"{CACHE_CAVEAT}the config names no attention heads: the cache is not modelled (counted as 0)"
+        )
     return out
 
 
@@ -199,10 +214,13 @@ def build_from_template(
         notes.extend(text_spec.notes)
     text = [t for t in groups if t.role not in (Role.VISION, Role.PROJECTOR)]
     moe_layers = {i for t in text if t.role in ROUTED_EXPERT_ROLES for i in t.layers}
+    caveats: list[str] = []
     if text_spec is not None:
         layers = list(text_spec.layers)
+        approximate = text_spec.approximate
     else:
-        layers = generic_layers(tpl, fields, moe_layers, notes)
+        layers = generic_layers(tpl, fields, moe_layers, caveats)
+        approximate = bool(caveats)
     embed = next((t for t in text if t.role is Role.EMBEDDING and len(t.shape) == 2), None)
     head = next((t for t in text if t.role is Role.LM_HEAD), None)
     vocab, hidden = (0, 0)
@@ -236,8 +254,8 @@ def build_from_template(
         n_experts=n_experts,
         n_experts_per_token=top_k,
         tied_embeddings=embed is not None and head is None,
-        approximate=False,
-        notes=tuple(dict.fromkeys(notes)),
+        approximate=approximate,
+        notes=tuple(dict.fromkeys([*caveats, *notes])),
         inventory_source=InventorySource.TEMPLATE,
         inventory_detail=f"data/templates/{tpl['kind']}/{tpl['model_type']}.json ({tpl['source'].split(':')[0]})",
     )

@@ -114,7 +114,10 @@ def test_spec_from_template_counts_every_rule():
     assert spec.n_experts == 8 and spec.num_layers == 4
     assert [layer.window for layer in spec.layers] == [None] * 4
     assert spec.total_parameters == 100 * 64 * 2 + 4 * 64 * 64 + 2 * 256 * 64 + 32 * 128 * 64
-    assert not spec.approximate and spec.family == "template"
+    assert spec.family == "template" and spec.inventory_source.value == "template"
+    # the toy config names no attention heads: its KV cache is unknown, and said so
+    assert spec.approximate
+    assert any(n.startswith("KV cache approximate: the config names no attention heads") for n in spec.notes)
 
 
 def test_negative_or_absurd_sizes_are_refused_with_the_field():
