@@ -14,7 +14,7 @@ from typing import Any
 from planner.errors import PlannerError
 from planner.model import ModelSpec
 from planner.model.spec import InventorySource
-from planner.model.templated import CACHE_CAVEAT
+from planner.model.templated import CACHE_CAVEAT, PART_CAVEAT
 
 #: The generic estimate's measured error (written by ``scripts/generic_error.py``).
 GENERIC_ERROR_FILE = Path(__file__).resolve().parents[1] / "data" / "generic_error.json"
@@ -64,12 +64,11 @@ def approximate_warning(spec: ModelSpec) -> str | None:
             "hand-written reader: its per-layer attention, hence the KV cache, is read as a Llama-style "
             "decoder's"
         )
-    if spec.inventory_source is InventorySource.TEMPLATE or any(
-        n.startswith(CACHE_CAVEAT) for n in spec.notes
-    ):
-        caveats = [n.removeprefix(CACHE_CAVEAT) for n in spec.notes if n.startswith(CACHE_CAVEAT)]
-        if caveats:
-            return "approximate: the tensors are exact, but the KV cache is not: " + "; ".join(caveats)
+    parts = [n.removeprefix(PART_CAVEAT) for n in spec.notes if n.startswith(PART_CAVEAT)]
+    caveats = [n.removeprefix(CACHE_CAVEAT) for n in spec.notes if n.startswith(CACHE_CAVEAT)]
+    if parts or caveats:
+        said = [*parts, *(f"the KV cache is not exact: {c}" for c in caveats)]
+        return "approximate: " + "; ".join(said)
     return "approximate: " + "; ".join(spec.notes)
 
 

@@ -30,6 +30,8 @@ from planner.model.templates import Fields, _count, _Scope, dims, uses_index
 MULTIMODAL_PARTS = frozenset({"vision", "audio", "projector"})
 #: How notes on a per-layer cache the template path cannot model begin (they make the spec approximate).
 CACHE_CAVEAT = "KV cache approximate: "
+#: How notes on a part counted as the template's default type begin (they make the spec approximate).
+PART_CAVEAT = "tensors approximate: "
 
 
 def cache_caveats(spec: ModelSpec) -> list[str]:
@@ -132,7 +134,10 @@ def generic_layers(
     if not tpl.get("text_layers"):
         return []
     n = _count("num_hidden_layers", evaluate(tpl["text_layers"], fields))
-    pre = f"{tpl['text_config']}." if tpl.get("text_config") else ""
+    section = tpl.get("text_config") or (
+        "text_config" if isinstance(fields.raw.get("text_config"), Mapping) else ""
+    )
+    pre = f"{section}." if section else ""
     rules = fields.rules
 
     def get(name: str) -> Any:
@@ -221,6 +226,10 @@ def build_from_template(
     else:
         layers = generic_layers(tpl, fields, moe_layers, caveats)
         approximate = bool(caveats)
+    others = _unswapped_parts(tpl, raw, swapped, text_replaced)
+    if others:
+        notes[:0] = others  # first: the approximate warning shows the notes
+        approximate = True
     embed = next((t for t in text if t.role is Role.EMBEDDING and len(t.shape) == 2), None)
     head = next((t for t in text if t.role is Role.LM_HEAD), None)
     vocab, hidden = (0, 0)
@@ -302,6 +311,33 @@ def _swapped_towers(
                 extra.append(TensorGroup(f"{prefix}.{t.name}", role, t.shape, t.count, (), t.active_fraction))
         notes.append(f"{key}: the '{wanted}' tower replaces the template's default '{default}'")
     return tuple(skipped), extra
+
+
+def _unswapped_parts(
+    tpl: Mapping[str, Any], raw: Mapping[str, Any], swapped: tuple[str, ...], text_replaced: bool
+) -> list[str]:
+    """Notes for sub-configs of another type than the template's that nothing counted as that type.
+
+    # NOTE: a template knows where a sub-model's tensors live only when its derivation recorded the
+    # module prefix (``sub_prefixes``); without it the template's default part is counted instead,
+    # which is close (the same wrapper) but not exact: the figure is then marked approximate.
+    """
+    out = []
+    prefixes = tpl.get("sub_prefixes") or {}
+    for key, default in (tpl.get("sub_configs") or {}).items():
+        sub = raw.get(key)
+        wanted = sub.get("model_type") if isinstance(sub, Mapping) else None
+        if not isinstance(wanted, str) or wanted == default:
+            continue
+        if key == tpl.get("text_config") and text_replaced:
+            continue
+        if any(p + "." in swapped for p in prefixes.get(key) or []):
+            continue
+        out.append(
+            f"{PART_CAVEAT}{key}.model_type is '{wanted:.40}', but the '{tpl['model_type']}' template knows only its "
+            f"default '{default}' there: that part was counted as a '{default}' of the same sizes"
+        )
+    return out
 
 
 def _prefixed(t: TensorGroup, prefix: str) -> TensorGroup:
