@@ -314,22 +314,29 @@ def _mla_split(spec: ModelSpec, group: TensorGroup, layer: int | None) -> tuple[
     ``rope = kv_a_out - rank``, ``H = (q_out - H*nope) / rope``.
     """
     kv_b_out, rank = group.shape
-    found: dict[Role, TensorGroup] = {}
+    found: dict[Role, list[TensorGroup]] = {}
     for g in spec.tensors:
         if layer in g.layers and g.role in (Role.ATTN_OUT, Role.ATTN_Q, Role.ATTN_Q_B, Role.ATTN_KV_A):
-            found[g.role] = g
-    q = found.get(Role.ATTN_Q_B) or found.get(Role.ATTN_Q)
-    o, kv_a = found.get(Role.ATTN_OUT), found.get(Role.ATTN_KV_A)
-    if q is None or o is None or kv_a is None:
+            found.setdefault(g.role, []).append(g)
+    # NOTE: DeepSeek-V3.2 and GLM-5 layers hold a second query projection (the DSA indexer's wq_b): the
+    # attention's own is the one whose shape gives a consistent split.
+    queries = found.get(Role.ATTN_Q_B) or found.get(Role.ATTN_Q) or []
+    outs, kv_as = found.get(Role.ATTN_OUT), found.get(Role.ATTN_KV_A)
+    if not queries or not outs or not kv_as:
         return None
-    o_in, q_out, rope = o.shape[1], q.shape[0], kv_a.shape[0] - rank
+    o_in, rope = outs[-1].shape[1], kv_as[-1].shape[0] - rank
     h_nope = kv_b_out - o_in
-    if rope <= 0 or h_nope <= 0 or (q_out - h_nope) % rope:
+    if rope <= 0 or h_nope <= 0:
         return None
-    heads = (q_out - h_nope) // rope
-    if heads <= 0 or h_nope % heads or o_in % heads:
-        return None
-    return heads, h_nope // heads, o_in // heads, rank
+    for q in queries:
+        q_out = q.shape[0]
+        if q_out <= h_nope or (q_out - h_nope) % rope:
+            continue
+        heads = (q_out - h_nope) // rope
+        if h_nope % heads or o_in % heads:
+            continue
+        return heads, h_nope // heads, o_in // heads, rank
+    return None
 
 
 @per_object(maxsize=128)

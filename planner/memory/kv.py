@@ -139,12 +139,18 @@ class LayerGeometry:
 
 
 def _conv_geometry(spec: ModelSpec) -> dict[int, tuple[int, int]]:
-    """``{layer: (channels, kernel)}`` from each layer's depthwise conv weight ``[channels, 1, kernel]``."""
+    """``{layer: (channels, kernel)}`` from each layer's depthwise conv weights ``[channels, 1, kernel]``.
+
+    # NOTE: Kimi Delta Attention convolves q, k and v with three separate convs (transformers
+    # ``KimiDeltaAttention`` q_conv1d/k_conv1d/v_conv1d) and caches their windows side by side: the
+    # channels of a layer's convs add up.
+    """
     out: dict[int, tuple[int, int]] = {}
     for t in spec.tensors:
         if t.role is Role.SSM_CONV and len(t.shape) == 3:
             for layer in t.layers:
-                out[layer] = (t.shape[0], t.shape[2])
+                channels, _ = out.get(layer, (0, 0))
+                out[layer] = (channels + t.shape[0], t.shape[2])
     return out
 
 

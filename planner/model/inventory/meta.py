@@ -97,9 +97,11 @@ def _build(config: dict[str, Any]) -> tuple[list[StoredTensor], str]:
     if not isinstance(model_type, str):
         raise MetaUnavailable("the config has no model_type")
     try:
+        from verify.hf import known_model_type
         from verify.meta_count import meta_model, model_tensors
 
-        model = meta_model(config, _model_class(model_type))
+        # NOTE: Kimi K2's "kimi_k2" is DeepSeek-V3's architecture class (see verify.hf.known_model_type)
+        model = meta_model(config, _model_class(known_model_type(model_type, config.get("architectures"))))
         tensors = model_tensors(model)
     except MetaUnavailable:
         raise
