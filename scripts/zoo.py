@@ -233,6 +233,8 @@ def reason(r: Row) -> str:
     unfit = json.loads(UNFIT.read_text(encoding="utf-8")).get(key, "").strip()
     if unfit:
         first = unfit.splitlines()[0].removeprefix("Unfit: ")
+        if first.endswith(" (removed)"):
+            return "template removed: " + first.removesuffix(" (removed)")
         return f"no template could be derived ({first[:200]})"
     if r.error:
         return f"refused: {r.error}"
