@@ -43,7 +43,7 @@ THRESHOLDS = {"causal": 0.95, "image_text": 0.80}
 #: The coverage the zoo test holds the pure core to today (measured; raise it as coverage grows).
 FLOORS = {"causal": 0.82, "image_text": 0.51}
 #: The same with the meta device (recorded in data/zoo_reference.json; measured).
-META_FLOORS = {"causal": 0.95, "image_text": 0.83}
+META_FLOORS = {"causal": 0.92, "image_text": 0.83}
 KIND_TITLES = {"causal": "causal LM", "image_text": "image-text-to-text"}
 
 
