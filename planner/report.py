@@ -14,6 +14,7 @@ from typing import Any
 from planner.errors import PlannerError
 from planner.model import ModelSpec
 from planner.model.spec import InventorySource
+from planner.model.templated import CACHE_CAVEAT, PART_CAVEAT
 
 #: The generic estimate's measured error (written by ``scripts/generic_error.py``).
 GENERIC_ERROR_FILE = Path(__file__).resolve().parents[1] / "data" / "generic_error.json"
@@ -63,6 +64,11 @@ def approximate_warning(spec: ModelSpec) -> str | None:
             "hand-written reader: its per-layer attention, hence the KV cache, is read as a Llama-style "
             "decoder's"
         )
+    parts = [n.removeprefix(PART_CAVEAT) for n in spec.notes if n.startswith(PART_CAVEAT)]
+    caveats = [n.removeprefix(CACHE_CAVEAT) for n in spec.notes if n.startswith(CACHE_CAVEAT)]
+    if parts or caveats:
+        said = [*parts, *(f"the KV cache is not exact: {c}" for c in caveats)]
+        return "approximate: " + "; ".join(said)
     return "approximate: " + "; ".join(spec.notes)
 
 
@@ -93,6 +99,9 @@ def params_report(spec: ModelSpec) -> dict[str, Any]:
         "parameters": {
             "total": spec.total_parameters,
             "active": spec.active_parameters,
+            # the multimodal towers and projector (llama.cpp's separate mmproj file) and the rest
+            "vision": spec.vision_parameters,
+            "language": spec.language_parameters,
             "by_role": {role.value: n for role, n in spec.parameters_by_role().items()},
         },
         "hidden_size": spec.hidden_size,

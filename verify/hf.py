@@ -53,11 +53,17 @@ _TINY_VISION = {
 }
 
 
-def clean_config(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """A deep copy without token ids (shape-neutral) and without remote-code pointers."""
+def clean_config(raw: Mapping[str, Any], *, keep_token_ids: bool = False) -> dict[str, Any]:
+    """A deep copy without token ids (shape-neutral) and without remote-code pointers.
+
+    ``keep_token_ids`` keeps them (transformers' own default configs, whose ids fit their
+    vocabulary and which some config classes require to be integers).
+    """
     out = copy.deepcopy(dict(raw))
     for key in REMOTE_CODE_KEYS:
         out.pop(key, None)
+    if keep_token_ids:
+        return out
     for key in TOKEN_KEYS:
         out[key] = None
     text = out.get("text_config")
@@ -67,11 +73,11 @@ def clean_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def hf_config(raw: Mapping[str, Any]) -> Any:
+def hf_config(raw: Mapping[str, Any], *, keep_token_ids: bool = False) -> Any:
     """The transformers config object for a parsed ``config.json`` (no remote code)."""
     from transformers import AutoConfig
 
-    data = clean_config(raw)
+    data = clean_config(raw, keep_token_ids=keep_token_ids)
     model_type = known_model_type(data.pop("model_type"), data.get("architectures"))
     return AutoConfig.for_model(model_type, **data)
 
@@ -94,15 +100,18 @@ def known_model_type(model_type: str, architectures: Any) -> str:
     return model_type
 
 
-def auto_class(model_type: str) -> Any:
-    """The Auto class transformers loads ``model_type`` with."""
+def auto_class(model_type: str, kind: str | None = None) -> Any:
+    """The Auto class transformers loads ``model_type`` with (``kind``: ``"causal"`` or ``"image_text"``)."""
     from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
-    # NOTE: a few text-only types are registered only in the image-text table (mistral4 in 5.23).
-    if model_type in IMAGE_TEXT_TYPES or model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
-        return AutoModelForImageTextToText
-    return AutoModelForCausalLM
+    if kind is None:
+        # NOTE: a few text-only types are registered only in the image-text table (mistral4 in 5.23).
+        image_text = model_type in IMAGE_TEXT_TYPES or model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+        kind = "image_text" if image_text else "causal"
+    if kind not in ("causal", "image_text"):
+        raise ValueError(f"unknown model kind {kind!r}")
+    return AutoModelForImageTextToText if kind == "image_text" else AutoModelForCausalLM
 
 
 def text_config(hf: Any) -> Any:

@@ -13,15 +13,22 @@ from typing import Any
 from verify.hf import auto_class, hf_config, known_model_type
 
 
-def meta_model(config: dict[str, Any], model_class: Any = None) -> Any:
-    """``config``'s model built by transformers on the meta device (never with remote code)."""
+def meta_model(
+    config: dict[str, Any], model_class: Any = None, *, kind: str | None = None, keep_token_ids: bool = False
+) -> Any:
+    """``config``'s model built by transformers on the meta device (never with remote code).
+
+    ``model_class`` (an Auto class) or ``kind`` (``"causal"``, ``"image_text"``) picks the class;
+    by default the one :func:`verify.hf.auto_class` chooses for the model type.
+    """
     import torch
 
     # NOTE: wrappers whose language model lives in text_config load through the image-text
     # class; special token ids (which transformers checks against a tiny vocabulary) are
     # dropped: see verify.hf.
-    config_obj = hf_config(config)
-    auto = model_class or auto_class(known_model_type(config["model_type"], config.get("architectures")))
+    config_obj = hf_config(config, keep_token_ids=keep_token_ids)
+    model_type = known_model_type(config["model_type"], config.get("architectures"))
+    auto = model_class or auto_class(model_type, kind)
     with torch.device("meta"):
         return auto.from_config(config_obj, trust_remote_code=False)
 
@@ -39,15 +46,20 @@ def model_tensors(model: Any) -> dict[str, Any]:
     return tensors
 
 
-def transformers_parameters(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+def transformers_parameters(
+    config: dict[str, Any], kind: str | None = None, *, keep_token_ids: bool = False
+) -> dict[str, tuple[int, ...]]:
     """Map every parameter and persistent buffer to its shape, tied parameters once."""
-    return {name: tuple(t.shape) for name, t in model_tensors(meta_model(config)).items()}
+    model = meta_model(config, kind=kind, keep_token_ids=keep_token_ids)
+    return {name: tuple(t.shape) for name, t in model_tensors(model).items()}
 
 
-def transformers_parameter_count(config: dict[str, Any]) -> int:
+def transformers_parameter_count(
+    config: dict[str, Any], kind: str | None = None, *, keep_token_ids: bool = False
+) -> int:
     """Total parameters transformers allocates for ``config`` (tied weights once)."""
     total = 0
-    for shape in transformers_parameters(config).values():
+    for shape in transformers_parameters(config, kind, keep_token_ids=keep_token_ids).values():
         n = 1
         for d in shape:
             n *= d

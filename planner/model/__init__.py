@@ -6,10 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from planner.errors import ConfigError, InvalidFieldError
+from planner.model import templates
 from planner.model.architectures import builder_for
 from planner.model.architectures.llama import build_generic
 from planner.model.config import ConfigView, parse_config_bytes
 from planner.model.spec import AttentionKind, LayerSpec, ModelSpec, Role, TensorGroup
+from planner.model.templated import build_from_template
 
 __all__ = [
     "AttentionKind",
@@ -40,8 +42,16 @@ def model_from_config(raw: Mapping[str, Any], name: str = "uploaded config.json"
         raise InvalidFieldError("text_config", "must be an object")
 
     builder = builder_for(model_type) if model_type else None
+    template = templates.find(model_type, root) if model_type and builder is None else None
     if builder is not None:
-        spec = builder(_text_view(root, model_type), name, root)
+        view = _text_view(root, model_type)
+        if view.architecture != model_type and builder_for(view.architecture) is not builder:
+            # NOTE: a text_config of another family than the builder's (fuzzed or hand-edited
+            # configs): the builder reads it under its own model_type, as transformers would.
+            view = ConfigView(view.raw, model_type, view.prefix)
+        spec = builder(view, name, root)
+    elif template is not None:
+        spec = _from_template(template, root, name)
     elif text_raw is not None:
         text_view = _text_view(root, model_type)
         inner = builder_for(text_view.architecture)
@@ -63,6 +73,33 @@ def model_from_config(raw: Mapping[str, Any], name: str = "uploaded config.json"
             "counted the standard fields only",
         )
     return spec
+
+
+def _from_template(tpl: Mapping[str, Any], root: dict[str, Any], name: str) -> ModelSpec:
+    """A template's spec; a multimodal model's language model gives the per-layer cache geometry.
+
+    # NOTE: when ``text_config`` names another type than the template was derived with (LLaVA
+    # around Qwen2 instead of Llama), the language model is counted by that type's own builder.
+    """
+    section = tpl.get("text_config") or ""
+    if not section:
+        return build_from_template(tpl, root, name)
+    text_raw = root.get(section)
+    default_type = (tpl.get("sub_configs") or {}).get(section)
+    text_type = text_raw.get("model_type") if isinstance(text_raw, Mapping) else None
+    if text_type is not None and not isinstance(text_type, str):
+        raise InvalidFieldError(f"{section}.model_type", "must be a string")
+    text_spec = None
+    inner = (text_type or default_type) if isinstance(text_raw, Mapping) else None
+    if inner and inner != tpl["model_type"] and (builder_for(inner) or templates.find(inner, text_raw)):
+        text_spec = model_from_config({**_text_view(root, tpl["model_type"]).raw, "model_type": inner}, name)
+    replaced = text_spec is not None and text_type is not None and text_type != default_type
+    if text_type is not None and text_type != default_type and text_spec is None:
+        raise ConfigError(
+            f"{section}.model_type is '{text_type:.40}', which the planner does not know "
+            f"(the '{tpl['model_type']}' template expects '{default_type}')"
+        )
+    return build_from_template(tpl, root, name, text_spec=text_spec, text_replaced=replaced)
 
 
 def model_from_bytes(data: bytes, name: str = "uploaded config.json") -> ModelSpec:

@@ -69,9 +69,12 @@ class InventorySource(StrEnum):
     HEADERS = "safetensors headers"  # the checkpoint's own tensors: exact, pre-quantized included
     META = "transformers meta device"  # transformers' modeling code, shapes only: exact
     BUILDER = "hand-written builder"  # the planner's own reading of the config (checked against transformers)
+    TEMPLATE = "template"  # a tensor template derived from transformers' modeling code (data/templates/)
     GENERIC = "generic estimate"  # an unknown architecture read as a Llama-style decoder: approximate
 
 
+#: Roles of a multimodal model's vision (or audio) towers and projector: llama.cpp's mmproj file.
+MULTIMODAL_ROLES = frozenset({Role.VISION, Role.PROJECTOR})
 #: Routed-expert roles: only ``top_k`` of ``n_experts`` run per token.
 ROUTED_EXPERT_ROLES = frozenset({Role.EXPERT_GATE, Role.EXPERT_UP, Role.EXPERT_GATE_UP, Role.EXPERT_DOWN})
 
@@ -189,6 +192,16 @@ class ModelSpec:
     def active_parameters(self) -> int:
         """Parameters used for one token: all but the routed experts not chosen."""
         return sum(t.active_parameters for t in self.tensors)
+
+    @property
+    def vision_parameters(self) -> int:
+        """Parameters of the multimodal towers and projector (llama.cpp's separate mmproj file)."""
+        return sum(t.parameters for t in self.tensors if t.role in MULTIMODAL_ROLES)
+
+    @property
+    def language_parameters(self) -> int:
+        """Parameters of the language model alone (everything but the multimodal towers and projector)."""
+        return self.total_parameters - self.vision_parameters
 
     @property
     def num_layers(self) -> int:

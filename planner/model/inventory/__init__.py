@@ -6,10 +6,12 @@
 2. transformers' modeling code on the meta device, where torch and transformers are
    installed: exact for every type transformers knows; cached on disk by config hash.
 3. The planner's hand-written builders (:mod:`planner.model.architectures`), pure Python.
-4. A generic Llama-style estimate, marked approximate.
+4. A tensor template derived from transformers' modeling code (``data/templates/``,
+   :mod:`planner.model.templated`), pure Python; source ``template``.
+5. A generic Llama-style estimate, marked approximate.
 
 Whatever the source, the per-layer attention geometry (what the KV cache holds) comes from
-the config through the builder or the generic reader; :func:`describe` puts the two
+the config through the builder, the template or the generic reader; :func:`describe` puts the two
 together and records the source on the spec (``inventory_source``, ``inventory_detail``).
 """
 

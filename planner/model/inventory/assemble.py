@@ -16,6 +16,7 @@ from planner.model.inventory.groups import StoredGroup
 from planner.model.inventory.packed import LogicalGroup, logical_groups
 from planner.model.roles import classify
 from planner.model.spec import ROUTED_EXPERT_ROLES, InventorySource, ModelSpec, Role, TensorGroup
+from planner.model.templated import cache_caveats
 
 #: Stored tensors that are not model weights: rebuilt at load time, never loaded (old GPT-2 /
 #: Llama checkpoints saved them).
@@ -136,6 +137,10 @@ def spec_with_inventory(
     approximate = base.inventory_source is InventorySource.GENERIC
     if base.approximate:
         kept = [n for n in base.notes if "auto_map" in n]
+        if base.inventory_source is InventorySource.TEMPLATE:
+            # a template's layers the planner cannot model: the cache stays approximate
+            kept += cache_caveats(base)
+            approximate = bool(cache_caveats(base))
         if approximate:
             kept.append(
                 f"'{base.architecture}' has no hand-written reader: its tensors are exact, but the per-layer "

@@ -12,6 +12,7 @@ import pytest
 
 from planner.catalog import load_catalog
 from planner.formats import parse_format
+from planner.model import templates
 from planner.model.architectures import _REGISTRY
 from planner.model.inventory import cache, describe
 from planner.model.spec import InventorySource
@@ -113,12 +114,28 @@ def test_an_architecture_nobody_knows_is_a_visibly_approximate_estimate():
 
 def test_transformers_types_without_a_builder_have_exact_tensors(monkeypatch):
     monkeypatch.delitem(_REGISTRY, "llama")
+    monkeypatch.setattr(templates, "find", lambda model_type, raw: None)
     spec = describe(LLAMA, "llama", meta=True)
     assert spec.inventory_source is InventorySource.META
     assert spec.total_parameters == transformers_parameter_count(LLAMA)
     # the layers still come from the generic reader: the KV cache is the approximate part
     assert spec.approximate
     assert "KV cache" in approximate_warning(spec)
+
+
+def test_a_template_ranks_after_meta_and_before_the_generic_estimate(monkeypatch):
+    """Without a builder, a derived template gives the layers (nothing approximate) and, alone, the tensors."""
+    monkeypatch.delitem(_REGISTRY, "llama")
+    reference = transformers_parameter_count(LLAMA)
+    meta = describe(LLAMA, "llama", meta=True)
+    assert meta.inventory_source is InventorySource.META and meta.total_parameters == reference
+    assert not meta.approximate and approximate_warning(meta) is None
+    monkeypatch.setenv("VRAM_PLANNER_META", "0")
+    alone = describe(LLAMA | {"vocab_size": 302}, "llama")
+    assert alone.inventory_source is InventorySource.TEMPLATE and alone.inventory_source.value == "template"
+    assert alone.inventory_detail.startswith("data/templates/causal/llama.json (transformers ")
+    assert alone.total_parameters == transformers_parameter_count(LLAMA | {"vocab_size": 302})
+    assert not alone.approximate
 
 
 @pytest.mark.slow
