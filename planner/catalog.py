@@ -6,8 +6,9 @@ A bad row fails here (and so in the tests), never on a user's page.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +69,15 @@ class CatalogEntry:
     config: dict[str, Any]
 
     def spec(self) -> ModelSpec:
-        """The planner's description of this model."""
-        return _spec(self.id)
+        """The planner's description of this model (built once per id; the same object every time)."""
+        found = _SPECS.get(self.id)
+        if found is None:
+            found = _SPECS.setdefault(self.id, model_from_config(self.config, name=self.id))
+        return found
+
+
+#: Specs by catalog id: the solvers and caches key on a spec's identity, so each id has one.
+_SPECS: dict[str, ModelSpec] = {}
 
 
 def _require(row: dict[str, Any], key: str, kind: type, path: Path) -> Any:
@@ -146,12 +154,33 @@ def load_catalog() -> dict[str, CatalogEntry]:
 
 
 def find_entry(model_id: str) -> CatalogEntry | None:
-    """The entry for ``model_id`` (case-insensitive), or ``None``."""
+    """The entry for ``model_id`` (case-insensitive), or ``None``.
+
+    An exact id is read from its own file (``org--name.json``) until the whole catalog is loaded, so
+    a one-model answer (the CLI's ``estimate``) does not parse all the others.
+    """
+    if load_catalog.cache_info().currsize == 0 and (direct := _entry_file(model_id)) is not None:
+        return direct
     catalog = load_catalog()
     if model_id in catalog:
         return catalog[model_id]
     lowered = model_id.lower()
     return next((e for k, e in catalog.items() if k.lower() == lowered), None)
+
+
+@lru_cache(maxsize=256)
+def _entry_file(model_id: str) -> CatalogEntry | None:
+    org, sep, name = model_id.partition("/")
+    if not sep or not _FILE_PART.fullmatch(org) or not _FILE_PART.fullmatch(name) or ".." in model_id:
+        return None
+    path = MODELS_DIR / f"{org}--{name}.json"
+    if not path.is_file():
+        return None
+    entry = _entry(path)
+    return entry if entry.id == model_id else None
+
+
+_FILE_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 
 
 def get_entry(model_id: str) -> CatalogEntry:
@@ -160,9 +189,3 @@ def get_entry(model_id: str) -> CatalogEntry:
     if entry is None:
         raise ModelNotFoundError(f"'{model_id}' is not in the shipped catalog")
     return entry
-
-
-@cache
-def _spec(model_id: str) -> ModelSpec:
-    entry = load_catalog()[model_id]
-    return model_from_config(entry.config, name=entry.id)

@@ -20,7 +20,6 @@ from planner.cli.args import (
     flag_type,
     request_from_args,
 )
-from planner.engines import engine_ids
 from planner.request import parse_text, resolve
 
 if TYPE_CHECKING:
@@ -40,7 +39,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     add_run_arguments(
         parser,
-        f"{', '.join(engine_ids())} (default: from the format; ollama for an Ollama tag)",
+        # NOTE: examples, not the registry's list: reading it would import every engine on every command;
+        # an unknown id is answered with all of them.
+        "e.g. transformers, vllm, sglang, trtllm, llama.cpp, ollama, mlx (default: from the format; ollama "
+        "for an Ollama tag)",
     )
     add_engine_knobs(parser)
     add_extra_arguments(parser)
