@@ -14,6 +14,7 @@ from planner import ModelSpec, PlannerError, load_catalog, load_model
 from planner.catalog import find_entry
 from planner.model.config import parse_config_bytes
 from planner.model.inventory import describe
+from planner.ollama_tags import find_tag, looks_like_tag
 from ui.url_state import LinkValueError, from_link, link_value
 
 #: Model sources by id, with the label the radio shows.
@@ -48,9 +49,20 @@ def _source(text: str) -> str:
 
 def _catalog_id(text: str) -> str:
     entry = find_entry(text.strip())
-    if entry is None:
-        raise LinkValueError("not in the shipped catalog (a Hugging Face id needs source=hub)")
-    return entry.id
+    if entry is not None:
+        return entry.id
+    tag = find_tag(text) if looks_like_tag(text) else None
+    if tag is None:
+        raise LinkValueError(
+            "not in the shipped catalog (a Hugging Face id needs source=hub; Ollama tags: data/ollama_tags.json)"
+        )
+    # NOTE: an Ollama tag in a link (`model=llama3.1:8b`) names the catalog model its blob was converted
+    # from, as in the CLI: the tag's format and the ollama engine apply unless the link gives its own.
+    if link_value("format") is None:
+        st.session_state["format"] = tag.format
+    if link_value("engine") is None:
+        st.session_state["engine"] = "ollama"
+    return tag.model
 
 
 def _hub_id(text: str) -> str:

@@ -69,3 +69,21 @@ def test_fit_check_shows_the_mmproj_component_for_a_vision_model():
     shown = " ".join(m.value for m in at.markdown)
     assert "GPU vision projector (mmproj)" in shown
     assert any("--mmproj" in c.value for c in at.code)
+
+
+def test_a_link_with_an_ollama_tag_opens_its_model_format_and_engine():
+    """``model=llama3.1:8b`` means what ``--model llama3.1:8b`` means in the CLI: the tag map's model and
+    format (data/ollama_tags.json), on Ollama; a format or engine given in the link still wins."""
+    from planner.ollama_tags import require_tag
+
+    tag = require_tag("llama3.1:8b")
+    at = _run(PAGES[0], model="llama3.1:8b")
+    assert not at.exception and not at.warning, [w.value for w in at.warning]
+    assert at.sidebar.selectbox(key="model").value == tag.model
+    assert at.sidebar.selectbox(key="format").value == tag.format
+    assert at.sidebar.selectbox(key="engine").value == "ollama"
+    assert at.query_params["model"] == tag.model
+
+    at = _run(PAGES[0], model="llama3.1:8b", format="q8_0", engine="llama.cpp")
+    assert at.sidebar.selectbox(key="format").value == "q8_0"
+    assert at.sidebar.selectbox(key="engine").value == "llama.cpp"
