@@ -24,6 +24,7 @@ from planner.formats import parse_format
 from planner.hardware.units import GB, MIB
 from planner.memory.estimate import RunSettings
 from planner.quality import ACCURACY, FormatQuality, load_format_quality
+from scripts.readme_section import replace_section
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START = "<!-- claims:start -->"
@@ -392,14 +393,8 @@ def render() -> str:
 
 
 def update(text: str, section: str) -> str:
-    """``text`` with the part between the markers replaced by ``section`` (appended when there are no markers)."""
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
-        return head + section + tail
-    if START in text or END in text:
-        raise SystemExit(f"README.md has only one of {START} / {END}; fix it by hand")
-    return text.rstrip("\n") + "\n\n" + section + "\n"
+    """``text`` with this script's README section replaced by ``section`` (appended when it has none)."""
+    return replace_section(text, section, START, END)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scripts.readme_section import replace_section
+
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 EXCEPTIONS = ROOT / "data" / "zoo_exceptions.json"
@@ -354,14 +356,8 @@ def _source_title(source: str) -> str:
 
 
 def update(text: str, section: str) -> str:
-    """``text`` with the part between the markers replaced by ``section`` (appended when there are none)."""
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
-        return head + section + tail
-    if START in text or END in text:
-        raise SystemExit(f"README.md has only one of {START} / {END}; fix it by hand")
-    return text.rstrip("\n") + "\n\n" + section + "\n"
+    """``text`` with this script's README section replaced by ``section`` (appended when it has none)."""
+    return replace_section(text, section, START, END)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
