@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 #: Wrappers whose language model lives in ``text_config`` load through the image-text class.
-IMAGE_TEXT_TYPES = frozenset({"gemma3", "mistral3", "llava", "qwen2_5_vl", "qwen2_vl", "llama4"})
+IMAGE_TEXT_TYPES = frozenset(
+    {"gemma3", "mistral3", "llava", "qwen2_5_vl", "qwen2_vl", "llama4", "qwen3_5", "qwen3_5_moe"}
+)
 #: Keys that never change a shape but that transformers checks against the vocabulary.
 TOKEN_KEYS = ("pad_token_id", "bos_token_id", "eos_token_id")
 #: Keys that would let a config pull in code: dropped, never followed.

@@ -3,7 +3,9 @@
 Qwen3-Next's layout (gated DeltaNet linear attention with a gated full-attention layer every
 ``full_attention_interval``) with the DeltaNet input projections split in four (``in_proj_qkv``,
 ``in_proj_z``, ``in_proj_b``, ``in_proj_a``); the MoE variant routes in every layer and adds a gated
-shared expert. The image-text wrappers (``qwen3_5``, ``qwen3_5_moe``) keep this model in ``text_config``.
+shared expert. The image-text wrappers (``qwen3_5``, ``qwen3_5_moe``) keep this model in ``text_config``:
+their tensors come from the wrapper's template (vision tower and merger included), the per-layer cache
+(DeltaNet state, gated attention KV) from this builder.
 Sources: transformers ``models/qwen3_5/{configuration,modeling}_qwen3_5.py`` and
 ``models/qwen3_5_moe/{configuration,modeling}_qwen3_5_moe.py`` (``Qwen3_5GatedDeltaNet``,
 ``Qwen3_5Attention``, ``Qwen3_5MoeSparseMoeBlock``, ``Qwen3_5DecoderLayer``), transformers 5.x.
@@ -14,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from planner.errors import InvalidFieldError
+from planner.model import templates
 from planner.model.architectures import register
 from planner.model.architectures.common import (
     add_embeddings,
@@ -33,6 +36,7 @@ from planner.model.architectures.qwen3_next import (
 from planner.model.builder import SpecBuilder
 from planner.model.config import LIMITS, ConfigView
 from planner.model.spec import AttentionKind, LayerSpec, ModelSpec, Role
+from planner.model.templated import build_from_template
 
 
 def _add_deltanet(
@@ -125,3 +129,29 @@ def build_qwen3_5(cfg: ConfigView, name: str, root: dict[str, Any]) -> ModelSpec
         n_experts_per_token=top_k,
         tied_embeddings=tied,
     )
+
+
+@register("qwen3_5", "qwen3_5_moe")
+def build_qwen3_5_wrapper(cfg: ConfigView, name: str, root: dict[str, Any]) -> ModelSpec:
+    """A Qwen3.5 image-text model: the template's tensors with the language model's own cache geometry."""
+    wrapper = root.get("model_type")
+    if wrapper not in ("qwen3_5", "qwen3_5_moe"):
+        wrapper = "qwen3_5_moe" if cfg.architecture.startswith("qwen3_5_moe") else "qwen3_5"
+    raw = dict(root, model_type=wrapper)
+    vision = raw.get("vision_config")
+    if isinstance(vision, dict) and vision.get("model_type") == wrapper:
+        # NOTE: the released Qwen3.5 checkpoints name their vision_config's model_type after the
+        # wrapper ("qwen3_5", "qwen3_5_moe"); transformers' config classes rename it to the vision
+        # type on load (Qwen3_5Config.__post_init__), and so does the planner.
+        raw["vision_config"] = dict(vision, model_type=f"{wrapper}_vision")
+    tpl = templates.find(wrapper, raw)
+    if tpl is None:
+        return build_qwen3_5(ConfigView(cfg.raw, f"{wrapper}_text", cfg.prefix), name, root)
+    if not isinstance(raw.get("text_config"), dict):
+        # NOTE: without a text_config transformers builds its default language model, as the template does.
+        return build_from_template(tpl, raw, name)
+    text = build_qwen3_5(ConfigView(cfg.raw, f"{wrapper}_text", cfg.prefix), name, root)
+    spec = build_from_template(tpl, raw, name, text_spec=text)
+    from dataclasses import replace
+
+    return replace(spec, notes=tuple(dict.fromkeys([*spec.notes, *text.notes])))

@@ -30,6 +30,7 @@ WITHOUT_MMLU_PRO = {
     "zai-org/GLM-5.1",
     "MiniMaxAI/MiniMax-M2.5",
     "MiniMaxAI/MiniMax-M2.7",
+    "Qwen/Qwen3.5-397B-A17B",
 }
 
 

@@ -8,6 +8,7 @@ from tests.planner.model.architectures._compare import (
     assert_matches_transformers,
     transformers_default,
 )
+from verify.meta_count import transformers_parameter_count
 
 CASES = {
     ("qwen3_5_text", "default"): {},
@@ -39,3 +40,17 @@ def test_deltanet_state_is_the_conv_window_plus_the_delta_rule_matrix():
     linear = {layer.state_elements for layer in spec.layers if layer.attention is AttentionKind.LINEAR}
     # conv over q, k, v [2 x 16 x 128 + 32 x 128, kernel 4] + state [32 value heads, 128, 128]
     assert linear == {(2 * 16 * 128 + 32 * 128) * 4 + 32 * 128 * 128}
+
+
+@pytest.mark.parametrize("model_type", ["qwen3_5", "qwen3_5_moe"])
+def test_the_image_text_wrapper_counts_the_tower_and_keeps_the_deltanet_state(model_type):
+    """Vision tower + merger from the template, recurrent state from the language model's builder."""
+    config = transformers_default(model_type, text_config={"num_hidden_layers": 4})
+    # NOTE: the released checkpoints name vision_config's type after the wrapper; transformers renames it.
+    config["vision_config"]["model_type"] = model_type
+    spec = assert_layer_kinds_match(config)
+    assert spec.total_parameters == transformers_parameter_count(config)
+    assert not spec.approximate, spec.notes
+    text = model_from_config({**config["text_config"], "model_type": f"{model_type}_text"})
+    assert [layer.state_elements for layer in spec.layers] == [layer.state_elements for layer in text.layers]
+    assert any(layer.state_elements for layer in spec.layers)
