@@ -31,6 +31,7 @@ WITHOUT_MMLU_PRO = {
     "MiniMaxAI/MiniMax-M2.5",
     "MiniMaxAI/MiniMax-M2.7",
     "Qwen/Qwen3.5-397B-A17B",
+    "Qwen/Qwen3-Coder-30B-A3B-Instruct",
 }
 
 
