@@ -9,9 +9,14 @@ Gemma 3's sandwich norms and q/k norms, plus:
 - KV sharing: the last ``num_kv_shared_layers`` layers reuse the cache of the last earlier layer of their
   type and have no k/v projections (and a double-width MLP with ``use_double_wide_mlp``);
 - a ``layer_scalar`` buffer in every layer.
+The ``gemma4`` wrapper adds the vision tower (``Gemma4VisionModel``: a linear patch projection, a 2-D position
+table, pre/post-norm layers with q/k norms and a gated MLP, standardization buffers) and its embedder into the
+language model's width; the audio tower of the E2B/E4B checkpoints is not modelled (the figure is then marked
+approximate).
 Sources: transformers ``models/gemma4/{configuration,modeling}_gemma4.py`` (``Gemma4TextConfig.__post_init__``,
 ``Gemma4TextConfig.kv_sharing_modes``, ``Gemma4TextAttention``, ``Gemma4TextMLP``, ``Gemma4TextRouter``,
-``Gemma4TextDecoderLayer``, ``Gemma4TextModel``), transformers 5.x.
+``Gemma4TextDecoderLayer``, ``Gemma4TextModel``, ``Gemma4VisionModel``, ``Gemma4ClippableLinear``,
+``Gemma4MultimodalEmbedder``, ``Gemma4Model``), transformers 5.x.
 """
 
 from __future__ import annotations
@@ -209,3 +214,82 @@ def build_gemma4(cfg: ConfigView, name: str, root: dict[str, Any]) -> ModelSpec:
         n_experts_per_token=top_k,
         tied_embeddings=tied,
     )
+
+
+def add_gemma4_vision(b: SpecBuilder, v: ConfigView, prefix: str) -> int:
+    """The Gemma 4 vision tower under ``prefix``; returns its width. Defaults are ``Gemma4VisionConfig``'s."""
+    hidden = v.int("hidden_size", 768)
+    inter = v.int("intermediate_size", 3072)
+    n = v.int("num_hidden_layers", 16, maximum=LIMITS["layers"])
+    heads = v.int("num_attention_heads", 12, maximum=LIMITS["heads"])
+    kv_heads = v.int("num_key_value_heads", 12, maximum=LIMITS["heads"])
+    head_dim = v.int("head_dim", 64)
+    patch = v.int("patch_size", 16, maximum=1 << 12)
+    positions = v.int("position_embedding_size", 10 * 1024, maximum=1 << 24)
+    clipped = v.bool("use_clipped_linears", False)
+
+    def linear(name: str, out_features: int, in_features: int, i: int) -> None:
+        b.add(f"{name}.linear.weight", Role.VISION, (out_features, in_features), i)
+        if clipped:
+            # NOTE: Gemma4ClippableLinear keeps four scalar clamp bounds as persistent buffers.
+            for bound in ("input_min", "input_max", "output_min", "output_max"):
+                b.add(f"{name}.{bound}", Role.VISION, (), i)
+
+    b.add(f"{prefix}.patch_embedder.input_proj.weight", Role.VISION, (hidden, 3 * patch * patch))
+    b.add(f"{prefix}.patch_embedder.position_embedding_table", Role.VISION, (2, positions, hidden))
+    layer = f"{prefix}.encoder.layers.*"
+    for i in range(n):
+        attn = f"{layer}.self_attn"
+        linear(f"{attn}.q_proj", heads * head_dim, hidden, i)
+        linear(f"{attn}.k_proj", kv_heads * head_dim, hidden, i)
+        linear(f"{attn}.v_proj", kv_heads * head_dim, hidden, i)
+        linear(f"{attn}.o_proj", hidden, heads * head_dim, i)
+        b.add(f"{attn}.q_norm.weight", Role.VISION, (head_dim,), i)
+        b.add(f"{attn}.k_norm.weight", Role.VISION, (head_dim,), i)
+        for proj, out_features, in_features in (("gate_proj", inter, hidden), ("up_proj", inter, hidden),
+                                                ("down_proj", hidden, inter)):  # fmt: skip
+            linear(f"{layer}.mlp.{proj}", out_features, in_features, i)
+        for norm in ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
+                     "post_feedforward_layernorm"):  # fmt: skip
+            b.add(f"{layer}.{norm}.weight", Role.VISION, (hidden,), i)
+    if v.bool("standardize", False):
+        b.add(f"{prefix}.std_bias", Role.VISION, (hidden,))
+        b.add(f"{prefix}.std_scale", Role.VISION, (hidden,))
+    return hidden
+
+
+@register("gemma4")
+def build_gemma4_wrapper(cfg: ConfigView, name: str, root: dict[str, Any]) -> ModelSpec:
+    """A Gemma 4 image-text model (``Gemma4ForConditionalGeneration``): language model, vision tower, embedder."""
+    text = cfg if cfg.architecture == "gemma4_text" else ConfigView(cfg.raw, "gemma4_text", cfg.prefix)
+    if not isinstance(root.get("text_config"), dict):
+        # NOTE: a flat config is read as the language model alone.
+        return build_gemma4(ConfigView(root, "gemma4_text"), name, root)
+    b = SpecBuilder(text, "gemma4")
+    hidden, vocab, tied = build_gemma4_text(b, text, "model.language_model", "lm_head.weight")
+    vision_raw = root.get("vision_config")
+    if vision_raw is not None:
+        if not isinstance(vision_raw, dict):
+            raise InvalidFieldError("vision_config", "must be an object")
+        vision = ConfigView(vision_raw, "gemma4_vision", prefix="vision_config.")
+        v_hidden = add_gemma4_vision(b, vision, "model.vision_tower")
+        # NOTE: Gemma4MultimodalEmbedder: a scale-free RMSNorm, then a projection into the text width.
+        b.add("model.embed_vision.embedding_projection.weight", Role.PROJECTOR, (hidden, v_hidden))
+        b.note("includes the vision tower and its embedder (multimodal checkpoint)")
+    audio = root.get("audio_config")
+    experts = text.int("num_experts", 0, minimum=0) if text.bool("enable_moe_block", False) else 0
+    top_k = text.int("top_k_experts", 0, minimum=0) if experts else 0
+    spec = b.build(
+        name=name,
+        hidden_size=hidden,
+        vocab_size=vocab,
+        n_experts=experts,
+        n_experts_per_token=top_k,
+        tied_embeddings=tied,
+    )
+    if audio is not None:
+        from dataclasses import replace
+
+        note = "the audio tower (audio_config) is not modelled: it is not counted"
+        spec = replace(spec, notes=(note, *spec.notes), approximate=True)
+    return spec
