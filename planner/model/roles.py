@@ -246,6 +246,19 @@ _OVERRIDES: dict[str, Role] = {
     # ``indexer.attn_q_b`` and ``indexer.proj``); gguf-py's map lists neither under transformers' names.
     "indexer.wq_b": Role.ATTN_Q_B,
     "indexer.weights_proj": Role.ATTN_GATE,
+    # NOTE: the shared expert's scalar gate (Qwen2-MoE, Qwen3-Next, Qwen3.5 ``mlp.shared_expert_gate``,
+    # [1, hidden]) is a router (llama.cpp ``ffn_gate_inp_shexp``); gguf-py lists it only without a wrapper's
+    # ``language_model`` prefix.
+    "mlp.shared_expert_gate": Role.SHARED_EXPERT_ROUTER,
+    # NOTE: Qwen3.5's gated DeltaNet splits Qwen3-Next's fused input projections in four; gguf-py does not
+    # list the split names (llama.cpp files them as ssm_in / ssm_alpha / ssm_beta, all inputs of the SSM).
+    "linear_attn.in_proj_qkv": Role.SSM_IN,
+    "linear_attn.in_proj_z": Role.SSM_IN,
+    "linear_attn.in_proj_b": Role.SSM_IN,
+    "linear_attn.in_proj_a": Role.SSM_IN,
+    "linear_attn.out_proj": Role.SSM_OUT,
+    # NOTE: Gemma 4's MoE router is a module holding a projection (Gemma4TextRouter.proj).
+    "router.proj": Role.ROUTER,
 }
 _EXPERT_ROLES = {
     Role.MLP_GATE: Role.EXPERT_GATE,

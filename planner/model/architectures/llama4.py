@@ -8,6 +8,8 @@ that keep RoPE attend within chunks of ``attention_chunk_size`` tokens, every fo
 Sources: transformers ``models/llama4/{configuration,modeling}_llama4.py`` (``Llama4TextConfig.__post_init__``,
 ``Llama4TextMoe``, ``Llama4TextExperts``, ``Llama4TextDecoderLayer``) and ``cache_utils.py``
 (``chunked_attention`` layers cache like sliding-window layers of ``attention_chunk_size``), transformers 5.x.
+The image-text wrapper takes its tensors (vision tower, projector) from the ``llama4`` template and its
+per-layer cache (chunked and global layers) from this builder.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from planner.errors import InvalidFieldError
+from planner.model import templates
 from planner.model.architectures import register
 from planner.model.architectures.common import (
     add_attention,
@@ -26,9 +29,11 @@ from planner.model.architectures.common import (
     experts_per_token,
     num_layers,
 )
+from planner.model.architectures.wrapped import with_template_towers
 from planner.model.builder import SpecBuilder
 from planner.model.config import LIMITS, ConfigView
 from planner.model.spec import AttentionKind, ModelSpec, Role
+from planner.model.templated import build_from_template
 
 
 def _layer_kinds(cfg: ConfigView, n: int) -> list[AttentionKind]:
@@ -127,3 +132,23 @@ def build_llama4(cfg: ConfigView, name: str, root: dict[str, Any]) -> ModelSpec:
         n_experts_per_token=top_k,
         tied_embeddings=tied,
     )
+
+
+@register("llama4")
+def build_llama4_wrapper(cfg: ConfigView, name: str, root: dict[str, Any]) -> ModelSpec:
+    """Llama 4 Scout/Maverick as released (``Llama4ForConditionalGeneration``): vision tower included."""
+    text_view = cfg if cfg.architecture == "llama4_text" else ConfigView(cfg.raw, "llama4_text", cfg.prefix)
+    raw = dict(root, model_type="llama4")
+    text_raw = raw.get("text_config")
+    if not isinstance(text_raw, dict):
+        # NOTE: without a text_config transformers builds its default language model, as the template does.
+        tpl = templates.find("llama4", raw)
+        return build_from_template(tpl, raw, name) if tpl else build_llama4(text_view, name, root)
+    if text_raw.get("moe_layers") is None:
+        # NOTE: transformers derives moe_layers from interleave_moe_layer_step when the file leaves it out
+        # (Llama4TextConfig.__post_init__); the template's fields need it spelled out.
+        layers = sorted(_moe_layers(text_view, num_layers(text_view)))
+        raw["text_config"] = dict(text_raw, moe_layers=layers)
+    text = build_llama4(text_view, name, root)
+    spec = with_template_towers("llama4", raw, name, text, "model.language_model")
+    return spec if spec is not None else text

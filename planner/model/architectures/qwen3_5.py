@@ -33,6 +33,7 @@ from planner.model.architectures.qwen3_next import (
     _layer_kinds,
     deltanet_state_elements,
 )
+from planner.model.architectures.wrapped import with_template_towers
 from planner.model.builder import SpecBuilder
 from planner.model.config import LIMITS, ConfigView
 from planner.model.spec import AttentionKind, LayerSpec, ModelSpec, Role
@@ -133,7 +134,7 @@ def build_qwen3_5(cfg: ConfigView, name: str, root: dict[str, Any]) -> ModelSpec
 
 @register("qwen3_5", "qwen3_5_moe")
 def build_qwen3_5_wrapper(cfg: ConfigView, name: str, root: dict[str, Any]) -> ModelSpec:
-    """A Qwen3.5 image-text model: the template's tensors with the language model's own cache geometry."""
+    """A Qwen3.5 image-text model: this builder's language model, the template's vision tower and merger."""
     wrapper = root.get("model_type")
     if wrapper not in ("qwen3_5", "qwen3_5_moe"):
         wrapper = "qwen3_5_moe" if cfg.architecture.startswith("qwen3_5_moe") else "qwen3_5"
@@ -144,14 +145,11 @@ def build_qwen3_5_wrapper(cfg: ConfigView, name: str, root: dict[str, Any]) -> M
         # wrapper ("qwen3_5", "qwen3_5_moe"); transformers' config classes rename it to the vision
         # type on load (Qwen3_5Config.__post_init__), and so does the planner.
         raw["vision_config"] = dict(vision, model_type=f"{wrapper}_vision")
-    tpl = templates.find(wrapper, raw)
-    if tpl is None:
-        return build_qwen3_5(ConfigView(cfg.raw, f"{wrapper}_text", cfg.prefix), name, root)
     if not isinstance(raw.get("text_config"), dict):
         # NOTE: without a text_config transformers builds its default language model, as the template does.
-        return build_from_template(tpl, raw, name)
+        tpl = templates.find(wrapper, raw)
+        if tpl is not None:
+            return build_from_template(tpl, raw, name)
     text = build_qwen3_5(ConfigView(cfg.raw, f"{wrapper}_text", cfg.prefix), name, root)
-    spec = build_from_template(tpl, raw, name, text_spec=text)
-    from dataclasses import replace
-
-    return replace(spec, notes=tuple(dict.fromkeys([*spec.notes, *text.notes])))
+    spec = with_template_towers(wrapper, raw, name, text, "model.language_model")
+    return spec if spec is not None else text

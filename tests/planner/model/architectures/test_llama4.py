@@ -35,3 +35,18 @@ def test_chunked_layers_keep_a_chunk_and_nope_layers_the_context():
     chunked = (AttentionKind.SLIDING, 8192, True)
     assert kinds == [chunked, chunked, chunked, (AttentionKind.FULL, None, False)] * 2
     assert [layer.moe for layer in spec.layers] == [True] * 8
+
+
+@pytest.mark.parametrize("step", [1, 2])
+def test_the_released_wrapper_without_moe_layers_counts_the_tower_and_keeps_chunked_layers(step):
+    """Llama4ForConditionalGeneration from a file that leaves moe_layers out (transformers derives it)."""
+    from verify.meta_count import transformers_parameter_count
+
+    text = {"num_hidden_layers": 8, "interleave_moe_layer_step": step, "num_local_experts": 4}
+    vision = {"num_hidden_layers": 2, "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4}
+    config = transformers_default("llama4", text_config=text, vision_config=vision)
+    del config["text_config"]["moe_layers"]
+    spec = assert_layer_kinds_match(config)
+    assert not spec.approximate, spec.notes
+    assert spec.total_parameters == transformers_parameter_count(config)
+    assert {layer.attention for layer in spec.layers} == {AttentionKind.SLIDING, AttentionKind.FULL}
