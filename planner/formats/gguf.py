@@ -51,6 +51,10 @@ from planner.model.spec import ROUTED_EXPERT_ROLES, AttentionKind, ModelSpec, Ro
 #: unsloth, mradermacher "i1" files); it changes the Q4_0/Q5_0/IQ4_*/IQ3_XXS mixes.
 IMATRIX_SUFFIX = "-imatrix"
 
+#: Cache sizes: one entry per spec (above the catalog's size, so a sweep over it never evicts what
+#: the next format needs) and per (spec, file type).
+_PER_SPEC, _PER_SPEC_AND_TYPE = 512, 4096
+
 # --- llama.cpp tensor categories (src/llama-quant.cpp enum class tensor_category) -------------
 OUTPUT, TOKEN_EMBD, ATTN_QKV, ATTN_KV_B, ATTN_V, ATTN_K, ATTN_Q, ATTN_OUTPUT = (
     "output",
@@ -338,7 +342,7 @@ def _mla_split(spec: ModelSpec, group: TensorGroup, layer: int | None) -> tuple[
     return None
 
 
-@per_object(maxsize=128)
+@per_object(maxsize=_PER_SPEC)
 def _slots(spec: ModelSpec) -> tuple[_Slot, ...]:
     """Every tensor the converter writes, in llama.cpp loader order (built once per spec; never mutated)."""
     out: list[_Slot] = []
@@ -655,7 +659,7 @@ def _impl(m: _Model, st: _State, new_type: str, s: _Slot, ftype: str) -> str:
     return new_type
 
 
-@per_object(maxsize=128)
+@per_object(maxsize=_PER_SPEC)
 def _counts(spec: ModelSpec) -> tuple[int, bool]:
     """init_quantize_state_counters: attn_v-like tensors of the text model, and whether it has no output."""
     text = [s for s in _slots(spec) if not s.mmproj]
@@ -681,7 +685,7 @@ class _Layout(NamedTuple):
     cells: tuple[tuple[int, int, int, int], ...]  # (group, key, first slot, slots) per group and key
 
 
-@per_object(maxsize=128)
+@per_object(maxsize=_PER_SPEC)
 def _layout(spec: ModelSpec) -> _Layout:
     slots = _slots(spec)
     key_index: dict[tuple, int] = {}
@@ -804,12 +808,12 @@ def _assign(spec: ModelSpec, ft: FileType, imatrix: bool) -> _Assignment:
     return _Assignment(tuple(by_key), tuple(by_counted), tuple(dict.fromkeys(notes)))
 
 
-@per_object(maxsize=1024)
+@per_object(maxsize=_PER_SPEC_AND_TYPE)
 def _assigned(spec: ModelSpec, ftype_id: str, imatrix: bool) -> _Assignment:
     return _assign(spec, file_types()[ftype_id], imatrix)
 
 
-@per_object(maxsize=256)
+@per_object(maxsize=_PER_SPEC_AND_TYPE)
 def _typed(
     spec: ModelSpec, ftype_id: str, imatrix: bool
 ) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]:
@@ -831,7 +835,7 @@ def _plan(spec: ModelSpec, ftype_id: str, imatrix: bool) -> tuple[tuple[GgufTens
     return tensors, notes
 
 
-@per_object(maxsize=1024)
+@per_object(maxsize=_PER_SPEC_AND_TYPE)
 def _by_group(
     spec: ModelSpec, ftype_id: str, imatrix: bool
 ) -> dict[int, tuple[tuple[tuple[str, int], ...], int, bool]]:
@@ -871,7 +875,7 @@ def _by_group(
     return out
 
 
-@per_object(maxsize=128)
+@per_object(maxsize=_PER_SPEC)
 def _layout_facts(spec: ModelSpec) -> tuple[bool, bool, bool]:
     """What the converter's tensor list holds, whatever the file type: an mmproj part, an
     ``output.weight`` copy of the tied embedding, MLA's split ``attn_k_b``."""
