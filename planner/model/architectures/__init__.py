@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from functools import cache
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from planner.model.config import ConfigView
