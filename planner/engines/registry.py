@@ -17,6 +17,7 @@ from planner.formats.base import QuantFormat
 from planner.memory.estimate import SettingsError
 
 _ENGINES: dict[str, Engine] = {}
+_BY_PACKAGE: dict[str, list[Engine]] = {}  # package -> the engines it registered, once imported
 
 #: Other names users type for an engine id.
 ALIASES = {
@@ -40,18 +41,25 @@ def _packages() -> tuple[str, ...]:
 
 
 def _package_of(engine: Engine) -> str:
-    return type(engine).__module__.split(".")[2]
+    """The package under ``planner/engines/`` that defines ``engine`` (its module, for one defined elsewhere)."""
+    module = type(engine).__module__
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 and parts[:2] == ["planner", "engines"] else module
 
 
 def _load(package: str) -> list[Engine]:
     """Import one engine package; the engines it registered."""
-    importlib.import_module(f"planner.engines.{package}")
-    return [e for e in _ENGINES.values() if _package_of(e) == package]
+    found = _BY_PACKAGE.get(package)
+    if found is None:
+        importlib.import_module(f"planner.engines.{package}")
+        found = _BY_PACKAGE[package] = [e for e in _ENGINES.values() if _package_of(e) == package]
+    return found
 
 
 def register_engine(engine: Engine) -> Engine:
     """Add ``engine`` to the registry (each engine package calls this once)."""
     _ENGINES[engine.id] = engine
+    _BY_PACKAGE.pop(_package_of(engine), None)
     return engine
 
 
@@ -60,7 +68,8 @@ def engines() -> list[Engine]:
     order = _packages()
     for package in order:
         _load(package)
-    return sorted(_ENGINES.values(), key=lambda e: order.index(_package_of(e)))
+    rank = {package: i for i, package in enumerate(order)}
+    return sorted(_ENGINES.values(), key=lambda e: rank.get(_package_of(e), len(order)))
 
 
 def engine_ids() -> list[str]:
