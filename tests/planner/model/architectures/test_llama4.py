@@ -50,3 +50,6 @@ def test_the_released_wrapper_without_moe_layers_counts_the_tower_and_keeps_chun
     assert not spec.approximate, spec.notes
     assert spec.total_parameters == transformers_parameter_count(config)
     assert {layer.attention for layer in spec.layers} == {AttentionKind.SLIDING, AttentionKind.FULL}
+    # the cache is the language model's own (its builder's layers are checked against transformers' cache)
+    text = model_from_config({**config["text_config"], "model_type": "llama4_text"})
+    assert spec.layers == text.layers
