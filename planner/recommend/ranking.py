@@ -47,6 +47,7 @@ from planner.recommend.filters import (
     resolve_families,
     resolve_licenses,
 )
+from planner.recommend.prune import cannot_fit
 from planner.recommend.summary import (
     TRADE_OFF_WIDTHS,
     BitWidthPick,
@@ -615,6 +616,8 @@ def recommend(
         params_billion = spec.total_parameters / 1e9
         fitted = False
         for fid in (*format_ids, *(f for f in natives.get(model.id, ()) if f not in format_ids)):
+            if cannot_fit(spec, parsed[fid], settings, budget):
+                continue  # its weights alone are over the budget (no estimate needed: planner.recommend.prune)
             try:
                 est = _estimate(model.id, fid, engines[fid], settings)
                 fit = fit_estimate(est, budget)
