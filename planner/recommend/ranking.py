@@ -26,7 +26,7 @@ from planner.fit import Budget, FitResult, fit_estimate, representative_formats
 from planner.fit.solvers import Limit, max_context
 from planner.fit.speed import SpeedEstimate, estimate_speed
 from planner.formats import parse_format
-from planner.memory.estimate import MemoryEstimate, RunSettings
+from planner.memory.estimate import DEFAULT_CONTEXT, MemoryEstimate, RunSettings
 from planner.model.spec import ModelSpec
 from planner.recommend.expected import (
     BENCHMARKS,
@@ -704,7 +704,8 @@ def _context_left(c: Candidate | None, settings: RunSettings, budget: Budget) ->
     """The longest context ``c`` fits with on ``budget`` (same engine, batch and cache settings)."""
     if c is None:
         return None
-    return _max_context(c.model_id, c.format_id, c.engine, settings, budget)
+    # The search sets the context itself: the answer does not depend on the context asked, so one key serves all.
+    return _max_context(c.model_id, c.format_id, c.engine, replace(settings, context=DEFAULT_CONTEXT), budget)
 
 
 @lru_cache(maxsize=256)
