@@ -409,6 +409,16 @@ def _estimate(model_id: str, format_id: str, engine_id: str, settings: RunSettin
     return engine_estimate(_spec_of(model_id), parse_format(format_id), engine_id, settings)
 
 
+@lru_cache(maxsize=ESTIMATE_CACHE_SIZE)
+def _fit_and_speed(
+    model_id: str, format_id: str, engine_id: str, settings: RunSettings, budget: Budget
+) -> tuple[FitResult, SpeedEstimate | None]:
+    """The fit of one estimate on ``budget`` and its decode speed there (cached: a new sort or filter reuses them)."""
+    est = _estimate(model_id, format_id, engine_id, settings)
+    fit = fit_estimate(est, budget)
+    return fit, (_speed(est, budget) if fit.fits else None)
+
+
 def sorted_candidates(candidates: Iterable[Candidate], sort: str) -> tuple[Candidate, ...]:
     """``candidates`` ordered by ``sort``: ``quality`` (the ranking), ``speed`` (decode, unknown last) or ``headroom``."""
     items = list(candidates)
@@ -619,12 +629,12 @@ def recommend(
             if cannot_fit(spec, parsed[fid], settings, budget):
                 continue  # its weights alone are over the budget (no estimate needed: planner.recommend.prune)
             try:
-                est = _estimate(model.id, fid, engines[fid], settings)
-                fit = fit_estimate(est, budget)
+                fit, speed = _fit_and_speed(model.id, fid, engines[fid], settings, budget)
             except PlannerError:
                 continue  # the format or engine refuses this model (as the fit command leaves it out)
             if not fit.fits:
                 continue
+            est = fit.estimate
             fitted = True
             candidate = Candidate(
                 model_id=model.id,
@@ -639,7 +649,7 @@ def recommend(
                 bits_per_weight=est.weights_report.bits_per_weight,
                 fit=fit,
                 quality=expected_quality(model.id, fid, params_billion, benchmark),
-                speed=_speed(est, budget),
+                speed=speed,
                 notes=model_notes,
                 modality=modality(spec),
                 architecture=architecture(spec),
