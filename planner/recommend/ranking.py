@@ -5,7 +5,9 @@ The models are the catalog's plus any Hub ids added to the comparison (read thro
 times the format's published accuracy retention at the nearest measured model size
 (:mod:`planner.recommend.expected`). Memory comes from the engines and the fit solvers
 (:mod:`planner.fit`), speed from the roofline estimate (:mod:`planner.fit.speed`); nothing here is a
-new figure, only an order and the reasons for it.
+new figure, only an order and the reasons for it. Pairs whose weights alone cannot fit are skipped before
+their estimate (:mod:`planner.recommend.prune`); estimates, fits and speeds are cached per pair and settings,
+so a new sort, filter or budget reuses them.
 """
 
 from __future__ import annotations
