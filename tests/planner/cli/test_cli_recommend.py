@@ -26,9 +26,9 @@ def test_json_contract(capsys):
     assert (out["context"], out["batch"], out["engine"], out["benchmark"]) == (8192, 1, None, "mmlu-pro")
     assert len(out["ranked"]) == 3 and out["ranked_total"] > 3
     top = out["ranked"][0]
-    # By hand (tests/planner/recommend/test_ranking.py::test_24_gib): Seed-OSS-36B Q4_K_M, 82.7 x 0.99622.
-    assert (top["rank"], top["model"], top["format"]) == (1, "ByteDance-Seed/Seed-OSS-36B-Instruct", "q4_k_m")
-    assert top["expected_quality"] == pytest.approx(82.7 * 0.99622, abs=0.005)
+    # By hand (tests/planner/recommend/test_ranking.py::test_24_gib): Qwen3.5-27B Q5_K_M, 86.1 at 100%.
+    assert (top["rank"], top["model"], top["format"]) == (1, "Qwen/Qwen3.5-27B", "q5_k_m")
+    assert top["expected_quality"] == pytest.approx(86.1)
     assert out["best"] == top
     for key in ("weights", "kv_cache", "activations", "overhead", "required", "usable", "headroom", "host"):
         assert isinstance(top["memory"][key], int), key
@@ -44,7 +44,7 @@ def test_json_contract(capsys):
         "ByteDance-Seed/Seed-OSS-36B-Instruct",
         10240,
     )
-    assert out["trade_off"]["larger_four_bit"]["model"] == "ByteDance-Seed/Seed-OSS-36B-Instruct"
+    assert out["trade_off"]["larger_four_bit"]["model"] == "Qwen/Qwen3.5-27B"
     assert [t["larger_wins"] for t in out["trade_offs"]] == [True, False, True]
     assert out["assumptions"] and isinstance(out["elapsed_s"], float)
     assert all(k == k.lower() and " " not in k for k in _keys(out))
@@ -88,13 +88,13 @@ def test_filters_and_engine(capsys):
 
 
 def test_readme_example_returns_a_ranked_answer(capsys):
-    """The README's example used to answer best: null; Qwen2.5-32B-Instruct (MMLU-Pro 69.0, Qwen's table) in
-    AWQ int4 fits 24 GiB under vLLM (0.9 x 24 GiB usable): 69.0 x 0.9944 (the AWQ rows nearest 32.8B:
-    69.0B 100.17, 70.55B 99.71, 72.7B 97.81, 13.0B 99.17 -> median 99.44%) = 68.61."""
+    """The README's example used to answer best: null; Qwen3.5-27B (MMLU-Pro 86.1, Qwen's card) in AWQ int4
+    fits 24 GiB under vLLM (0.9 x 24 GiB usable): 86.1 x 0.9971 (the AWQ rows nearest 27.4B on a log scale:
+    70.55B 99.71, 13.0B 99.17, 69.0B 100.17 -> median 99.71%) = 85.85."""
     out = _json(capsys, "--vram", "24GiB", "--engine", "vllm", "--family", "qwen")
     assert out["best"] is not None and out["ranked_total"] > 0
-    assert (out["best"]["model"], out["best"]["format"]) == ("Qwen/Qwen2.5-32B-Instruct", "awq-int4")
-    assert out["best"]["expected_quality"] == pytest.approx(69.0 * 0.9944, abs=0.01)
+    assert (out["best"]["model"], out["best"]["format"]) == ("Qwen/Qwen3.5-27B", "awq-int4")
+    assert out["best"]["expected_quality"] == pytest.approx(86.1 * 0.9971, abs=0.01)
 
 
 def test_new_filters_sort_and_hub_models(capsys):

@@ -25,7 +25,7 @@ def _why(model_id, context=8192, filters=NO_FILTERS, families=frozenset(), licen
 
 
 def test_family_prefix_and_exact():
-    assert resolve_families(("gemma",)) == {"gemma2", "gemma3"}
+    assert resolve_families(("gemma",)) == {"gemma2", "gemma3", "gemma4"}
     assert resolve_families(("qwen3",)) == {"qwen3"}  # exact wins over the prefix (qwen3_moe)
     assert resolve_families(("LLAMA",)) == {"llama"}
     with pytest.raises(RecommendError, match="families: "):

@@ -100,21 +100,25 @@ def test_12_gib_on_mmlu():
 
 
 def test_24_gib():
-    """24 GiB: Seed-OSS-36B in Q4_K_M, 82.7 x 0.99622 = 82.39; then Nemotron 3 Nano in AWQ (78.3 x 0.9944 =
-    77.86); gpt-oss-20b's 75.0 (a 100% retention) in its smallest fitting form further down.
+    """24 GiB: Qwen3.5-27B (MMLU-Pro 86.1, Qwen's card) in Q5_K_M at a 100% retention (Unsloth's Q5_K_M rows,
+    capped): 27.36B with its vision tower x ~5.7 bits = 19.3 GiB with the cache, under the 23 GiB llama.cpp may
+    use; then its Q6_K (also 100%, more memory). Seed-OSS-36B in Q4_K_M (82.7 x 0.99622 = 82.39) and Nemotron 3
+    Nano in AWQ (78.3 x 0.9944 = 77.86) rank below; gpt-oss-20b's 75.0 (a 100% retention) in its smallest
+    fitting form further down.
 
     Seed-OSS fits: 36.15B x ~4.9 bits = 22 GB = 20.4 GiB of weights + KV 2 x 64 layers x 8 x 128 x 2 B =
-    256 KiB per token x 8,192 = 2 GiB: just under the 23 GiB llama.cpp may use [22.44]. Its Q3_K_M (82.7 x
-    0.98881 = 81.78) and Q2_K (x 0.95804 = 79.23) come next. Nemotron 3 Nano (31.58B) in AWQ: the nearest
-    AWQ rows are 69.0B (log-distance 0.78) and, within 1.00, 70.55B, 72.7B and 13.0B: median of 100.17,
-    99.71, 97.81, 99.17 = 99.44%. gpt-oss-20b keeps 100% in Q5_K_M, Q6_K, Q8_0 (Unsloth's rows, capped) and
-    in its released MXFP4; among those ties the smallest ranks first: Q5_K_M, whose routed experts stay
-    MXFP4 as llama.cpp keeps them [11.38 GiB of 23].
+    256 KiB per token x 8,192 = 2 GiB: just under the 23 GiB llama.cpp may use [22.44]. Nemotron 3 Nano
+    (31.58B) in AWQ: the nearest AWQ rows are 69.0B (log-distance 0.78) and, within 1.00, 70.55B, 72.7B and
+    13.0B: median of 100.17, 99.71, 97.81, 99.17 = 99.44%. gpt-oss-20b keeps 100% in Q5_K_M, Q6_K, Q8_0
+    (Unsloth's rows, capped) and in its released MXFP4; among those ties the smallest ranks first: Q5_K_M, whose
+    routed experts stay MXFP4 as llama.cpp keeps them [11.38 GiB of 23].
     """
     result = _rank("24GiB")
     best = result.best
-    assert _pick(result) == ("ByteDance-Seed/Seed-OSS-36B-Instruct", "q4_k_m")
-    assert best.quality.expected == pytest.approx(82.7 * 0.99622, abs=0.005)
+    assert _pick(result) == ("Qwen/Qwen3.5-27B", "q5_k_m")
+    assert best.quality.expected == pytest.approx(86.1)
+    seed = next(c for c in result.ranked if c.model_id == "ByteDance-Seed/Seed-OSS-36B-Instruct")
+    assert seed.format_id == "q4_k_m" and seed.quality.expected == pytest.approx(82.7 * 0.99622, abs=0.005)
     nemotron = next(c for c in result.ranked if c.model_id.startswith("nvidia/NVIDIA-Nemotron-3-Nano"))
     assert nemotron.format_id == "awq-int4" and nemotron.quality.expected == pytest.approx(
         78.3 * 0.9944, abs=0.005
@@ -159,23 +163,22 @@ def test_24_gib_per_bit_width_and_the_largest_model():
 def test_24_gib_trade_offs():
     """16-bit vs a larger model at 4 bits, and at 2 bits, at 24 GiB.
 
-    16 vs 4: Qwen3-8B bf16 56.73 vs Seed-OSS-36B (36.2B) at 4 bits 82.7 x 0.99622 = 82.39: +25.66, the larger
-    model wins. 4 vs 2: Seed-OSS at 4 bits 82.39 vs the best 2-bit model larger than it that fits,
-    Mixtral-8x7B-Instruct (46.7B) Q2_K, 36.92 x 0.95804 = 35.37: -47.02, two bits do not pay here.
+    16 vs 4: Qwen3-8B bf16 56.73 vs Qwen3.5-27B (27.4B) at 4 bits, AWQ: 86.1 x 0.9971 (the AWQ rows
+    nearest 27.4B on a log scale: 70.55B 99.71, 13.0B 99.17, 69.0B 100.17 -> median 99.71%) = 85.85: +29.12,
+    the larger model wins.
+    4 vs 2: Qwen3.5-27B at 4 bits 85.85 vs the best 2-bit model larger than it that fits, Qwen3.5-35B-A3B
+    (35.1B) Q2_K, 85.3 x 0.95804 = 81.72: -4.13, two bits do not pay here.
     """
     result = _rank("24GiB")
     sixteen, two = result.trade_offs[0], result.trade_offs[1]
     assert result.trade_off is sixteen and (sixteen.high, sixteen.low) == (16, 4)
-    seed = "ByteDance-Seed/Seed-OSS-36B-Instruct"
-    assert sixteen.sixteen.model_id == "Qwen/Qwen3-8B" and sixteen.larger_four.model_id == seed
-    assert sixteen.difference == pytest.approx(82.7 * 0.99622 - 56.73, abs=0.005) and sixteen.larger_wins
-    assert (two.high, two.low) == (
-        4,
-        2,
-    ) and two.larger_four.model_id == "mistralai/Mixtral-8x7B-Instruct-v0.1"
-    assert two.difference == pytest.approx(36.92 * 68.50 / 71.5 - 82.7 * 0.99622, abs=0.005)
+    qwen35 = "Qwen/Qwen3.5-27B"
+    assert sixteen.sixteen.model_id == "Qwen/Qwen3-8B" and sixteen.larger_four.model_id == qwen35
+    assert sixteen.difference == pytest.approx(86.1 * 0.9971 - 56.73, abs=0.005) and sixteen.larger_wins
+    assert (two.high, two.low) == (4, 2) and two.larger_four.model_id == "Qwen/Qwen3.5-35B-A3B"
+    assert two.difference == pytest.approx(85.3 * 0.95804 - 86.1 * 0.9971, abs=0.005)
     assert two.larger_wins is False
-    assert "the 4-bit model is expected to score 47.0 points higher" in two.text
+    assert "the 4-bit model is expected to score 4.1 points higher" in two.text
 
 
 def test_pareto_front():
@@ -318,13 +321,20 @@ def test_engine_keeps_only_its_formats():
 
 
 def test_several_gpus():
-    """2 x 24 GiB with llama.cpp: Seed-OSS-36B (82.7) now fits in Q5_K_M at a 100% retention (36.15B x ~5.7
-    bits = ~25.6 GB plus 2 GiB of KV, split over the two cards); Qwen2.5-72B-Instruct (71.1) at Q2_K: 72.7B x
-    ~3 bits = ~27 GB fits across both, 71.1 x 0.95804 = 68.12, below it."""
+    """2 x 24 GiB with llama.cpp: Qwen3.5-27B (86.1) in Q5_K_M at a 100% retention, split over the two cards;
+    Seed-OSS-36B (82.7) now fits in Q5_K_M at 100% too (36.15B x ~5.7 bits = ~25.6 GB plus 2 GiB of KV) and
+    ranks below it; Qwen2.5-72B-Instruct (71.1) at Q2_K: 72.7B x ~3 bits = ~27 GB fits across both, 71.1 x
+    0.95804 = 68.12, below both."""
     result = recommend(budget_from_size("24GiB", 2), SETTINGS, "llama.cpp")
-    assert _pick(result) == ("ByteDance-Seed/Seed-OSS-36B-Instruct", "q5_k_m")
-    assert result.best.quality.expected == pytest.approx(82.7)
+    assert _pick(result) == ("Qwen/Qwen3.5-27B", "q5_k_m")
+    assert result.best.quality.expected == pytest.approx(86.1)
     assert len(result.best.fit.per_gpu) == 2
+    seed = next(
+        c
+        for c in result.ranked
+        if (c.model_id, c.format_id) == ("ByteDance-Seed/Seed-OSS-36B-Instruct", "q5_k_m")
+    )
+    assert seed.quality.expected == pytest.approx(82.7)
     qwen72 = next(
         c for c in result.ranked if (c.model_id, c.format_id) == ("Qwen/Qwen2.5-72B-Instruct", "q2_k")
     )
