@@ -169,13 +169,19 @@ def weight_reads(est: MemoryEstimate, batch: int | None = None) -> WeightReads:
     # e.g. DeepSeek's dense layers). The output layer is on the host only when the estimate says so.
     """
     batch = est.settings.batch if batch is None else batch
-    report = est.weights_report
+    host = est.host_weights.parts
+    return _weight_reads(est.weights_report, est.model, batch, host.get("layers", 0), "output_layer" in host)
+
+
+@per_object(objects=2)
+def _weight_reads(
+    report: WeightsReport, spec: ModelSpec, batch: int, host_layers: int, head_on_host: bool
+) -> WeightReads:
+    """:func:`weight_reads` for one placement (remembered: it does not depend on the context)."""
     layer_bytes = _layer_bytes(report)
-    host_layers = est.host_weights.parts.get("layers", 0)
-    head_on_host = "output_layer" in est.host_weights.parts
     gpu = {False: 0, True: 0}
     host = {False: 0, True: 0}
-    for t, is_layer in _per_token_groups(report, est.model):
+    for t, is_layer in _per_token_groups(report, spec):
         read = touched_bytes(t.bytes, t.group.active_fraction, batch)
         if is_layer:
             on_host = read * host_layers // layer_bytes if layer_bytes else 0
