@@ -135,7 +135,9 @@ def spec_with_inventory(
             "which transformers does not load; they are not counted"
         )
     approximate = base.inventory_source is InventorySource.GENERIC
-    if base.approximate:
+    if base.approximate and base.family == "inventory":
+        kept = list(base.notes)  # layers read from the inventory itself: its own caveat (minimal.py)
+    elif base.approximate:
         kept = [n for n in base.notes if "auto_map" in n]
         if base.inventory_source is InventorySource.TEMPLATE:
             # a template's layers the planner cannot model: the cache stays approximate
