@@ -60,6 +60,7 @@ class Row:
     source: str  # which of the planner's sources counted it (or why nothing did)
     error: str = ""  # why transformers or the planner refused
     meta: int | None = None  # the planner's count when it may use the meta device (recorded)
+    meta_source: str = ""  # the source of that count, or why the planner refused (recorded)
 
     @property
     def buildable(self) -> bool:
@@ -203,8 +204,8 @@ def count_row(kind: str, model_type: str, record: dict[str, Any] | None = None) 
     try:
         planner, source = planner_count(kind, model_type, default_config(model_type))
     except PlannerError as exc:
-        return Row(kind, model_type, reference, None, "refused", _short(exc), rec["meta"])
-    return Row(kind, model_type, reference, planner, source, "", rec["meta"])
+        return Row(kind, model_type, reference, None, "refused", _short(exc), rec["meta"], rec["meta_source"])
+    return Row(kind, model_type, reference, planner, source, "", rec["meta"], rec["meta_source"])
 
 
 def _short(exc: BaseException) -> str:
@@ -251,6 +252,14 @@ def reason(r: Row) -> str:
             )
         )
     return ""
+
+
+def meta_reason(r: Row) -> str:
+    """Why ``r`` is not exact with the meta device: the planner's refusal, or its count and source."""
+    if r.meta is None:
+        return r.meta_source or "no count recorded"
+    err = (r.meta - r.reference) / r.reference if r.reference else 0.0
+    return f"{100 * err:+.3f}% ({r.meta:,} from the {r.meta_source})"
 
 
 def coverage(table: Sequence[Row], kind: str, *, meta: bool = False) -> tuple[int, int, int]:
@@ -339,6 +348,11 @@ def render(table: Sequence[Row]) -> str:
                 f"{reason(r) or 'no reason recorded'}"
             )
         lines.append("")
+    meta_missed = [r for r in table if r.buildable and not r.meta_exact]
+    if meta_missed:
+        lines += ["Not exact with the meta device (the reason):", ""]
+        lines += [f"- `{r.model_type}` ({KIND_TITLES[r.kind]}): {meta_reason(r)}" for r in meta_missed]
+        lines.append("")
     unbuildable = [r for r in table if not r.buildable]
     if unbuildable:
         names = ", ".join(f"`{r.model_type}`" for r in unbuildable)
@@ -389,6 +403,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{KIND_TITLES[kind]}: {exact}/{buildable} exact in the pure core, {meta_exact}/{buildable} "
                 f"with the meta device, of the types transformers builds ({total} in all)"
             )
+        for r in table:
+            if r.buildable and not r.meta_exact:
+                print(f"not exact with the meta device: {r.kind}/{r.model_type}: {meta_reason(r)}")
         return 0
     current = README.read_text(encoding="utf-8")
     wanted = update(current, render(table))
