@@ -9,10 +9,11 @@ features a model built on the meta device never touches:
 * ``scipy.optimize`` (``transformers/loss/loss_*detr.py``: the Hungarian matcher of object-detection
   losses): about 0.8 CPU s.
 
-While :func:`deferred` is active, those modules are stand-ins whose names resolve to lazy proxies:
-a proxy imports the real module the first time it is called or one of its attributes is read, so
-a process that later uses HQQ's cache quantizer or SciPy's matcher gets the real ones. Modules already
-imported are left alone, and nothing changes when the package is not installed.
+:func:`lean_modeling_import` imports the transformers modules that import them (the first modeling
+import then finds those loaded) within :func:`deferred`, where the optional modules are stand-ins whose
+names resolve to lazy proxies: a proxy imports the real module the first time it is called or one of
+its attributes is read, so a process that later uses HQQ's cache quantizer or SciPy's matcher gets the
+real ones. Modules already imported are left alone; nothing changes when a package is not installed.
 """
 
 from __future__ import annotations
@@ -80,3 +81,19 @@ def deferred(modules: tuple[str, ...] = DEFERRED) -> Iterator[None]:
         for name in placed:
             if isinstance(sys.modules.get(name), _StandIn):
                 del sys.modules[name]
+
+
+#: transformers' modules that import :data:`DEFERRED` at their top level.
+LEAN_MODULES = ("transformers.cache_utils", "transformers.loss.loss_utils")
+
+
+def lean_modeling_import() -> None:
+    """Import :data:`LEAN_MODULES` with :data:`DEFERRED` deferred (once; a no-op when they are loaded)."""
+    if all(name in sys.modules for name in LEAN_MODULES):
+        return
+    with deferred():
+        for name in LEAN_MODULES:
+            try:
+                importlib.import_module(name)
+            except ImportError:  # another transformers layout: its modeling import loads what it needs
+                continue
