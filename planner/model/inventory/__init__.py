@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from planner.errors import ConfigError
+from planner.errors import ConfigError, MissingFieldError, UnknownLayerTypeError
 from planner.model import model_from_config
 from planner.model.inventory.assemble import spec_with_inventory
 from planner.model.inventory.groups import StoredGroup, StoredTensor, group_tensors
@@ -106,10 +106,16 @@ def _unread(
     meta: bool | None,
 ) -> ModelSpec:
     """The spec of a config the pure core refused, from an inventory; else the reader's own error."""
+    from planner.model.inventory.minimal import too_large
+
+    # NOTE: only what the reader was not taught (a field spelled otherwise, a newer layer kind) is
+    # worth an inventory; a malformed or absurd value stays the reader's error, and nothing is built.
+    if not isinstance(error, (MissingFieldError, UnknownLayerTypeError)) or not isinstance(config, Mapping):
+        raise error
+    if too_large(config):
+        raise error
     from planner.model.inventory.minimal import minimal_spec
 
-    if not isinstance(config, Mapping):
-        raise error
     if headers is not None and headers[0]:
         groups, detail = headers
         base = minimal_spec(config, name, groups, str(error))

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from planner.model.config import LIMITS
 from planner.model.inventory.groups import StoredGroup
 from planner.model.roles import classify
 from planner.model.spec import MULTIMODAL_ROLES, AttentionKind, InventorySource, LayerSpec, ModelSpec, Role
@@ -30,6 +31,36 @@ _VOCAB = ("vocab_size", "n_vocab", "padded_vocab_size")
 _MAX_POS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length")
 #: Largest value taken from a config field here (anything larger is ignored as nonsense).
 _SANE = 1 << 24
+
+
+#: Upper bounds of config fields by what their name says (the pure core's own limits): a config past
+#: them is not built on the meta device (a million layers would take minutes and gigabytes there too).
+_BOUNDS = (
+    ("layer", LIMITS["layers"]),
+    ("vocab", LIMITS["vocab"]),
+    ("expert", LIMITS["experts"]),
+    ("head", LIMITS["heads"]),
+    ("size", LIMITS["width"]),
+    ("dim", LIMITS["width"]),
+    ("d_model", LIMITS["width"]),
+    ("n_embd", LIMITS["width"]),
+)
+
+
+def too_large(config: Mapping[str, Any], depth: int = 2) -> str | None:
+    """The first field (top level and nested configs) past the pure core's limits, or None."""
+    for key, value in config.items():
+        if isinstance(value, Mapping) and depth > 0:
+            found = too_large(value, depth - 1)
+            if found:
+                return f"{key}.{found}"
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(key, str):
+            low = key.lower()
+            if "position" in low or "window" in low or "max_" in low:
+                continue
+            if any(word in low and value > bound for word, bound in _BOUNDS):
+                return key
+    return None
 
 
 def _int(sections: tuple[Mapping[str, Any], ...], keys: tuple[str, ...]) -> int | None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from planner.errors import ConfigError
+from planner.errors import ConfigError, UnknownLayerTypeError
 from planner.model import model_from_config
 from planner.model.inventory import cache, describe
 from planner.model.inventory.groups import StoredTensor, group_tensors
+from planner.model.inventory.minimal import too_large
 from planner.model.spec import AttentionKind, InventorySource
 from planner.report import approximate_warning
 
@@ -94,3 +95,35 @@ def _numel(shape: tuple[int, ...]) -> int:
     for d in shape:
         n *= d
     return n
+
+
+def test_absurd_or_malformed_values_are_never_built(monkeypatch):
+    """Only what the reader was not taught goes to transformers; nothing is built for the rest."""
+    import planner.model.inventory.meta as meta
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("built on the meta device")
+
+    monkeypatch.setattr(meta, "_build", no_build)
+    for huge in ({"n_layers": 1_000_000}, {"vocab_size": 10**9}, {"attn_config": {"n_layers": 10**6}}):
+        with pytest.raises(ConfigError):
+            describe({**MPT, **huge}, "mpt", meta=True)
+    assert too_large({"text_config": {"num_layers": 10**6}}) == "text_config.num_layers"
+    assert too_large(MPT) is None
+    with pytest.raises(ConfigError, match="hidden_size"):
+        describe({**MPT, "model_type": "llama", "hidden_size": "wide"}, "llama", meta=True)
+
+
+def test_an_unknown_layer_kind_is_counted_from_the_meta_device():
+    """ZAYA's ``hybrid`` layers: a layer kind the pure core was not taught (transformers' default config)."""
+    import json
+
+    from transformers import AutoConfig
+
+    config = json.loads(json.dumps(AutoConfig.for_model("zaya").to_dict(), default=str))
+    with pytest.raises(UnknownLayerTypeError):
+        model_from_config(config)
+    spec = describe(config, "zaya", meta=True)
+    assert spec.inventory_source is InventorySource.META
+    assert spec.total_parameters == transformers_parameter_count(config, keep_token_ids=True)
+    assert spec.approximate and "unknown layer type" in approximate_warning(spec)
