@@ -45,7 +45,7 @@ THRESHOLDS = {"causal": 0.95, "image_text": 0.80}
 #: The coverage the zoo test holds the pure core to today (measured; raise it as coverage grows).
 FLOORS = {"causal": 0.82, "image_text": 0.51}
 #: The same with the meta device (recorded in data/zoo_reference.json; measured).
-META_FLOORS = {"causal": 0.92, "image_text": 0.83}
+META_FLOORS = {"causal": 1.0, "image_text": 1.0}
 KIND_TITLES = {"causal": "causal LM", "image_text": "image-text-to-text"}
 
 
@@ -330,12 +330,25 @@ def render(table: Sequence[Row]) -> str:
             key = r.source.split(" (")[0]
             sources[key] = sources.get(key, 0) + 1
     targets = ", ".join(f"{100 * v:.0f}% of {KIND_TITLES[k]} types" for k, v in THRESHOLDS.items())
+
+    def reached(meta: bool) -> bool:
+        return all(
+            coverage(table, k, meta=meta)[0] >= v * coverage(table, k, meta=meta)[1]
+            for k, v in THRESHOLDS.items()
+        )
+
+    verdicts = [
+        f"Issue 12's target ({targets}) is {'reached' if reached(True) else 'not reached'} with the meta device "
+        f"and {'reached' if reached(False) else 'not reached yet'} by the pure core alone. A config the pure core "
+        "cannot read (a field spelled otherwise, a layer kind it was not taught) is counted from the meta "
+        "device with its KV cache read from the inventory and marked approximate."
+    ]
     lines += [
         "",
         "Pure-core exact counts by source: "
         + ", ".join(f"{n} from {_source_title(s)}" for s, n in sorted(sources.items(), key=lambda kv: -kv[1]))
         + ". Templates are derived from transformers' modeling code by `scripts/derive_templates.py` "
-        f"(`data/templates/`). Issue 12's target for the pure core ({targets}) is not reached yet.",
+        f"(`data/templates/`). {verdicts[0]}",
         "",
     ]
     missed = [r for r in table if r.buildable and not r.exact]
