@@ -13,6 +13,7 @@ not read, so the spec is marked approximate with a note saying so (the CLI and t
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from planner.model.config import LIMITS
@@ -29,6 +30,8 @@ _KV_HEADS = ("num_key_value_heads", "num_kv_heads", "n_head_kv", "multi_query_gr
 _HEADS = ("num_attention_heads", "n_head", "num_heads", "n_heads", "decoder_attention_heads")
 _VOCAB = ("vocab_size", "n_vocab", "padded_vocab_size")
 _MAX_POS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length")
+#: ``layer_types`` entries of a window sliding token by token (not chunked attention).
+_SLIDING_NAMES = frozenset({"sliding_attention", "sliding_window", "local"})
 #: Largest value taken from a config field here (anything larger is ignored as nonsense).
 _SANE = 1 << 24
 
@@ -116,10 +119,11 @@ def minimal_spec(
             LayerSpec(i, AttentionKind.FULL, kv_heads=kv, k_head_dim=dim, v_head_dim=dim)
             for i in range(n_layers)
         )
+    layers = _windows(layers, sections)
     note = (
         f"{CACHE_CAVEAT}the planner cannot read this config itself ({reason[:200]}), so each layer's KV "
-        "cache is read from its key/value projections' widths as full attention (sliding windows, "
-        "recurrent state and shared KV are not read)"
+        "cache is read from its key/value projections' widths, as full attention unless layer_types names "
+        "a sliding window (recurrent state, chunked attention and shared KV are not read)"
     )
     return ModelSpec(
         name=name,
@@ -149,3 +153,20 @@ def _layer(index: int, tensors: list[tuple[Role, tuple[int, ...]]], kv_heads: in
         return LayerSpec(index, AttentionKind.NONE)
     heads = kv_heads if kv_heads and k % kv_heads == 0 and v % kv_heads == 0 else 1
     return LayerSpec(index, AttentionKind.FULL, kv_heads=heads, k_head_dim=k // heads, v_head_dim=v // heads)
+
+
+def _windows(layers: tuple[LayerSpec, ...], sections: tuple[Mapping[str, Any], ...]) -> tuple[LayerSpec, ...]:
+    """Layers that ``layer_types`` names ``sliding_attention`` keep only ``sliding_window`` tokens."""
+    for section in sections:
+        kinds, window = section.get("layer_types"), section.get("sliding_window")
+        if not isinstance(kinds, list) or len(kinds) != len(layers):
+            continue
+        if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+            return layers
+        return tuple(
+            replace(layer, attention=AttentionKind.SLIDING, window=window)
+            if layer.attention is AttentionKind.FULL and kind in _SLIDING_NAMES
+            else layer
+            for layer, kind in zip(layers, kinds, strict=True)
+        )
+    return layers

@@ -127,3 +127,31 @@ def test_an_unknown_layer_kind_is_counted_from_the_meta_device():
     assert spec.inventory_source is InventorySource.META
     assert spec.total_parameters == transformers_parameter_count(config, keep_token_ids=True)
     assert spec.approximate and "unknown layer type" in approximate_warning(spec)
+
+
+def test_sliding_layers_named_in_layer_types_keep_their_window():
+    """OLMo 3 without ``num_attention_heads`` (transformers' default is 32; the pure core refuses): the
+    per-layer cache read from the inventory is the hand-written builder's for the same attention, which
+    tests/verify/test_cpu_kv_kinds.py holds equal to transformers' real cache."""
+    full = {
+        "model_type": "olmo3",
+        "hidden_size": 256,
+        "intermediate_size": 96,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 2,
+        "vocab_size": 300,
+        "sliding_window": 8,
+        "layer_types": ["sliding_attention", "sliding_attention", "sliding_attention", "full_attention"],
+    }
+    missing = {k: v for k, v in full.items() if k != "num_attention_heads"}
+    with pytest.raises(ConfigError, match="num_attention_heads"):
+        model_from_config(missing)
+    spec = describe(missing, "olmo3", meta=True)
+    assert spec.total_parameters == transformers_parameter_count(missing)
+
+    def geometry(s):
+        return [(layer.attention, layer.window, layer.kv_elements_per_token) for layer in s.layers]
+
+    assert geometry(spec) == geometry(model_from_config(full))
+    assert [layer.attention for layer in spec.layers].count(AttentionKind.SLIDING) == 3
