@@ -65,6 +65,27 @@ def _catalog_id(text: str) -> str:
     return tag.model
 
 
+#: Session key: an Ollama tag typed in the Hub box, applied at the start of the next run.
+_TYPED_TAG = "_typed_ollama_tag"
+
+
+def _apply_typed_tag() -> None:
+    """Open the catalog model, format and engine of an Ollama tag typed in the Hub box.
+
+    # NOTE: the source, format and engine widgets exist by the time the Hub box is read, so their
+    # values can only change at the start of the next run (Streamlit refuses to set a drawn widget's key).
+    """
+    typed = st.session_state.pop(_TYPED_TAG, None)
+    tag = find_tag(typed) if typed else None
+    if tag is None:
+        return
+    st.session_state.update(source="catalog", model=tag.model, format=tag.format, engine="ollama", hub="")
+    st.session_state[_TYPED_TAG + "_note"] = (
+        f"Ollama tag `{tag.tag}` is **{tag.model}** in {tag.format} (data/ollama_tags.json): "
+        "opened from the catalog, on the ollama engine."
+    )
+
+
 def _hub_id(text: str) -> str:
     text = text.strip()
     if not text:
@@ -85,12 +106,16 @@ def pick_model() -> ModelChoice:
     ids = sorted(catalog, key=lambda i: (catalog[i].family, catalog[i].reference.total))
     with st.sidebar:
         st.header("Model")
+        _apply_typed_tag()
         _link_source()
         source = st.radio(
             "Source", list(SOURCES), key="source", horizontal=True, format_func=SOURCES.__getitem__
         )
         try:
             if source == "catalog":
+                note = st.session_state.pop(_TYPED_TAG + "_note", None)
+                if note:
+                    st.info(note)
                 default = DEFAULT_MODEL if DEFAULT_MODEL in ids else ids[0]
                 from_link("model", "model", _catalog_id, default=default)
                 if st.session_state["model"] not in catalog:
@@ -120,6 +145,9 @@ def pick_model() -> ModelChoice:
                     "Gated models need HF_TOKEN set where the app runs.",
                 )
                 repo = repo.strip()
+                if repo and looks_like_tag(repo) and find_tag(repo) is not None:
+                    st.session_state[_TYPED_TAG] = repo
+                    st.rerun()
                 return ModelChoice(_hub_model(repo) if repo else None, source, repo or None)
             upload = st.file_uploader("config.json", type=["json"], key="upload")
             spec = describe(parse_config_bytes(upload.getvalue()), upload.name) if upload else None

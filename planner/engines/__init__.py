@@ -6,13 +6,11 @@ rules: ``engine.py`` (the :class:`Engine`: settings, notes, assembly; registers 
 ``overhead.py`` (what the process holds beyond tensors) and, where placement is its own,
 ``weights.py``. Shared, engine-neutral pieces live in :mod:`planner.engines.common`,
 :mod:`planner.engines.constants`, :mod:`planner.engines.shape` and :mod:`planner.memory.kv`.
-Adding an engine is adding one package: every package in this folder is imported here.
+Adding an engine is adding one package: the registry imports each package on first use
+(:mod:`planner.engines.registry`).
 """
 
 from __future__ import annotations
-
-import importlib
-import pkgutil
 
 from planner.engines.base import Engine, Launch
 from planner.engines.registry import (
@@ -59,15 +57,3 @@ __all__ = [
     "refusal",
     "register_engine",
 ]
-
-#: Registration order of the first engines (it orders menus and CLI choices); any other package follows by name.
-_FIRST = ("transformers", "vllm", "llamacpp")
-
-
-def _discover() -> None:
-    packages = sorted(m.name for m in pkgutil.iter_modules(__path__) if m.ispkg)
-    for name in sorted(packages, key=lambda n: (_FIRST.index(n) if n in _FIRST else len(_FIRST), n)):
-        importlib.import_module(f"{__name__}.{name}")
-
-
-_discover()

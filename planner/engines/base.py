@@ -126,6 +126,8 @@ class Engine(ABC):
         self, spec: ModelSpec, fmt: QuantFormat, settings: RunSettings, est: MemoryEstimate
     ) -> MemoryEstimate:
         """``est`` with its draft model and LoRA adapters added as their own components."""
+        if settings.draft is None and not settings.wants_lora:
+            return est
         from dataclasses import replace
 
         extras = list(est.extras)

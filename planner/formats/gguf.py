@@ -51,6 +51,10 @@ from planner.model.spec import ROUTED_EXPERT_ROLES, AttentionKind, ModelSpec, Ro
 #: unsloth, mradermacher "i1" files); it changes the Q4_0/Q5_0/IQ4_*/IQ3_XXS mixes.
 IMATRIX_SUFFIX = "-imatrix"
 
+#: Cache sizes: one entry per spec (above the catalog's size, so a sweep over it never evicts what
+#: the next format needs) and per (spec, file type).
+_PER_SPEC, _PER_SPEC_AND_TYPE = 512, 4096
+
 # --- llama.cpp tensor categories (src/llama-quant.cpp enum class tensor_category) -------------
 OUTPUT, TOKEN_EMBD, ATTN_QKV, ATTN_KV_B, ATTN_V, ATTN_K, ATTN_Q, ATTN_OUTPUT = (
     "output",
@@ -305,18 +309,27 @@ def _suffix(group: TensorGroup) -> str:
     return ".weight"
 
 
-def _mla_split(spec: ModelSpec, group: TensorGroup, layer: int | None) -> tuple[int, int, int, int] | None:
+_MLA_ROLES = (Role.ATTN_OUT, Role.ATTN_Q, Role.ATTN_Q_B, Role.ATTN_KV_A)
+
+
+def _mla_groups(spec: ModelSpec) -> dict[int | None, dict[Role, list[TensorGroup]]]:
+    """Per layer: its o_proj, query and kv_a groups, in spec order (what :func:`_mla_split` reads)."""
+    out: dict[int | None, dict[Role, list[TensorGroup]]] = {}
+    for g in spec.tensors:
+        if g.role in _MLA_ROLES:
+            for layer in g.layers:
+                out.setdefault(layer, {}).setdefault(g.role, []).append(g)
+    return out
+
+
+def _mla_split(group: TensorGroup, found: dict[Role, list[TensorGroup]]) -> tuple[int, int, int, int] | None:
     """DeepSeek MLA ``kv_b_proj`` geometry ``(heads, qk_nope, v_head_dim, kv_lora_rank)`` from its layer.
 
     From the layer's ``o_proj`` (``[hidden, H*v]``), query (``[H*(nope+rope), *]``) and
-    ``kv_a_proj_with_mqa`` (``[rank+rope, hidden]``): ``H*nope = kv_b_out - o_in``,
-    ``rope = kv_a_out - rank``, ``H = (q_out - H*nope) / rope``.
+    ``kv_a_proj_with_mqa`` (``[rank+rope, hidden]``) in ``found`` (:func:`_mla_groups`):
+    ``H*nope = kv_b_out - o_in``, ``rope = kv_a_out - rank``, ``H = (q_out - H*nope) / rope``.
     """
     kv_b_out, rank = group.shape
-    found: dict[Role, list[TensorGroup]] = {}
-    for g in spec.tensors:
-        if layer in g.layers and g.role in (Role.ATTN_OUT, Role.ATTN_Q, Role.ATTN_Q_B, Role.ATTN_KV_A):
-            found.setdefault(g.role, []).append(g)
     # NOTE: DeepSeek-V3.2 and GLM-5 layers hold a second query projection (the DSA indexer's wq_b): the
     # attention's own is the one whose shape gives a consistent split.
     queries = found.get(Role.ATTN_Q_B) or found.get(Role.ATTN_Q) or []
@@ -338,21 +351,25 @@ def _mla_split(spec: ModelSpec, group: TensorGroup, layer: int | None) -> tuple[
     return None
 
 
-@per_object(maxsize=128)
+@per_object(maxsize=_PER_SPEC)
 def _slots(spec: ModelSpec) -> tuple[_Slot, ...]:
     """Every tensor the converter writes, in llama.cpp loader order (built once per spec; never mutated)."""
-    out: list[_Slot] = []
     native_mxfp4 = spec.architecture == "gpt_oss"
     by_name = {g.name: g for g in spec.tensors}
     # tensor_get_category tests substrings that never reach into a "blk.N." prefix: one answer per name
     categories: dict[tuple[bool, str], str] = {}
+    # llama_model_loader's order (weight_name_comparer: by layer, -1 for global tensors, then by name),
+    # built per layer: insertion order within a layer keeps a stable sort's order for equal names.
+    by_layer: dict[int, list[_Slot]] = {}
+    mmproj: list[_Slot] = []
+    new = tuple.__new__
+    mla_groups: dict[int | None, dict[Role, list[TensorGroup]]] | None = None
 
-    def slot(g, layer, rest, ne, source, mmproj=False, blk=False) -> _Slot:
-        category = categories.get((blk, rest))
-        if category is None:
-            name = f"blk.{layer}.{rest}" if blk else rest
-            category = categories[(blk, rest)] = _category(name)
-        return _Slot(g, layer, rest, ne, source, mmproj, category, blk)
+    def category(blk: bool, rest: str) -> str:
+        found = categories.get((blk, rest))
+        if found is None:
+            found = categories[(blk, rest)] = _category(f"blk.0.{rest}" if blk else rest)
+        return found
 
     for g in spec.tensors:
         layers: tuple[int | None, ...] = g.layers or (None,)
@@ -363,8 +380,12 @@ def _slots(spec: ModelSpec) -> tuple[_Slot, ...]:
         if g.role in _MMPROJ_ROLES:
             # convert_hf_to_gguf.py --mmproj: F16 weights, F32 vectors and position embeddings (V_ENC_EMBD_POS)
             source = "F32" if len(g.shape) <= 1 or "position_embedding" in g.name else "SRC"
+            rest = f"mmproj:{g.name}"
+            cat = category(False, rest)
             for layer in layers:
-                out.extend(slot(g, layer, f"mmproj:{g.name}", ne, source, mmproj=True) for _ in range(copies))
+                mmproj.extend(
+                    new(_Slot, (g, layer, rest, ne, source, True, cat, False)) for _ in range(copies)
+                )
             continue
         base, suffix = _base_name(g, by_name), _suffix(g)
         if g.role in _F32_ROLES or len(g.shape) <= 1 or suffix != ".weight":
@@ -374,29 +395,54 @@ def _slots(spec: ModelSpec) -> tuple[_Slot, ...]:
         else:
             source = "SRC"
         names = [f"{base}.{k}{suffix}" for k in range(copies)] if copies > 1 else [f"{base}{suffix}"]
+        kv_b = g.role is Role.ATTN_KV_B
+        if kv_b and mla_groups is None:
+            mla_groups = _mla_groups(spec)
+        if not kv_b and len(names) == 1 and layers[0] is not None:
+            # the common case: one tensor per layer
+            name = names[0]
+            cat = category(True, name)
+            for layer in layers:
+                bucket = by_layer.get(layer)
+                if bucket is None:
+                    bucket = by_layer[layer] = []
+                bucket.append(new(_Slot, (g, layer, name, ne, source, False, cat, True)))
+            continue
+        named: dict[bool, list[tuple[str, str]]] = {}
         for layer in layers:
             blk = layer is not None
-            if g.role is Role.ATTN_KV_B and (mla := _mla_split(spec, g, layer)):
+            bucket = by_layer.setdefault(layer if blk else -1, [])
+            if kv_b and (mla := _mla_split(g, mla_groups.get(layer, {}))):
                 heads, nope, v_dim, rank = mla
                 # convert_hf_to_gguf.py DeepseekV2Model.modify_tensors: kv_b split for MLA absorption,
                 # k_b transposed -> ggml ne [nope, rank, heads]; v_b -> ne [rank, v_dim, heads].
-                out.append(slot(g, layer, "attn_k_b.weight", (nope, rank, heads), source, blk=blk))
-                out.append(slot(g, layer, "attn_v_b.weight", (rank, v_dim, heads), source, blk=blk))
+                for rest, shape in (
+                    ("attn_k_b.weight", (nope, rank, heads)),
+                    ("attn_v_b.weight", (rank, v_dim, heads)),
+                ):
+                    bucket.append(
+                        new(_Slot, (g, layer, rest, shape, source, False, category(blk, rest), blk))
+                    )
                 continue
-            for name in names:
-                out.append(slot(g, layer, name, ne, source, blk=blk))
+            pairs = named.get(blk)
+            if pairs is None:
+                pairs = named[blk] = [(name, category(blk, name)) for name in names]
+            bucket.extend(new(_Slot, (g, layer, name, ne, source, False, cat, blk)) for name, cat in pairs)
         if g.role is Role.EMBEDDING and spec.tied_embeddings and spec.family == "falcon":
             # Falcon checkpoints store lm_head.weight (a copy of the tied embedding) and
             # convert_hf_to_gguf.py FalconModel writes it as output.weight.
-            out.append(slot(g, None, "output.weight", ne, "SRC"))
-    text = sorted((s for s in out if not s.mmproj), key=_loader_key)
-    return (*text, *(s for s in out if s.mmproj))
+            rest = "output.weight"
+            by_layer.setdefault(-1, []).append(
+                new(_Slot, (g, None, rest, ne, "SRC", False, category(False, rest), False))
+            )
+    out: list[_Slot] = []
+    for layer in sorted(by_layer):
+        out.extend(sorted(by_layer[layer], key=_rest))
+    return (*out, *mmproj)
 
 
-def _loader_key(s: _Slot) -> tuple[int, str]:
-    """llama_model_loader::weight_name_comparer: by ``blk.N`` (-1 for global tensors), then by name
-    (within one layer every name has the same ``blk.N.`` prefix, so the rest orders them)."""
-    return (-1 if s.layer is None else s.layer, s.rest)
+def _rest(s: _Slot) -> str:
+    return s.rest
 
 
 def _category(name: str) -> str:
@@ -655,7 +701,7 @@ def _impl(m: _Model, st: _State, new_type: str, s: _Slot, ftype: str) -> str:
     return new_type
 
 
-@per_object(maxsize=128)
+@per_object(maxsize=_PER_SPEC)
 def _counts(spec: ModelSpec) -> tuple[int, bool]:
     """init_quantize_state_counters: attn_v-like tensors of the text model, and whether it has no output."""
     text = [s for s in _slots(spec) if not s.mmproj]
@@ -667,7 +713,9 @@ class _Layout(NamedTuple):
 
     A tensor's (type, bytes) follows from its *key* (category, shape, source, mmproj) and the file
     type alone, except for the tensors llama-quantize's running counters decide (``counted`` keys,
-    when quantizing): so each key is typed once, and only the counted tensors one by one.
+    when quantizing). Those are typed per *class*: the tensors of one key whose counter (and, for
+    MoE models, layer) pass the same tests in ``llama_tensor_get_type_impl`` (:func:`_position`).
+    So each key is typed once, and each class once, with its first tensor's counter.
     """
 
     keys: tuple[_Slot, ...]  # the first slot of each distinct key, in slot order
@@ -679,9 +727,22 @@ class _Layout(NamedTuple):
     group_mmproj: tuple[bool, ...]  # per group: its tensors sit in the mmproj file
     group_of: tuple[int, ...]  # per slot: the index of its group
     cells: tuple[tuple[int, int, int, int], ...]  # (group, key, first slot, slots) per group and key
+    classes: tuple[tuple[int, int], ...]  # per class: (first slot, its counter value when met), in slot order
+    class_of: tuple[int, ...]  # per counted slot (as in counted_slots): the index of its class
+    class_members: tuple[tuple[int, ...], ...]  # per class: the indices of its slots
+    class_cells: tuple[
+        tuple[int, int, int, int], ...
+    ]  # (group, class, first slot, slots) per group and class
 
 
-@per_object(maxsize=128)
+@lru_cache(maxsize=65536)
+def _position(i: int, n: int) -> tuple[bool, ...]:
+    """Every test ``llama_tensor_get_type_impl`` applies to a counter or layer ``i`` of ``n``: ``i < 2``,
+    ``i < 4`` (attn_v), ``i < n/16``, ``i < n/8``, ``i >= 7n/8`` and ``use_more_bits``' ``(i - n/8) % 3 == 2``."""
+    return (i < 2, i < 4, i < n // 16, i < n // 8, i >= 7 * n // 8, (i - n // 8) % 3 == 2)
+
+
+@per_object(maxsize=_PER_SPEC)
 def _layout(spec: ModelSpec) -> _Layout:
     slots = _slots(spec)
     key_index: dict[tuple, int] = {}
@@ -694,17 +755,18 @@ def _layout(spec: ModelSpec) -> _Layout:
     group_of: list[int] = []
     cells: dict[tuple[int, int], list[int]] = {}
     for i, s in enumerate(slots):
-        k = key_index.get(key := (s.category, s.ne, s.source, s.mmproj))
+        group, _, _, ne, source, mmproj, category, _ = s
+        k = key_index.get(key := (category, ne, source, mmproj))
         if k is None:
             k = key_index[key] = len(keys)
             keys.append(s)
             members.append([])
         members[k].append(i)
-        g = group_index.get(id(s.group))
+        g = group_index.get(id(group))
         if g is None:
-            g = group_index[id(s.group)] = len(groups)
-            groups.append(s.group)
-            group_mmproj.append(s.mmproj)
+            g = group_index[id(group)] = len(groups)
+            groups.append(group)
+            group_mmproj.append(mmproj)
         key_of.append(k)
         group_of.append(g)
         cell = cells.get((g, k))
@@ -716,16 +778,51 @@ def _layout(spec: ModelSpec) -> _Layout:
         s.category in _COUNTED and not s.mmproj and s.source == "SRC" and _ggml_n_dims(s.ne) >= 2
         for s in keys
     )
+    counted_slots = tuple(i for i, k in enumerate(key_of) if counted[k])
+    # The counters each counted tensor advances (quantize_state_impl: i_attention_wv for attn_v-like
+    # tensors, i_ffn_down / i_ffn_gate / i_ffn_up), their totals, and (MoE) the layer layer_info reads.
+    m = _model(spec)
+    n_wv, _ = _counts(spec)
+    n_ffn, moe = m.n_layer, m.n_expert > 1
+    met = {ATTN_V: 0, FFN_DOWN: 0, FFN_GATE: 0, FFN_UP: 0}
+    class_index: dict[tuple, int] = {}
+    classes: list[tuple[int, int]] = []
+    class_of: list[int] = []
+    class_members: list[list[int]] = []
+    class_cells: dict[tuple[int, int], list[int]] = {}
+    for i in counted_slots:
+        _, layer, _, _, _, _, category, _ = slots[i]
+        counter = ATTN_V if category in _ATTN_V_LIKE else category
+        c = met[counter]
+        met[counter] = c + 1
+        where = (None if layer is None else _position(layer, n_ffn)) if moe else ()
+        sig = (key_of[i], _position(c, n_wv if counter == ATTN_V else n_ffn), where)
+        cls = class_index.get(sig)
+        if cls is None:
+            cls = class_index[sig] = len(classes)
+            classes.append((i, c))
+            class_members.append([])
+        class_of.append(cls)
+        class_members[cls].append(i)
+        cell = class_cells.get((group_of[i], cls))
+        if cell is None:
+            class_cells[(group_of[i], cls)] = [i, 1]
+        else:
+            cell[1] += 1
     return _Layout(
         keys=tuple(keys),
         key_of=tuple(key_of),
         members=tuple(tuple(m) for m in members),
         counted=counted,
-        counted_slots=tuple(i for i, k in enumerate(key_of) if counted[k]),
+        counted_slots=counted_slots,
         groups=tuple(groups),
         group_mmproj=tuple(group_mmproj),
         group_of=tuple(group_of),
         cells=tuple((g, k, first, n) for (g, k), (first, n) in cells.items()),
+        classes=tuple(classes),
+        class_of=tuple(class_of),
+        class_members=tuple(tuple(m) for m in class_members),
+        class_cells=tuple((g, c, first, n) for (g, c), (first, n) in class_cells.items()),
     )
 
 
@@ -733,7 +830,7 @@ class _Assignment(NamedTuple):
     """What llama-quantize gives the tensors of :func:`_layout` under one file type."""
 
     by_key: tuple[tuple[str, int] | None, ...]  # per key: (type, bytes of one tensor); None: counted
-    by_counted: tuple[tuple[int, str, int], ...]  # (slot, type, bytes) per counted slot, in loader order
+    by_class: tuple[tuple[str, int], ...]  # per counted class: (type, bytes of one tensor)
     notes: tuple[str, ...]
 
 
@@ -743,12 +840,16 @@ def _assign(spec: ModelSpec, ft: FileType, imatrix: bool) -> _Assignment:
     slots = _slots(spec)
     m = _model(spec)
     n_attention_wv, has_tied_embeddings = _counts(spec)
-    st = _State(
-        n_attention_wv=n_attention_wv,
-        n_ffn_down=m.n_layer,  # init_quantize_state_counters: n_ffn_down = n_ffn_gate = n_ffn_up = n_layer
-        has_tied_embeddings=has_tied_embeddings,
-        has_imatrix=imatrix,
-    )
+
+    def state() -> _State:
+        return _State(
+            n_attention_wv=n_attention_wv,
+            n_ffn_down=m.n_layer,  # init_quantize_state_counters: n_ffn_down = n_ffn_gate = n_ffn_up = n_layer
+            has_tied_embeddings=has_tied_embeddings,
+            has_imatrix=imatrix,
+        )
+
+    st = state()
     default = ft.default_type
     src16 = "BF16" if default == "BF16" else "F16"
     quantizing = ggml_type(default).quantized
@@ -784,40 +885,51 @@ def _assign(spec: ModelSpec, ft: FileType, imatrix: bool) -> _Assignment:
         by_key.append((t, tensor_bytes(t, s.ne)))
         if unfit is not None:
             unfit_at.extend((i, unfit) for i in layout.members[k])
-    # The counted ones (attn_v-like, ffn_down/gate/up), one by one in loader order as llama-quantize meets them.
-    by_counted: list[tuple[int, str, int]] = []
+    # The counted ones (attn_v-like, ffn_down/gate/up): once per class, with the counter its first
+    # tensor meets (llama-quantize advances the counters tensor by tensor, in loader order).
+    by_class: list[tuple[str, int]] = []
     if quantizing:
         name = ft.name
-        for i in layout.counted_slots:
+        for cls, (i, c) in enumerate(layout.classes):
             s = slots[i]
+            st = state()
+            if s.category in _ATTN_V_LIKE:
+                st.i_attention_wv = c
+            elif s.category == FFN_DOWN:
+                st.i_ffn_down = c
+            elif s.category == FFN_GATE:
+                st.i_ffn_gate = c
+            else:
+                st.i_ffn_up = c
             t = _impl(m, st, default, s, name)
             fitted = fallback_type(t, s.ne[0])
             if fitted is None:
-                unfit_at.append((i, t))
+                unfit_at.extend((j, t) for j in layout.class_members[cls])
                 fitted = "F16"
-            by_counted.append((i, fitted, tensor_bytes(fitted, s.ne)))
+            by_class.append((fitted, tensor_bytes(fitted, s.ne)))
     notes = (
         f"{slots[i].name}: rows of {slots[i].ne[0]} are not whole {unfit} blocks and llama.cpp defines no "
         "fallback (llama-quantize stops); counted as F16"
         for i, unfit in sorted(unfit_at)
     )
-    return _Assignment(tuple(by_key), tuple(by_counted), tuple(dict.fromkeys(notes)))
+    return _Assignment(tuple(by_key), tuple(by_class), tuple(dict.fromkeys(notes)))
 
 
-@per_object(maxsize=1024)
+@per_object(maxsize=_PER_SPEC_AND_TYPE)
 def _assigned(spec: ModelSpec, ftype_id: str, imatrix: bool) -> _Assignment:
     return _assign(spec, file_types()[ftype_id], imatrix)
 
 
-@per_object(maxsize=256)
+@per_object(maxsize=_PER_SPEC_AND_TYPE)
 def _typed(
     spec: ModelSpec, ftype_id: str, imatrix: bool
 ) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]:
     """Per tensor of :func:`_slots`: its type and bytes; and the notes."""
     layout, done = _layout(spec), _assigned(spec, ftype_id, imatrix)
     per_slot = [done.by_key[k] for k in layout.key_of]
-    for i, t, n in done.by_counted:
-        per_slot[i] = (t, n)
+    if done.by_class:
+        for i, cls in zip(layout.counted_slots, layout.class_of, strict=True):
+            per_slot[i] = done.by_class[cls]
     return tuple(t for t, _ in per_slot), tuple(n for _, n in per_slot), done.notes
 
 
@@ -831,7 +943,7 @@ def _plan(spec: ModelSpec, ftype_id: str, imatrix: bool) -> tuple[tuple[GgufTens
     return tensors, notes
 
 
-@per_object(maxsize=1024)
+@per_object(maxsize=_PER_SPEC_AND_TYPE)
 def _by_group(
     spec: ModelSpec, ftype_id: str, imatrix: bool
 ) -> dict[int, tuple[tuple[tuple[str, int], ...], int, bool]]:
@@ -853,17 +965,16 @@ def _by_group(
                 entry[0] = first
             entry[1] += n
         total[g] += nbytes * n
-    group_of = layout.group_of
-    for i, t, nbytes in done.by_counted:
-        g = group_of[i]
+    for g, cls, first, n in layout.class_cells if done.by_class else ():
+        t, nbytes = done.by_class[cls]
         entry = seen[g].get(t)
         if entry is None:
-            seen[g][t] = [i, 1]
+            seen[g][t] = [first, n]
         else:
-            if i < entry[0]:
-                entry[0] = i
-            entry[1] += 1
-        total[g] += nbytes
+            if first < entry[0]:
+                entry[0] = first
+            entry[1] += n
+        total[g] += nbytes * n
     out = {}
     for g, group in enumerate(layout.groups):
         counts = tuple((t, n) for t, (_, n) in sorted(seen[g].items(), key=lambda item: item[1][0]))
@@ -871,7 +982,7 @@ def _by_group(
     return out
 
 
-@per_object(maxsize=128)
+@per_object(maxsize=_PER_SPEC)
 def _layout_facts(spec: ModelSpec) -> tuple[bool, bool, bool]:
     """What the converter's tensor list holds, whatever the file type: an mmproj part, an
     ``output.weight`` copy of the tied embedding, MLA's split ``attn_k_b``."""

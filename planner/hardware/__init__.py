@@ -3,8 +3,8 @@
 Pure core: no torch, no streamlit. ``pynvml`` is imported only inside :func:`read_live_gpus`
 (NVIDIA), and only when no NVML module is passed in; :func:`read_machine` adds a Mac's GPU
 (``sysctl``), AMD GPUs and APUs (``amdsmi``, ``amd-smi``, ``rocm-smi``, sysfs) and Intel GPUs
-(``xpu-smi``), each read with fixed commands and never raising. Those readers load on first use
-(``read_machine``, ``MachineReport``, ``LiveDevice``, ``ReaderStatus``), keeping the CLI's start light.
+(``xpu-smi``), each read with fixed commands and never raising. Those readers (NVML's too) load on first use,
+keeping the CLI's start light.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from planner.hardware.gpus import (
     match_gpu,
     search_gpus,
 )
-from planner.hardware.live import GpuProcess, LiveGpu, LiveReport, MigDevice, read_live_gpus
 from planner.hardware.units import format_bandwidth, format_gb, format_gib, format_size, parse_size
 
 __all__ = [
@@ -62,6 +61,11 @@ __all__ = [
 ]
 
 _LAZY = {
+    "GpuProcess": "planner.hardware.live",
+    "LiveGpu": "planner.hardware.live",
+    "LiveReport": "planner.hardware.live",
+    "MigDevice": "planner.hardware.live",
+    "read_live_gpus": "planner.hardware.live",
     "LiveDevice": "planner.hardware.device",
     "ReaderStatus": "planner.hardware.device",
     "MachineReport": "planner.hardware.machine",

@@ -33,7 +33,7 @@ class SpecBuilder:
         active: tuple[int, int] = (1, 1),
     ) -> None:
         """Record ``copies`` tensors of ``shape`` (``copies`` > 1 for routed experts)."""
-        if any(d <= 0 for d in shape):
+        if shape and min(shape) <= 0:
             return
         key = (name, role, shape)
         entry = self._groups.get(key)

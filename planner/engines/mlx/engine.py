@@ -81,6 +81,9 @@ class MlxEngine(Engine):
 
     def estimate(self, spec: ModelSpec, fmt: QuantFormat, settings: RunSettings) -> MemoryEstimate:
         cache_t, kv_name = self._cache_type(settings)
+        unquantized = cache_t.quantized and spec.architecture in mlx_kv.CACHE_LIST
+        if unquantized:
+            cache_t, asked, kv_name = kv.cache_type("bf16"), kv_name, "bf16"
         if cache_t.quantized and mlx_kv.rotates(spec):
             raise SettingsError(
                 "mlx-lm cannot quantize this model's cache: its sliding layers use RotatingKVCache, whose "
@@ -119,6 +122,12 @@ class MlxEngine(Engine):
         overhang = mlx_kv.prefill_overhang(spec, cache_t, settings.context, settings.batch)
         activations = activations_figure(spec, settings.context, settings.batch, overhang)
         overhead = overhead_figure()
+        if unquantized:
+            notes.append(
+                f"--kv-bits {mlx_kv.KV_BITS[asked]} leaves this model's cache in bf16: mlx-lm gives each layer a "
+                "CacheList, which has no to_quantized (mlx_lm/models/cache.py, generate.py maybe_quantize_kv_cache "
+                f"{mlx_kv.VERSION})"
+            )
         if cache_t.quantized:
             notes.append(
                 f"--kv-bits {mlx_kv.KV_BITS[kv_name]}: the cache is quantized once it holds --quantized-kv-start tokens "

@@ -55,6 +55,12 @@ ROTATING = frozenset(
 )
 #: mlx-lm architectures whose MLA attention caches expanded per-head K/V (models/deepseek_v2.py).
 EXPANDED_MLA = frozenset({"deepseek_v2"})
+#: mlx-lm architectures whose make_cache gives each layer a ``CacheList`` (v0.31.3: DSA's latent and indexer
+#: caches, Falcon-H1's Mamba and attention caches): CacheList defines no ``to_quantized``, so
+#: ``maybe_quantize_kv_cache`` leaves their cache in the activation dtype whatever ``--kv-bits`` says.
+CACHE_LIST = frozenset(
+    {"deepseek_v32", "glm_moe_dsa", "falcon_h1", "baichuan_m1", "longcat_flash", "longcat_flash_ngram"}
+)
 #: ``--kv-bits`` choices (mx.quantize affine bits) by this planner's cache type name.
 KV_BITS = {"q8": 8, "q6": 6, "q5": 5, "q4": 4, "q3": 3, "q2": 2}
 
@@ -87,6 +93,9 @@ def mlx_cache(
                 # values): kv_lora_rank + rope per token; deepseek_v2 caches expanded per-head K and V.
                 width = model_shape(spec).mla_expand if spec.architecture in EXPANDED_MLA else g.latent
                 k_row = k_type.row_bytes(width) if not k_type.quantized else _row(k_type, width, KV_GROUP)
+                # NOTE: deepseek_v32 (glm_moe_dsa) adds a second KVCache per layer for the DSA indexer:
+                # keys [B, 1, slots, index_head_dim] in the activation dtype, values of width 0.
+                k_row += g.indexer * k_type.bytes_per_element if g.indexer else 0
                 out.append(LayerCache(g.index, g.kind, n, batch * n * k_row, 0))
                 continue
             k_row = _row(k_type, g.k_elements, g.k_head_dim)
@@ -108,6 +117,7 @@ def mlx_cache(
             return ("recurrent", f"{batch} seq x (conv + SSM state) in the model dtype")
         if layer.kind is AttentionKind.MLA:
             what = "expanded K+V" if spec.architecture in EXPANDED_MLA else f"{g.latent} latent + rope"
+            what += f" + {g.indexer} indexer key" if g.indexer else ""
             return ("mla", f"{batch} seq x {layer.cells:,} slots x {what} x {k_type.bytes_per_element:g} B")
         label = "full" if layer.kind is AttentionKind.FULL or not rotating else f"rotating(window {g.window})"
         hybrid = f" + {batch} seq x (conv + SSM state)" if g.has_state else ""

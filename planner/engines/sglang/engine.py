@@ -8,11 +8,11 @@ GPU is ``startup.py`` (``mem_fraction_static``, derived from the GPU when not gi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from planner.engines.base import Engine, Launch
-from planner.engines.common import ignored_settings, resolve_plain_kv, shell_command, weights_figure, zero
+from planner.engines.common import ignored_settings, resolve_plain_kv, weights_figure, zero
 from planner.engines.registry import register_engine
+from planner.engines.server import ServerEngine
 from planner.engines.sglang.activations import activations_figure
 from planner.engines.sglang.kv import kv_figure
 from planner.engines.sglang.overhead import overhead_figure
@@ -25,7 +25,7 @@ from planner.memory.startup import ServerSettings, Startup
 from planner.model.spec import ModelSpec
 
 if TYPE_CHECKING:
-    from planner.fit.answer import FitAnswer
+    pass
 
 #: Format families SGLang loads from safetensors checkpoints, plus GPTQ/AWQ (GGUF, EXL2/3 and HQQ are other runtimes').
 FAMILIES = frozenset({"dense", "bitsandbytes", "mxfp4"})
@@ -35,12 +35,13 @@ FORMATS_SOURCE = (
 )
 
 
-class SglangEngine(Engine):
+class SglangEngine(ServerEngine):
     """SGLang: a per-token KV pool sized from ``mem_fraction_static``; no profiling run."""
 
     id = "sglang"
     description = "SGLang (python -m sglang.launch_server), one GPU, per-token KV pool"
     source = f"{SRC_ARGS}; {SRC_POOL}"
+    launch_source = "sgl-project/sglang python/sglang/srt/server_args.py (python -m sglang.launch_server)"
     kv_dtypes = ("auto", "bf16", "fp16", "fp8", "fp8_e4m3", "fp8_e5m2")
 
     def loads(self, fmt: QuantFormat) -> bool:
@@ -95,35 +96,23 @@ class SglangEngine(Engine):
             notes=tuple(notes),
         )
 
-    def startup(
+    def server_settings(self, settings: RunSettings, tensor_parallel: int = 1) -> ServerSettings:
+        return server_settings(settings, tensor_parallel)
+
+    def startup_rules(
         self,
         spec: ModelSpec,
         fmt: QuantFormat,
-        settings: RunSettings,
         device_bytes: int,
-        tensor_parallel: int = 1,
+        server: ServerSettings,
+        settings: RunSettings,
     ) -> Startup:
-        return startup(
-            spec,
-            fmt,
-            device_bytes,
-            server_settings(settings, tensor_parallel),
-            gpu_name=settings.gpu_name or "",
-        )
+        return startup(spec, fmt, device_bytes, server, gpu_name=settings.gpu_name or "")
 
-    def launch(self, est: MemoryEstimate, answer: FitAnswer | None = None) -> Launch:
-        """The SGLang server command with the plan's flags (startup.launch_args)."""
-        tensor_parallel = answer.fit.budget.count if answer is not None else 1
-        argv, env = launch_args(
-            est.model.name, server_settings(est.settings, tensor_parallel), fmt_id=est.format.id
-        )
-        return Launch(
-            command=shell_command(argv),
-            env=env,
-            kind="shell",
-            source="sgl-project/sglang python/sglang/srt/server_args.py (python -m sglang.launch_server)",
-            argv=tuple(argv),
-        )
+    def launch_args(
+        self, model: str, server: ServerSettings, fmt_id: str
+    ) -> tuple[list[str], dict[str, Any]]:
+        return launch_args(model, server, fmt_id=fmt_id)
 
 
 def server_settings(settings: RunSettings, tensor_parallel: int = 1) -> ServerSettings:

@@ -8,11 +8,11 @@ CUDA context (``overhead.py``). What TensorRT-LLM reserves at start-up on a GPU 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from planner.engines.base import Engine, Launch
-from planner.engines.common import ignored_settings, resolve_plain_kv, shell_command, weights_figure, zero
+from planner.engines.common import ignored_settings, resolve_plain_kv, weights_figure, zero
 from planner.engines.registry import register_engine
+from planner.engines.server import ServerEngine
 from planner.engines.shape import model_dtype
 from planner.engines.trtllm.activations import activations_figure
 from planner.engines.trtllm.kv import kv_figure
@@ -25,7 +25,7 @@ from planner.memory.startup import ServerSettings, Startup
 from planner.model.spec import ModelSpec
 
 if TYPE_CHECKING:
-    from planner.fit.answer import FitAnswer
+    pass
 
 #: Checkpoints the PyTorch backend loads (16-bit, FP8 ModelOpt/compressed-tensors, W4A16 AWQ/GPTQ, MXFP4).
 FORMATS = ("fp16", "bf16", "fp8", "fp8-tensor", "fp8-channel", "fp8-block", "awq-int4", "gptq-int4", "mxfp4")
@@ -35,12 +35,13 @@ FORMATS_SOURCE = (
 )
 
 
-class TrtllmEngine(Engine):
+class TrtllmEngine(ServerEngine):
     """TensorRT-LLM (PyTorch backend): a dry run, then a fraction of the free memory for KV blocks."""
 
     id = "trtllm"
     description = "TensorRT-LLM (trtllm-serve, PyTorch backend), one GPU, paged KV cache in 32-token blocks"
     source = SRC
+    launch_source = "NVIDIA/TensorRT-LLM trtllm-serve CLI reference"
     kv_dtypes = ("auto", "bf16", "fp16", "fp8")
 
     def loads(self, fmt: QuantFormat) -> bool:
@@ -92,29 +93,23 @@ class TrtllmEngine(Engine):
             notes=tuple(notes),
         )
 
-    def startup(
+    def server_settings(self, settings: RunSettings, tensor_parallel: int = 1) -> ServerSettings:
+        return server_settings(settings, tensor_parallel)
+
+    def startup_rules(
         self,
         spec: ModelSpec,
         fmt: QuantFormat,
-        settings: RunSettings,
         device_bytes: int,
-        tensor_parallel: int = 1,
+        server: ServerSettings,
+        settings: RunSettings,
     ) -> Startup:
-        return startup(spec, fmt, device_bytes, server_settings(settings, tensor_parallel))
+        return startup(spec, fmt, device_bytes, server)
 
-    def launch(self, est: MemoryEstimate, answer: FitAnswer | None = None) -> Launch:
-        """The TensorRT-LLM server command with the plan's flags (startup.launch_args)."""
-        tensor_parallel = answer.fit.budget.count if answer is not None else 1
-        argv, env = launch_args(
-            est.model.name, server_settings(est.settings, tensor_parallel), fmt_id=est.format.id
-        )
-        return Launch(
-            command=shell_command(argv),
-            env=env,
-            kind="shell",
-            source="NVIDIA/TensorRT-LLM trtllm-serve CLI reference",
-            argv=tuple(argv),
-        )
+    def launch_args(
+        self, model: str, server: ServerSettings, fmt_id: str
+    ) -> tuple[list[str], dict[str, Any]]:
+        return launch_args(model, server, fmt_id=fmt_id)
 
 
 def server_settings(settings: RunSettings, tensor_parallel: int = 1) -> ServerSettings:

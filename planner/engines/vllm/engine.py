@@ -16,12 +16,12 @@ How many tokens the reserved pool holds on a given GPU is the fit solver's quest
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from planner.engines.base import Engine, Launch
-from planner.engines.common import ignored_settings, resolve_plain_kv, shell_command, zero
+from planner.engines.common import ignored_settings, resolve_plain_kv, zero
 from planner.engines.constants import default
 from planner.engines.registry import register_engine
+from planner.engines.server import ServerEngine
 from planner.engines.shape import model_dtype
 from planner.engines.vllm import adapters
 from planner.engines.vllm.activations import SOURCE, activations_figure
@@ -36,15 +36,18 @@ from planner.memory.startup import ServerSettings, Startup
 from planner.model.spec import AttentionKind, ModelSpec
 
 if TYPE_CHECKING:
-    from planner.fit.answer import FitAnswer
+    pass
 
 
-class VllmEngine(Engine):
+class VllmEngine(ServerEngine):
     """vLLM v1: paged KV in 16-token blocks, ``gpu_memory_utilization`` reservation."""
 
     id = "vllm"
     description = "vLLM v1 engine (vllm serve), one GPU, paged KV cache"
     source = SOURCE
+    launch_source = (
+        f"vllm-project/vllm v{VERSION} vllm/engine/arg_utils.py EngineArgs.add_cli_args (vllm serve)"
+    )
     kv_dtypes = ("auto", "bf16", "fp16", "fp8", "fp8_e4m3", "fp8_e5m2")
 
     def estimate(self, spec: ModelSpec, fmt: QuantFormat, settings: RunSettings) -> MemoryEstimate:
@@ -166,22 +169,30 @@ class VllmEngine(Engine):
             notes=tuple(notes),
         )
 
-    def startup(
+    def server_settings(self, settings: RunSettings, tensor_parallel: int = 1) -> ServerSettings:
+        return server_settings(settings, tensor_parallel)
+
+    def startup_rules(
         self,
         spec: ModelSpec,
         fmt: QuantFormat,
-        settings: RunSettings,
         device_bytes: int,
-        tensor_parallel: int = 1,
+        server: ServerSettings,
+        settings: RunSettings,
     ) -> Startup:
         return startup(
             spec,
             fmt,
             device_bytes,
-            server_settings(settings, tensor_parallel),
+            server,
             gpu_name=settings.gpu_name or "",
             compute_capability=_capability(settings.gpu_capability),
         )
+
+    def launch_args(
+        self, model: str, server: ServerSettings, fmt_id: str
+    ) -> tuple[list[str], dict[str, Any]]:
+        return launch_args(model, server, fmt_id=fmt_id)
 
     def draft_component(self, spec: ModelSpec, fmt: QuantFormat, settings: RunSettings) -> Component:
         return adapters.draft_component(self, spec, settings)
@@ -189,13 +200,9 @@ class VllmEngine(Engine):
     def lora_component(self, spec: ModelSpec, fmt: QuantFormat, settings: RunSettings) -> Component:
         return adapters.lora_component(spec, fmt, settings)
 
-    def launch(self, est: MemoryEstimate, answer: FitAnswer | None = None) -> Launch:
-        """``vllm serve`` with the plan's flags (startup.launch_args), LoRA slots and the draft model."""
-        tensor_parallel = answer.fit.budget.count if answer is not None else 1
-        argv, env = launch_args(
-            est.model.name, server_settings(est.settings, tensor_parallel), fmt_id=est.format.id
-        )
-        s = est.settings
+    def extra_argv(self, est: MemoryEstimate) -> list[str]:
+        """LoRA slots (``--enable-lora``) and the draft model (``--speculative-config``) of the plan."""
+        s, argv = est.settings, []
         if est.extra("lora") is not None:
             argv += [
                 "--enable-lora",
@@ -207,13 +214,7 @@ class VllmEngine(Engine):
         if est.extra("draft") is not None and s.draft is not None:
             spec_config = {"model": s.draft.ref, "num_speculative_tokens": 5}
             argv += ["--speculative-config", json.dumps(spec_config, separators=(",", ":"))]
-        return Launch(
-            command=shell_command(argv),
-            env=env,
-            kind="shell",
-            source=f"vllm-project/vllm v{VERSION} vllm/engine/arg_utils.py EngineArgs.add_cli_args (vllm serve)",
-            argv=tuple(argv),
-        )
+        return argv
 
 
 def _capability(text: str | None) -> tuple[int, int] | None:

@@ -87,3 +87,24 @@ def test_a_link_with_an_ollama_tag_opens_its_model_format_and_engine():
     at = _run(PAGES[0], model="llama3.1:8b", format="q8_0", engine="llama.cpp")
     assert at.sidebar.selectbox(key="format").value == "q8_0"
     assert at.sidebar.selectbox(key="engine").value == "llama.cpp"
+
+
+def test_an_ollama_tag_typed_in_the_hub_box_opens_its_model_format_and_engine():
+    """Typed where a Hub id goes, a known tag opens what the CLI's ``--model llama3.1:8b`` plans: the tag's
+    catalog model and format on Ollama, and says so; the Hub box is emptied (switching back stays put)."""
+    from planner.ollama_tags import require_tag
+
+    tag = require_tag("llama3.1:8b")
+    at = _run(PAGES[0], source="hub")
+    at.sidebar.text_input(key="hub").input("llama3.1:8b").run()
+    assert not at.exception
+    assert at.sidebar.radio(key="source").value == "catalog"
+    assert at.sidebar.selectbox(key="model").value == tag.model
+    assert at.sidebar.selectbox(key="format").value == tag.format
+    assert at.sidebar.selectbox(key="engine").value == "ollama"
+    assert any("Ollama tag `llama3.1:8b`" in i.value for i in at.sidebar.info)
+    assert at.query_params["model"] == tag.model
+
+    at.sidebar.radio(key="source").set_value("hub").run()
+    assert at.sidebar.radio(key="source").value == "hub"
+    assert at.sidebar.text_input(key="hub").value == ""

@@ -78,6 +78,18 @@ def test_mla_latent_for_v3_expanded_heads_for_v2(catalog, mlx4):
     assert est3.kv_cache.bytes == 256 * 61 * (512 + 64) * 2
 
 
+def test_dsa_models_cache_the_indexer_keys_and_ignore_kv_bits(catalog, mlx4):
+    """deepseek_v32.py make_cache: CacheList(KVCache(), KVCache()) per layer, the second holding the indexer's
+    keys [B, 1, slots, index_head_dim] (values of width 0); CacheList has no to_quantized, so
+    maybe_quantize_kv_cache leaves it in bf16 whatever --kv-bits says."""
+    est = _est(catalog, "deepseek-ai/DeepSeek-V3.2", mlx4, context=30000)
+    # 61 layers x pad(30000, 256) = 30,208 slots x (512 latent + 64 rope + 128 indexer key) x 2 B
+    assert est.kv_cache.bytes == 61 * 30208 * (512 + 64 + 128) * 2
+    q8 = _est(catalog, "deepseek-ai/DeepSeek-V3.2", mlx4, context=30000, kv_dtype_k="q8", kv_dtype_v="q8")
+    assert q8.kv_cache.bytes == est.kv_cache.bytes and q8.kv_dtype == "bf16"
+    assert any("CacheList" in n for n in q8.notes)
+
+
 def test_unified_memory_no_host_side_and_vision_dropped(catalog, mlx4):
     spec = catalog["google/gemma-3-4b-it"].spec()
     est = estimate(spec, mlx4, "mlx", RunSettings())
