@@ -5,13 +5,15 @@ Run: ``python -m benchmarks.recommend [--runs 5] [--no-page]``.
 * CLI: ``python -m planner recommend --gpu 4090 --json`` as a fresh process (everything cold: imports,
   the catalog, every estimate; the bytecode cache written by one untimed run first), ``--runs`` times;
   prints the median wall time and the median CPU time (user + system) of the child. On a shared machine the CPU time is the steadier figure.
-* Core: :func:`planner.recommend.recommend` in this process, cold (estimate cache cleared) and warm
-  (the same catalog on another budget), for an RTX 3060, an RTX 4090, 2 x RTX 3090 and an H100 at
+* Core: :func:`planner.recommend.recommend` in this process, cold (the ranking's caches of estimates,
+  fits and speeds and context searches cleared; the formats' per-model weights stay) and warm (the same
+  inputs, another sort: what a new sort or filter costs), for an RTX 3060, an RTX 4090, 2 x RTX 3090 and an H100 at
   8,192 and 32,768 tokens, wall and CPU seconds; with the share of fitting pairs that are ranked.
 * Page: the What can I run page in Streamlit's ``AppTest`` (the script as the server runs it, sidebar
   included, no browser): one warm-up run, then ``--runs`` timed reruns with the same inputs (what a
-  widget change that keeps the ranking, or a page switch, costs), and reruns after changing the
-  context in the URL (a new ranking: the spinner case). Wall seconds, and the CPU seconds of this
+  widget change that keeps the ranking, or a page switch, costs), reruns after a new sort or bit-width
+  filter (a new ranking of pairs already estimated), and reruns after changing the context (new
+  estimates: the spinner case). Wall seconds, and the CPU seconds of this
   process over the rerun (every thread: the script thread and AppTest's own bookkeeping), which on a
   shared machine is the steadier figure for the server's work.
 
@@ -63,12 +65,13 @@ def core() -> list[tuple[str, int, float, float, float, float, int, int]]:
     from planner.fit import budget_from_gpu
     from planner.memory.estimate import RunSettings
     from planner.recommend import recommend
-    from planner.recommend.ranking import _estimate
+    from planner.recommend.ranking import _estimate, _fit_and_speed, _max_context
 
     out = []
     for label, gpu, count in BUDGETS:
         for context in CONTEXTS:
-            _estimate.cache_clear()
+            for cached in (_estimate, _fit_and_speed, _max_context):
+                cached.cache_clear()
             budget = budget_from_gpu(gpu, count)
             t0, c0 = time.perf_counter(), time.process_time()
             result = recommend(budget, RunSettings(context=context))
@@ -82,9 +85,10 @@ def core() -> list[tuple[str, int, float, float, float, float, int, int]]:
     return out
 
 
-def page(runs: int) -> tuple[list[float], list[float], list[float], list[float]]:
-    """Wall and CPU seconds of ``runs`` reruns with the same inputs, and of ``runs`` reruns each with a
-    new context: ``(same, same CPU, changed, changed CPU)``."""
+def page(runs: int) -> tuple[list[float], ...]:
+    """Wall and CPU seconds of ``runs`` reruns with the same inputs, of ``runs`` reruns each with a new sort
+    or bit-width filter (a new ranking of pairs already estimated), and of ``runs`` reruns each with a new
+    context: ``(same, same CPU, filtered, filtered CPU, changed, changed CPU)``."""
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(APP), default_timeout=600)
@@ -99,6 +103,19 @@ def page(runs: int) -> tuple[list[float], list[float], list[float], list[float]]
         at.run()
         same.append(time.perf_counter() - t0)
         same_cpu.append(time.process_time() - c0)
+    filtered, filtered_cpu = [], []
+    steps = (("rec_sort", "speed"), ("rec_bits", ["4"]), ("rec_sort", "headroom"), ("rec_bits", []))
+    steps += (("rec_sort", "quality"),)
+    for key, value in steps[:runs]:
+        widget = at.selectbox(key=key) if key == "rec_sort" else at.multiselect(key=key)
+        widget.set_value(value)
+        t0, c0 = time.perf_counter(), time.process_time()
+        at.run()
+        filtered.append(time.perf_counter() - t0)
+        filtered_cpu.append(time.process_time() - c0)
+    at.selectbox(key="rec_sort").set_value("quality")
+    at.multiselect(key="rec_bits").set_value([])
+    at.run()  # back to the default filters (untimed; that ranking is cached) before the new contexts
     changed, changed_cpu = [], []
     for context in (4096, 16384, 2048, 65536, 1024)[:runs]:
         at.select_slider(key="context").set_value(context)
@@ -106,7 +123,7 @@ def page(runs: int) -> tuple[list[float], list[float], list[float], list[float]]
         at.run()
         changed.append(time.perf_counter() - t0)
         changed_cpu.append(time.process_time() - c0)
-    return same, same_cpu, changed, changed_cpu
+    return same, same_cpu, filtered, filtered_cpu, changed, changed_cpu
 
 
 def _stats(values: list[float]) -> str:
@@ -120,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     walls, cpus = cli(args.runs)
     print(f"CLI recommend --gpu 4090 --json, fresh process: wall {_stats(walls)}; CPU {_stats(cpus)}")
-    print("core recommend() (cold = estimate cache cleared; warm = same model x format grid, another sort):")
+    print("core recommend() (cold = the ranking's caches cleared; warm = the same inputs, another sort):")
     for label, context, cold, cold_cpu, warm, warm_cpu, ranked, fitting in core():
         share = 100 * ranked / fitting if fitting else 0.0
         print(
@@ -128,9 +145,13 @@ def main(argv: list[str] | None = None) -> int:
             f"warm {warm:.3f} s (CPU {warm_cpu:.3f}); {ranked}/{fitting} fitting pairs ranked ({share:.1f}%)"
         )
     if not args.no_page:
-        same, same_cpu, changed, changed_cpu = page(args.runs)
+        same, same_cpu, filtered, filtered_cpu, changed, changed_cpu = page(args.runs)
         print(
             f"What can I run page (AppTest), rerun with the same inputs: wall {_stats(same)}; CPU {_stats(same_cpu)}"
+        )
+        print(
+            f"What can I run page (AppTest), rerun after a new sort or bit-width filter: wall {_stats(filtered)}; "
+            f"CPU {_stats(filtered_cpu)}"
         )
         print(
             f"What can I run page (AppTest), rerun after a new context: wall {_stats(changed)}; "

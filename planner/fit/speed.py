@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from planner.errors import PlannerError
 from planner.fit.budget import MAX_GPUS
 from planner.formats.base import QuantFormat, WeightsReport
 from planner.hardware.gpus import Gpu
+from planner.memo import per_object
 from planner.memory.estimate import MemoryEstimate, SettingsError
 from planner.model.spec import AttentionKind, ModelSpec, Role
 
@@ -132,11 +133,12 @@ def touched_bytes(group_bytes: int, active_fraction: tuple[int, int], batch: int
     return round(group_bytes * (1 - (1 - num / den) ** batch))
 
 
-def _per_token_groups(report: WeightsReport, spec: ModelSpec):
+@per_object(objects=2)
+def _per_token_groups(report: WeightsReport, spec: ModelSpec) -> tuple:
     """``(storage, is_layer)`` of every tensor group a decode step reads, and the tied head if any.
 
     Lookups (token/position embeddings) and idle towers are skipped; a tied model's head is
-    the embedding matrix, read whole by the logits matmul.
+    the embedding matrix, read whole by the logits matmul. (Remembered per report and model.)
     """
     has_head = any(t.group.role is Role.LM_HEAD for t in report.tensors)
     out = []
@@ -149,7 +151,13 @@ def _per_token_groups(report: WeightsReport, spec: ModelSpec):
                 out.append((t, False))
             continue
         out.append((t, bool(t.group.layers)))
-    return out
+    return tuple(out)
+
+
+@per_object()
+def _layer_bytes(report: WeightsReport) -> int:
+    """Bytes of the repeating layers' tensors."""
+    return sum(t.bytes for t in report.tensors if t.group.layers)
 
 
 def weight_reads(est: MemoryEstimate, batch: int | None = None) -> WeightReads:
@@ -161,13 +169,19 @@ def weight_reads(est: MemoryEstimate, batch: int | None = None) -> WeightReads:
     # e.g. DeepSeek's dense layers). The output layer is on the host only when the estimate says so.
     """
     batch = est.settings.batch if batch is None else batch
-    report = est.weights_report
-    layer_bytes = sum(t.bytes for t in report.tensors if t.group.layers)
-    host_layers = est.host_weights.parts.get("layers", 0)
-    head_on_host = "output_layer" in est.host_weights.parts
+    host = est.host_weights.parts
+    return _weight_reads(est.weights_report, est.model, batch, host.get("layers", 0), "output_layer" in host)
+
+
+@per_object(objects=2)
+def _weight_reads(
+    report: WeightsReport, spec: ModelSpec, batch: int, host_layers: int, head_on_host: bool
+) -> WeightReads:
+    """:func:`weight_reads` for one placement (remembered: it does not depend on the context)."""
+    layer_bytes = _layer_bytes(report)
     gpu = {False: 0, True: 0}
     host = {False: 0, True: 0}
-    for t, is_layer in _per_token_groups(report, est.model):
+    for t, is_layer in _per_token_groups(report, spec):
         read = touched_bytes(t.bytes, t.group.active_fraction, batch)
         if is_layer:
             on_host = read * host_layers // layer_bytes if layer_bytes else 0
@@ -178,6 +192,7 @@ def weight_reads(est: MemoryEstimate, batch: int | None = None) -> WeightReads:
     return WeightReads(gpu[False], gpu[True], host[False], host[True])
 
 
+@per_object(objects=2)
 def _matmul_parameters(report: WeightsReport, spec: ModelSpec) -> tuple[int, int]:
     """``(layer, head)`` parameters one token multiplies with (routed experts at top_k)."""
     layer = head = 0
@@ -189,7 +204,8 @@ def _matmul_parameters(report: WeightsReport, spec: ModelSpec) -> tuple[int, int
     return layer, head
 
 
-def _attention_terms(spec: ModelSpec) -> list[tuple[int, int | None]]:
+@per_object()
+def _attention_terms(spec: ModelSpec) -> tuple[tuple[int, int | None], ...]:
     """Per attention layer: ``(FLOPs per (query, key) pair, window or None)``.
 
     Scores and weighted values cost ``2 x heads x (k_head_dim + v_head_dim)`` per pair; an MLA
@@ -203,7 +219,7 @@ def _attention_terms(spec: ModelSpec) -> list[tuple[int, int | None]]:
             terms.append((2 * heads * (layer.k_head_dim + layer.v_head_dim), window))
         elif layer.attention is AttentionKind.MLA:
             terms.append((2 * heads * 2 * layer.latent_dim, None))
-    return terms
+    return tuple(terms)
 
 
 def decode_flops_per_token(est: MemoryEstimate, context: int | None = None) -> int:
@@ -329,8 +345,9 @@ class _Rates:
     tp: float
 
 
+@lru_cache(maxsize=256)
 def _rates(engine: str, host_bandwidth: int | None, which: int) -> _Rates:
-    """``which`` 0: point, 1: slow corner, 2: fast corner."""
+    """``which`` 0: point, 1: slow corner, 2: fast corner (data/speed.json is read once per process)."""
 
     def pick(c: Constant, fast_is_high: bool = True) -> float:
         if which == 0:

@@ -56,13 +56,13 @@ class WeightsReport:
     @property
     def total_bytes(self) -> int:
         """Bytes of every tensor, quantized data and quantization state included."""
-        return sum(t.bytes for t in self.tensors)
+        return _report_sums(self)[0]
 
     @property
     def bits_per_weight(self) -> float:
         """Average stored bits per parameter over the whole model."""
-        params = sum(t.group.parameters for t in self.tensors)
-        return 8 * self.total_bytes / params if params else 0.0
+        total, params = _report_sums(self)
+        return 8 * total / params if params else 0.0
 
     def bytes_by_role(self) -> dict[Role, int]:
         """Bytes per tensor role."""
@@ -108,7 +108,13 @@ class QuantFormat(ABC):
         return ()
 
 
-@per_object(objects=2, maxsize=2048)
+@per_object()
+def _report_sums(report: WeightsReport) -> tuple[int, int]:
+    """(bytes, parameters) of a report (frozen: summed once)."""
+    return sum(t.bytes for t in report.tensors), sum(t.group.parameters for t in report.tensors)
+
+
+@per_object(objects=2, maxsize=4096)
 def _weights(fmt: QuantFormat, spec: ModelSpec) -> WeightsReport:
     return fmt.build_weights(spec)
 

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +56,25 @@ def format_ids() -> list[str]:
 
 
 def parse_format(format_id: str, options: FormatOptions | None = None) -> QuantFormat:
-    """The format for ``format_id`` (case-insensitive), or :class:`UnknownFormatError`."""
-    text = format_id.strip().lower()
+    """The format for ``format_id`` (case-insensitive), or :class:`UnknownFormatError`.
+
+    One object per id and options (formats are immutable), so what is remembered per format object
+    (weights reports, GGUF plans) is shared by every caller that names the same format.
+    """
+    found = _parse(format_id.strip().lower(), options or FormatOptions())
+    if found is None:
+        raise UnknownFormatError(
+            f"unknown format '{format_id:.40}'; valid formats: {', '.join(format_ids())}"
+        )
+    return found
+
+
+@lru_cache(maxsize=1024)
+def _parse(text: str, options: FormatOptions) -> QuantFormat | None:
     for pattern, factory, _ in _FACTORIES:
         if pattern.fullmatch(text):
-            return factory(text, options or FormatOptions())
-    raise UnknownFormatError(f"unknown format '{format_id:.40}'; valid formats: {', '.join(format_ids())}")
+            return factory(text, options)
+    return None
 
 
 @cache

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
+from operator import attrgetter
 
 from planner.hardware.units import format_short
 from planner.memo import per_object
@@ -194,14 +195,18 @@ def geometry_runs(spec: ModelSpec) -> tuple[GeometryRun, ...]:
 
     Engines size a layer from its geometry alone, so they compute one run instead of every layer.
     """
-    runs: dict[LayerGeometry, list[int]] = {}
-    first: dict[LayerGeometry, LayerGeometry] = {}
+    runs: dict[tuple, list[int]] = {}
+    first: dict[tuple, LayerGeometry] = {}
     for g in layer_geometry(spec):
-        key = replace(g, index=-1)
+        key = _all_but_index(g)
         if key not in runs:
             runs[key], first[key] = [], g
         runs[key].append(g.index)
     return tuple(GeometryRun(first[key], tuple(indices)) for key, indices in runs.items())
+
+
+#: A geometry's fields but its layer index (what makes two layers cache alike).
+_all_but_index = attrgetter(*(f.name for f in fields(LayerGeometry) if f.name != "index"))
 
 
 @per_object()

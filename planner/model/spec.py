@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from planner.memo import per_object
+
 
 class AttentionKind(StrEnum):
     """What a layer keeps between tokens; the KV cache depends on it."""
@@ -186,12 +188,12 @@ class ModelSpec:
     @property
     def total_parameters(self) -> int:
         """Every stored parameter, tied weights once."""
-        return sum(t.parameters for t in self.tensors)
+        return _total_parameters(self)
 
     @property
     def active_parameters(self) -> int:
         """Parameters used for one token: all but the routed experts not chosen."""
-        return sum(t.active_parameters for t in self.tensors)
+        return _active_parameters(self)
 
     @property
     def vision_parameters(self) -> int:
@@ -219,3 +221,14 @@ class ModelSpec:
         for t in self.tensors:
             out[t.role] = out.get(t.role, 0) + t.parameters
         return out
+
+
+# A spec is frozen: its sums are made once (ranking and the speed model read them per pair).
+@per_object()
+def _total_parameters(spec: ModelSpec) -> int:
+    return sum(t.parameters for t in spec.tensors)
+
+
+@per_object()
+def _active_parameters(spec: ModelSpec) -> int:
+    return sum(t.active_parameters for t in spec.tensors)

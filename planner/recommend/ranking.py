@@ -5,7 +5,9 @@ The models are the catalog's plus any Hub ids added to the comparison (read thro
 times the format's published accuracy retention at the nearest measured model size
 (:mod:`planner.recommend.expected`). Memory comes from the engines and the fit solvers
 (:mod:`planner.fit`), speed from the roofline estimate (:mod:`planner.fit.speed`); nothing here is a
-new figure, only an order and the reasons for it.
+new figure, only an order and the reasons for it. Pairs whose weights alone cannot fit are skipped before
+their estimate (:mod:`planner.recommend.prune`); estimates, fits and speeds are cached per pair and settings,
+so a new sort, filter or budget reuses them.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from planner.fit import Budget, FitResult, fit_estimate, representative_formats
 from planner.fit.solvers import Limit, max_context
 from planner.fit.speed import SpeedEstimate, estimate_speed
 from planner.formats import parse_format
-from planner.memory.estimate import MemoryEstimate, RunSettings
+from planner.formats.base import QuantFormat
+from planner.memory.estimate import DEFAULT_CONTEXT, MemoryEstimate, RunSettings
 from planner.model.spec import ModelSpec
 from planner.recommend.expected import (
     BENCHMARKS,
@@ -47,6 +50,7 @@ from planner.recommend.filters import (
     resolve_families,
     resolve_licenses,
 )
+from planner.recommend.prune import cannot_fit
 from planner.recommend.summary import (
     TRADE_OFF_WIDTHS,
     BitWidthPick,
@@ -402,10 +406,26 @@ def _keep_hub_spec(model_id: str, spec: ModelSpec) -> ModelSpec:
     return spec
 
 
+@lru_cache(maxsize=256)
+def _format(format_id: str) -> QuantFormat:
+    """One parsed format object per id, so the formats' per-object caches (weights per model) hit across contexts."""
+    return parse_format(format_id)
+
+
 @lru_cache(maxsize=ESTIMATE_CACHE_SIZE)
 def _estimate(model_id: str, format_id: str, engine_id: str, settings: RunSettings) -> MemoryEstimate:
     """One memory estimate of a model (cached: it does not depend on the budget)."""
-    return engine_estimate(_spec_of(model_id), parse_format(format_id), engine_id, settings)
+    return engine_estimate(_spec_of(model_id), _format(format_id), engine_id, settings)
+
+
+@lru_cache(maxsize=ESTIMATE_CACHE_SIZE)
+def _fit_and_speed(
+    model_id: str, format_id: str, engine_id: str, settings: RunSettings, budget: Budget
+) -> tuple[FitResult, SpeedEstimate | None]:
+    """The fit of one estimate on ``budget`` and its decode speed there (cached: a new sort or filter reuses them)."""
+    est = _estimate(model_id, format_id, engine_id, settings)
+    fit = fit_estimate(est, budget)
+    return fit, (_speed(est, budget) if fit.fits else None)
 
 
 def sorted_candidates(candidates: Iterable[Candidate], sort: str) -> tuple[Candidate, ...]:
@@ -615,13 +635,15 @@ def recommend(
         params_billion = spec.total_parameters / 1e9
         fitted = False
         for fid in (*format_ids, *(f for f in natives.get(model.id, ()) if f not in format_ids)):
+            if cannot_fit(spec, parsed[fid], settings, budget):
+                continue  # its weights alone are over the budget (no estimate needed: planner.recommend.prune)
             try:
-                est = _estimate(model.id, fid, engines[fid], settings)
-                fit = fit_estimate(est, budget)
+                fit, speed = _fit_and_speed(model.id, fid, engines[fid], settings, budget)
             except PlannerError:
                 continue  # the format or engine refuses this model (as the fit command leaves it out)
             if not fit.fits:
                 continue
+            est = fit.estimate
             fitted = True
             candidate = Candidate(
                 model_id=model.id,
@@ -636,7 +658,7 @@ def recommend(
                 bits_per_weight=est.weights_report.bits_per_weight,
                 fit=fit,
                 quality=expected_quality(model.id, fid, params_billion, benchmark),
-                speed=_speed(est, budget),
+                speed=speed,
                 notes=model_notes,
                 modality=modality(spec),
                 architecture=architecture(spec),
@@ -701,7 +723,8 @@ def _context_left(c: Candidate | None, settings: RunSettings, budget: Budget) ->
     """The longest context ``c`` fits with on ``budget`` (same engine, batch and cache settings)."""
     if c is None:
         return None
-    return _max_context(c.model_id, c.format_id, c.engine, settings, budget)
+    # The search sets the context itself: the answer does not depend on the context asked, so one key serves all.
+    return _max_context(c.model_id, c.format_id, c.engine, replace(settings, context=DEFAULT_CONTEXT), budget)
 
 
 @lru_cache(maxsize=256)
@@ -710,7 +733,7 @@ def _max_context(
 ) -> Limit | None:
     """:func:`planner.fit.max_context`, cached per (model, format, engine, settings, budget): a binary search."""
     try:
-        return max_context(_spec_of(model_id), parse_format(format_id), engine, settings, budget)
+        return max_context(_spec_of(model_id), _format(format_id), engine, settings, budget)
     except PlannerError:
         return None
 

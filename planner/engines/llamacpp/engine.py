@@ -181,6 +181,8 @@ def gguf_hint(fmt: QuantFormat) -> str | None:
 
 def _split(runs: tuple[kv.CacheRun, ...], first_gpu: int) -> tuple[list[kv.CacheRun], list[kv.CacheRun]]:
     """Runs restricted to the GPU layers (``>= first_gpu``) and to the CPU layers, each by first layer."""
+    if first_gpu <= 0:  # every layer on the GPU (the default -ngl)
+        return sorted(runs, key=lambda r: r.indices[0]), []
     gpu, cpu = [], []
     for r in runs:
         on_gpu = tuple(i for i in r.indices if i >= first_gpu)

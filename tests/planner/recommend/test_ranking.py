@@ -33,7 +33,7 @@ import pytest
 from planner.fit import budget_from_gpu, budget_from_size
 from planner.memory.estimate import RunSettings
 from planner.recommend import Filters, RecommendError, recommend
-from planner.recommend.ranking import _estimate
+from planner.recommend.ranking import _estimate, _fit_and_speed
 
 SETTINGS = RunSettings(context=8192, batch=1)
 
@@ -352,6 +352,20 @@ def test_a_second_budget_reuses_the_estimates():
     recommend(budget_from_gpu("rtx-3090"), settings, context_of_largest=False)
     after = _estimate.cache_info()
     assert after.misses == before.misses and after.hits > before.hits
+
+
+def test_another_sort_reuses_the_fits_and_speeds():
+    """A new sort or filter ranks the same pairs again without a new estimate, fit or speed estimate."""
+    budget, settings = budget_from_gpu("rtx-4090"), RunSettings(context=12288)
+    first = recommend(budget, settings, context_of_largest=False)
+    before = (_estimate.cache_info().misses, _fit_and_speed.cache_info().misses)
+    again = recommend(
+        budget, settings, sort="speed", filters=Filters(bit_widths=(4,)), context_of_largest=False
+    )
+    assert (_estimate.cache_info().misses, _fit_and_speed.cache_info().misses) == before
+    assert {(c.model_id, c.format_id) for c in again.candidates} == {
+        (c.model_id, c.format_id) for c in first.candidates if c.bit_width == 4
+    }
 
 
 def test_hub_models_join_the_comparison(hub):
