@@ -36,6 +36,10 @@ class InvalidFieldError(ConfigError):
         super().__init__(f"config.json field '{field}' {reason}")
 
 
+class UnknownLayerTypeError(InvalidFieldError):
+    """A ``layer_types`` entry the planner was not taught (a newer attention kind), not a malformed value."""
+
+
 class RequestError(PlannerError):
     """A request parameter that cannot be used; ``parameter`` names it (the CLI flag without dashes).
 

@@ -58,6 +58,14 @@ def approximate_warning(spec: ModelSpec) -> str | None:
             f"types; one in ten is off by more than {err['p90_abs_error']:.0%}). Install torch and transformers "
             "(or give a Hub id or a local checkpoint folder with safetensors files) for an exact count"
         )
+    caveats = [n.removeprefix(CACHE_CAVEAT) for n in spec.notes if n.startswith(CACHE_CAVEAT)]
+    if (
+        spec.inventory_source in (InventorySource.HEADERS, InventorySource.META)
+        and spec.family == "inventory"
+    ):
+        return f"approximate: the tensors are exact ({spec.inventory_source.value}), but " + "; ".join(
+            caveats
+        )
     if spec.inventory_source in (InventorySource.HEADERS, InventorySource.META):
         return (
             f"approximate: the tensors are exact ({spec.inventory_source.value}), but '{arch}' has no "
@@ -65,7 +73,6 @@ def approximate_warning(spec: ModelSpec) -> str | None:
             "decoder's"
         )
     parts = [n.removeprefix(PART_CAVEAT) for n in spec.notes if n.startswith(PART_CAVEAT)]
-    caveats = [n.removeprefix(CACHE_CAVEAT) for n in spec.notes if n.startswith(CACHE_CAVEAT)]
     if parts or caveats:
         said = [*parts, *(f"the KV cache is not exact: {c}" for c in caveats)]
         return "approximate: " + "; ".join(said)

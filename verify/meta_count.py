@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from verify.hf import auto_class, hf_config, known_model_type
+from verify.lean_import import lean_modeling_import
 
 
 def meta_model(
@@ -26,6 +27,7 @@ def meta_model(
     # NOTE: wrappers whose language model lives in text_config load through the image-text
     # class; special token ids (which transformers checks against a tiny vocabulary) are
     # dropped: see verify.hf.
+    lean_modeling_import()
     config_obj = hf_config(config, keep_token_ids=keep_token_ids)
     model_type = known_model_type(config["model_type"], config.get("architectures"))
     auto = model_class or auto_class(model_type, kind)

@@ -31,6 +31,8 @@ from planner.model.spec import Role
 _VISION_PARTS = frozenset(
     {
         "vision_tower",
+        "image_tower",  # Video-LLaVA
+        "video_tower",  # Video-LLaVA
         "vision_model",
         "vision_encoder",
         "visual",

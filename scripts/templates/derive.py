@@ -1017,7 +1017,8 @@ def part_of(name: str, parts: dict[str, str]) -> str:
         return "projector"
     lowered = name.lower()
     if re.search(
-        r"(^|\.)(vision|visual|image_encoder|vision_model|vision_tower|vision_embed|patch_embed)", lowered
+        r"(^|\.)(vision|visual|image_encoder|vision_model|vision_tower|image_tower|video_tower|vision_embed|patch_embed)",
+        lowered,
     ):
         return "vision"
     if re.search(r"(^|\.)(audio|speech)", lowered):

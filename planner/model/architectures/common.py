@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from planner.errors import InvalidFieldError
+from planner.errors import InvalidFieldError, UnknownLayerTypeError
 from planner.model.builder import SpecBuilder
 from planner.model.config import LIMITS, ConfigView
 from planner.model.spec import AttentionKind, LayerSpec, Role
@@ -54,7 +54,7 @@ def layer_kinds(cfg: ConfigView, n_layers: int, default: list[str] | None = None
     for i, name in enumerate(names):
         kind = LAYER_TYPE_KINDS.get(name)
         if kind is None:
-            raise InvalidFieldError(f"layer_types[{i}]", f"is '{name:.40}', an unknown layer type")
+            raise UnknownLayerTypeError(f"layer_types[{i}]", f"is '{name:.40}', an unknown layer type")
         kinds.append(kind)
     return kinds
 

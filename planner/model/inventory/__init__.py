@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from planner.errors import ConfigError, MissingFieldError, UnknownLayerTypeError
 from planner.model import model_from_config
 from planner.model.inventory.assemble import spec_with_inventory
 from planner.model.inventory.groups import StoredGroup, StoredTensor, group_tensors
@@ -72,7 +73,12 @@ def describe(
     environment (None: when torch and transformers are installed) the meta-device build.
     Raises the config reader's :class:`~planner.errors.ConfigError` for a config it cannot read.
     """
-    base = model_from_config(config, name)
+    try:
+        base = model_from_config(config, name)
+    except ConfigError as exc:
+        # NOTE: the pure core refuses layouts it was not taught; an inventory (headers, or the meta
+        # device) still counts every tensor exactly, and the layers are read from it.
+        return _unread(config, name, exc, headers=headers, meta=meta)
     if headers is not None and headers[0]:
         groups, detail = headers
         return spec_with_inventory(
@@ -89,6 +95,44 @@ def describe(
             return base
         return spec_with_inventory(base, groups, InventorySource.META, detail, config)
     return base
+
+
+def _unread(
+    config: Mapping[str, Any],
+    name: str,
+    error: ConfigError,
+    *,
+    headers: tuple[tuple[StoredGroup, ...], str] | None,
+    meta: bool | None,
+) -> ModelSpec:
+    """The spec of a config the pure core refused, from an inventory; else the reader's own error."""
+    from planner.model.inventory.minimal import too_large
+
+    # NOTE: only what the reader was not taught (a field spelled otherwise, a newer layer kind) is
+    # worth an inventory; a malformed or absurd value stays the reader's error, and nothing is built.
+    if not isinstance(error, (MissingFieldError, UnknownLayerTypeError)) or not isinstance(config, Mapping):
+        raise error
+    if too_large(config):
+        raise error
+    from planner.model.inventory.minimal import minimal_spec
+
+    if headers is not None and headers[0]:
+        groups, detail = headers
+        base = minimal_spec(config, name, groups, str(error))
+        return spec_with_inventory(
+            base, groups, InventorySource.HEADERS, detail, config, bits=quantized_bits(config)
+        )
+    if meta is False:
+        raise error
+    from planner.model.inventory.meta import MetaUnavailable, meta_groups
+
+    try:
+        groups, detail = meta_groups(config, build=meta)
+    except MetaUnavailable:
+        raise error from None
+    return spec_with_inventory(
+        minimal_spec(config, name, groups, str(error)), groups, InventorySource.META, detail, config
+    )
 
 
 def folder_headers(folder: Path) -> tuple[tuple[StoredGroup, ...], str] | None:

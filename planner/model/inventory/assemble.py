@@ -33,9 +33,15 @@ def _is_weight(g: StoredGroup) -> bool:
     return not (g.name.endswith("attn.bias") and len(g.shape) == 4)
 
 
-def _split_mtp(g: LogicalGroup, n_layers: int) -> list[LogicalGroup]:
+def _split_mtp(g: LogicalGroup, n_layers: int | None) -> list[LogicalGroup]:
     """Split a group whose layers run past the decoder (next-n layers stored as layers N, N+1...)."""
-    if not g.layers or g.layers[-1] < n_layers or g.layers[0] >= n_layers or g.count % len(g.layers):
+    if (
+        n_layers is None
+        or not g.layers
+        or g.layers[-1] < n_layers
+        or g.layers[0] >= n_layers
+        or g.count % len(g.layers)
+    ):
         return [g]
     per = g.count // len(g.layers)
     low = tuple(x for x in g.layers if x < n_layers)
@@ -49,7 +55,7 @@ def _split_mtp(g: LogicalGroup, n_layers: int) -> list[LogicalGroup]:
     ]
 
 
-def _role(g: LogicalGroup, n_layers: int) -> Role:
+def _role(g: LogicalGroup, n_layers: int | None) -> Role:
     name = g.name if not g.layers else g.name.replace("*", str(g.layers[0]), 1)
     return classify(name, len(g.shape), n_layers=n_layers)
 
@@ -90,7 +96,10 @@ def spec_with_inventory(
     bits: int | None = None,
 ) -> ModelSpec:
     """``base`` (the config reader's description) with the inventory's tensors in place of its own."""
-    n_layers = base.num_layers
+    # NOTE: a checkpoint may store next-n (MTP) layers past the decoder, which transformers drops on
+    # load; whatever transformers builds on the meta device it also loads, so nothing is split off
+    # there (a reader whose layer count is off, as a template's can be, then drops no real layer).
+    n_layers = base.num_layers if source is not InventorySource.META else None
     hints = {t.name: t.shape for t in base.tensors}
     logical = logical_groups((g for g in groups if _is_weight(g)), bits=bits, shape_hint=hints.get)
     rows: list[tuple[LogicalGroup, Role]] = []
@@ -135,7 +144,9 @@ def spec_with_inventory(
             "which transformers does not load; they are not counted"
         )
     approximate = base.inventory_source is InventorySource.GENERIC
-    if base.approximate:
+    if base.approximate and base.family == "inventory":
+        kept = list(base.notes)  # layers read from the inventory itself: its own caveat (minimal.py)
+    elif base.approximate:
         kept = [n for n in base.notes if "auto_map" in n]
         if base.inventory_source is InventorySource.TEMPLATE:
             # a template's layers the planner cannot model: the cache stays approximate

@@ -101,7 +101,13 @@ def _build(config: dict[str, Any]) -> tuple[list[StoredTensor], str]:
         from verify.meta_count import meta_model, model_tensors
 
         # NOTE: Kimi K2's "kimi_k2" is DeepSeek-V3's architecture class (see verify.hf.known_model_type)
-        model = meta_model(config, _model_class(known_model_type(model_type, config.get("architectures"))))
+        model_class = _model_class(known_model_type(model_type, config.get("architectures")))
+        try:
+            model = meta_model(config, model_class)
+        except Exception:
+            # NOTE: token ids are dropped first (a shrunk vocabulary fails transformers' range checks),
+            # but some config classes require them to be integers (Mllama's bos_token_id): as written.
+            model = meta_model(config, model_class, keep_token_ids=True)
         tensors = model_tensors(model)
     except MetaUnavailable:
         raise
