@@ -736,10 +736,11 @@ class _Layout(NamedTuple):
 
 
 @lru_cache(maxsize=65536)
-def _position(i: int, n: int) -> tuple[bool, ...]:
-    """Every test ``llama_tensor_get_type_impl`` applies to a counter or layer ``i`` of ``n``: ``i < 2``,
+def _position(i: int, n: int) -> int:
+    """Every test ``llama_tensor_get_type_impl`` applies to a counter or layer ``i`` of ``n``, as bits: ``i < 2``,
     ``i < 4`` (attn_v), ``i < n/16``, ``i < n/8``, ``i >= 7n/8`` and ``use_more_bits``' ``(i - n/8) % 3 == 2``."""
-    return (i < 2, i < 4, i < n // 16, i < n // 8, i >= 7 * n // 8, (i - n // 8) % 3 == 2)
+    tests = (i < 2, i < 4, i < n // 16, i < n // 8, i >= 7 * n // 8, (i - n // 8) % 3 == 2)
+    return sum(1 << bit for bit, passed in enumerate(tests) if passed)
 
 
 @per_object(maxsize=_PER_SPEC)
@@ -754,26 +755,32 @@ def _layout(spec: ModelSpec) -> _Layout:
     key_of: list[int] = []
     group_of: list[int] = []
     cells: dict[tuple[int, int], list[int]] = {}
+    # A group's slots of one name share their key (shape, source and category follow from the group
+    # and the name): look the key and the group up once per (group, name), not per slot.
+    templates: dict[tuple[int, str], tuple[int, int, list[int], list[int]]] = {}
     for i, s in enumerate(slots):
-        group, _, _, ne, source, mmproj, category, _ = s
-        k = key_index.get(key := (category, ne, source, mmproj))
-        if k is None:
-            k = key_index[key] = len(keys)
-            keys.append(s)
-            members.append([])
-        members[k].append(i)
-        g = group_index.get(id(group))
-        if g is None:
-            g = group_index[id(group)] = len(groups)
-            groups.append(group)
-            group_mmproj.append(mmproj)
+        found = templates.get((id(s[0]), s[2]))
+        if found is None:
+            group, _, rest, ne, source, mmproj, category, _ = s
+            k = key_index.get(key := (category, ne, source, mmproj))
+            if k is None:
+                k = key_index[key] = len(keys)
+                keys.append(s)
+                members.append([])
+            g = group_index.get(id(group))
+            if g is None:
+                g = group_index[id(group)] = len(groups)
+                groups.append(group)
+                group_mmproj.append(mmproj)
+            cell = cells.get((g, k))
+            if cell is None:
+                cell = cells[(g, k)] = [i, 0]
+            found = templates[(id(group), rest)] = (k, g, members[k], cell)
+        k, g, member, cell = found
+        member.append(i)
         key_of.append(k)
         group_of.append(g)
-        cell = cells.get((g, k))
-        if cell is None:
-            cells[(g, k)] = [i, 1]
-        else:
-            cell[1] += 1
+        cell[1] += 1
     counted = tuple(
         s.category in _COUNTED and not s.mmproj and s.source == "SRC" and _ggml_n_dims(s.ne) >= 2
         for s in keys
@@ -795,7 +802,7 @@ def _layout(spec: ModelSpec) -> _Layout:
         counter = ATTN_V if category in _ATTN_V_LIKE else category
         c = met[counter]
         met[counter] = c + 1
-        where = (None if layer is None else _position(layer, n_ffn)) if moe else ()
+        where = (-1 if layer is None else _position(layer, n_ffn)) if moe else 0
         sig = (key_of[i], _position(c, n_wv if counter == ATTN_V else n_ffn), where)
         cls = class_index.get(sig)
         if cls is None:
