@@ -88,6 +88,18 @@ def per_object(objects: int = 1, maxsize: int = 4096) -> Callable[[Callable[P, R
                 cache._store(key, (a, b), value)
                 return value
 
+        elif objects == 3:
+
+            def wrapper(*args: Any) -> R:
+                a, b, c = args[0], args[1], args[2]
+                key = (id(a), id(b), id(c), *args[3:])
+                hit = data.get(key)
+                if hit is not None and hit[0][0] is a and hit[0][1] is b and hit[0][2] is c:
+                    return hit[1]
+                value = fn(*args)
+                cache._store(key, (a, b, c), value)
+                return value
+
         else:
 
             def wrapper(*args: Any) -> R:

@@ -34,12 +34,17 @@ SETTING_LABELS = {
 SERVER_SETTINGS = ("max_num_seqs", "kv_cache_memory", "mem_fraction_static", "free_gpu_memory_fraction")
 
 
+#: Each role's name (an enum's ``.value`` is a slow descriptor lookup, and this runs per tensor group).
+_ROLE_NAMES = {role: role.value for role in Role}
+
+
 @per_object()
 def weights_figure(report: WeightsReport, where: str) -> Figure:
     """Exact weight bytes from the format's per-tensor storage, with bytes per role as parts."""
     parts: dict[str, int] = {}
     for t in report.tensors:
-        parts[t.group.role.value] = parts.get(t.group.role.value, 0) + t.bytes
+        role = _ROLE_NAMES[t.group.role]
+        parts[role] = parts.get(role, 0) + t.bytes
     total = report.total_bytes
     return Figure(
         total,

@@ -41,6 +41,24 @@ def test_two_objects_are_keyed_together():
     assert pair.cache._data[(id(x), id(y))][1] == (1, 2)
 
 
+def test_three_and_four_objects_are_keyed_together():
+    calls = []
+
+    @per_object(objects=3)
+    def triple(x, y, z, k):
+        calls.append(k)
+        return (x.value, y.value, z.value, k)
+
+    @per_object(objects=4)
+    def quad(w, x, y, z):
+        return (w.value, x.value, y.value, z.value)
+
+    x, y, z = Box(1), Box(2), Box(3)
+    assert triple(x, y, z, 0) == triple(x, y, z, 0) == (1, 2, 3, 0) and calls == [0]
+    assert triple(z, y, x, 0) == (3, 2, 1, 0) and triple(x, y, z, 1) == (1, 2, 3, 1) and calls == [0, 0, 1]
+    assert quad(x, y, z, x) == (1, 2, 3, 1) and quad(x, y, z, y) == (1, 2, 3, 2)
+
+
 def test_bounded_oldest_first_and_keys_kept_alive():
     @per_object(maxsize=2)
     def value(box):

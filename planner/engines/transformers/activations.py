@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from planner.engines.constants import constant, empirical
-from planner.engines.shape import model_shape
+from planner.engines.shape import ModelShape, model_shape
 from planner.engines.transformers.kv import transformers_sliding_retention
 from planner.formats.base import WeightsReport
 from planner.hardware.units import format_short
 from planner.memo import per_object
 from planner.memory.estimate import RunSettings
 from planner.memory.figure import Figure
-from planner.memory.kv import CacheType, sliding_windows
-from planner.model.spec import ModelSpec
+from planner.memory.kv import CacheType, attention_kinds, sliding_windows
+from planner.model.spec import AttentionKind, ModelSpec
 
 SOURCE = (
     "huggingface/transformers 5.x: cache_utils.py (DynamicLayer, DynamicSlidingWindowLayer, "
@@ -45,31 +45,37 @@ def activations_figure(
     a = cache_t.block_bytes
     b, ctx = settings.batch, settings.context
     tokens = b * ctx
-    residual = tokens * shape.hidden * (2 * a + 4)
-    q_width = shape.query_heads * shape.head_dim
-    attention = tokens * (2 * q_width + 2 * shape.kv_dim + shape.hidden) * a
-    if shape.mla_expand:
-        attention = tokens * (2 * q_width + 2 * shape.mla_expand + shape.hidden) * a
+    per_token = _per_token(shape, a)
+    residual = tokens * per_token[0]
+    attention = tokens * per_token[1]
     if attn == "eager":
         attention += b * shape.query_heads * ctx * ctx * (2 * a + 4)
-        attention += tokens * 2 * q_width * a  # repeat_kv copies of K and V
-    mlp = 3 * tokens * shape.ffn * a
-    moe = 0
-    if shape.expert_ffn and shape.top_k:
-        pairs = tokens * shape.top_k
-        moe = pairs * (max(shape.hidden + 4 * shape.expert_ffn, 4 * shape.hidden) * a + 3 * 8)
-    linear = 0
-    if shape.ssm_in:
-        linear = 3 * tokens * shape.ssm_in * a
+        attention += tokens * per_token[2]  # repeat_kv copies of K and V
+    mlp = tokens * per_token[3]
+    moe = tokens * per_token[4]
+    linear = tokens * per_token[5]
     transient = max(attention, mlp, moe, linear)
     mask = sliding_mask_bytes(spec, ctx, b) if attn == "sdpa" else 0
     int8 = int8_matmul_transient(report, tokens)
     logits = b * shape.vocab * (a + 4)
-    retention = transformers_sliding_retention(spec, cache_t, ctx, b)
+    retention = (
+        transformers_sliding_retention(spec, cache_t, ctx, b)
+        if AttentionKind.SLIDING in attention_kinds(spec)
+        else 0
+    )
     prefill = residual + transient + mask + int8 + logits
     factor = constant("transformers_activation_factor")
     point, low, high = factor.scale(prefill)
-    which = {attention: "attention", mlp: "mlp", moe: "moe_experts", linear: "linear_mixer"}[transient]
+    # the last of the four terms equal to the largest names it (as a dict literal keyed by value would)
+    which = (
+        "linear_mixer"
+        if linear == transient
+        else "moe_experts"
+        if moe == transient
+        else "mlp"
+        if mlp == transient
+        else "attention"
+    )
     parts = {"residual_stream": residual, which: transient, "logits": logits}
     if mask:
         parts["sliding_window_mask"] = mask
@@ -114,6 +120,25 @@ def activations_figure(
         ),
         source=f"{SOURCE}; {factor.source}",
         parts=parts,
+    )
+
+
+@per_object()
+def _per_token(shape: ModelShape, a: int) -> tuple[int, int, int, int, int, int]:
+    """Bytes per prompt token of: the residual stream, attention, eager's repeat_kv copies, the MLP, routed
+    experts (top_k pairs) and a linear mixer, for activations of ``a`` bytes (the shape is frozen)."""
+    q_width = shape.query_heads * shape.head_dim
+    kv = shape.mla_expand or shape.kv_dim
+    moe = 0
+    if shape.expert_ffn and shape.top_k:
+        moe = shape.top_k * (max(shape.hidden + 4 * shape.expert_ffn, 4 * shape.hidden) * a + 3 * 8)
+    return (
+        shape.hidden * (2 * a + 4),
+        (2 * q_width + 2 * kv + shape.hidden) * a,
+        2 * q_width * a,
+        3 * shape.ffn * a,
+        moe,
+        3 * shape.ssm_in * a,
     )
 
 
