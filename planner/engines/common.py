@@ -16,7 +16,7 @@ from planner.memo import per_object
 from planner.memory import kv
 from planner.memory.estimate import MemoryEstimate, RunSettings, SettingsError
 from planner.memory.figure import Figure
-from planner.model.spec import ModelSpec, Role
+from planner.model.spec import DENSE_LINEAR_ROLES, ModelSpec, Role
 
 #: How each engine-specific setting is named in notes (the CLI flag and the engine that reads it).
 SETTING_LABELS = {
@@ -122,26 +122,7 @@ def model_stem(name: str) -> str:
 
 #: Linear layers a LoRA adapter targets when it targets every linear of the decoder (PEFT's
 #: ``target_modules="all-linear"``): attention (MLA's projections too), dense MLP and shared experts.
-LORA_ROLES = frozenset(
-    {
-        Role.ATTN_Q,
-        Role.ATTN_K,
-        Role.ATTN_V,
-        Role.ATTN_QKV,
-        Role.ATTN_OUT,
-        Role.ATTN_Q_A,
-        Role.ATTN_Q_B,
-        Role.ATTN_KV_A,
-        Role.ATTN_KV_B,
-        Role.MLP_GATE,
-        Role.MLP_UP,
-        Role.MLP_GATE_UP,
-        Role.MLP_DOWN,
-        Role.SHARED_EXPERT_GATE,
-        Role.SHARED_EXPERT_UP,
-        Role.SHARED_EXPERT_DOWN,
-    }
-)
+LORA_ROLES = DENSE_LINEAR_ROLES
 #: Slices vLLM gives a fused linear (QKVParallelLinearWithLoRA: 3; MergedColumnParallelLinearWithLoRA: 2):
 #: each slice has its own lora_a of [rank, in].
 FUSED_SLICES = {Role.ATTN_QKV: 3, Role.MLP_GATE_UP: 2}

@@ -79,6 +79,28 @@ class InventorySource(StrEnum):
 MULTIMODAL_ROLES = frozenset({Role.VISION, Role.PROJECTOR})
 #: Routed-expert roles: only ``top_k`` of ``n_experts`` run per token.
 ROUTED_EXPERT_ROLES = frozenset({Role.EXPERT_GATE, Role.EXPERT_UP, Role.EXPERT_GATE_UP, Role.EXPERT_DOWN})
+#: The decoder's linear layers other than routed experts: attention (MLA's projections too), dense MLP
+#: and shared experts.
+DENSE_LINEAR_ROLES = frozenset(
+    {
+        Role.ATTN_Q,
+        Role.ATTN_K,
+        Role.ATTN_V,
+        Role.ATTN_QKV,
+        Role.ATTN_OUT,
+        Role.ATTN_Q_A,
+        Role.ATTN_Q_B,
+        Role.ATTN_KV_A,
+        Role.ATTN_KV_B,
+        Role.MLP_GATE,
+        Role.MLP_UP,
+        Role.MLP_GATE_UP,
+        Role.MLP_DOWN,
+        Role.SHARED_EXPERT_GATE,
+        Role.SHARED_EXPERT_UP,
+        Role.SHARED_EXPERT_DOWN,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,30 +41,10 @@ from planner.formats.base import QuantFormat
 from planner.formats.gguf_types import ggml_type
 from planner.memo import per_object
 from planner.memory.estimate import RunSettings
-from planner.model.spec import ROUTED_EXPERT_ROLES, ModelSpec, Role
+from planner.model.spec import DENSE_LINEAR_ROLES, ROUTED_EXPERT_ROLES, ModelSpec
 
 #: Decoder matrices every format and engine keeps on the GPU when every layer is there.
-MATRIX_ROLES = frozenset(
-    {
-        Role.ATTN_Q,
-        Role.ATTN_K,
-        Role.ATTN_V,
-        Role.ATTN_QKV,
-        Role.ATTN_OUT,
-        Role.ATTN_Q_A,
-        Role.ATTN_Q_B,
-        Role.ATTN_KV_A,
-        Role.ATTN_KV_B,
-        Role.MLP_GATE,
-        Role.MLP_UP,
-        Role.MLP_GATE_UP,
-        Role.MLP_DOWN,
-        Role.SHARED_EXPERT_GATE,
-        Role.SHARED_EXPERT_UP,
-        Role.SHARED_EXPERT_DOWN,
-        *ROUTED_EXPERT_ROLES,
-    }
-)
+MATRIX_ROLES = DENSE_LINEAR_ROLES | ROUTED_EXPERT_ROLES
 #: Format families that store every matrix at ``nominal_bits`` or more.
 UNIFORM_FAMILIES = frozenset({"dense", "bitsandbytes", "grouped", "mlx", "mxfp4"})
 #: GGUF ftypes whose type plan never gives a matrix fewer bits than the ftype's default type.
