@@ -54,7 +54,7 @@ class IdentityCache:
         self._data.clear()
 
 
-def per_object(objects: int = 1, maxsize: int = 4096) -> Callable[[Callable[P, R]], Callable[P, R]]:
+def per_object(objects: int = 1, maxsize: int = 2048) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Remember ``fn(*args)`` by the identity of its first ``objects`` arguments and the value of the rest.
 
     Only for pure functions of immutable objects; keyword arguments are not accepted.

@@ -8,7 +8,7 @@ GPU is ``startup.py`` (``mem_fraction_static``, derived from the GPU when not gi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from planner.engines.common import ignored_settings, resolve_plain_kv, weights_figure, zero
 from planner.engines.registry import register_engine
@@ -23,9 +23,6 @@ from planner.memory import kv
 from planner.memory.estimate import MemoryEstimate, RunSettings, SettingsError
 from planner.memory.startup import ServerSettings, Startup
 from planner.model.spec import ModelSpec
-
-if TYPE_CHECKING:
-    pass
 
 #: Format families SGLang loads from safetensors checkpoints, plus GPTQ/AWQ (GGUF, EXL2/3 and HQQ are other runtimes').
 FAMILIES = frozenset({"dense", "bitsandbytes", "mxfp4"})

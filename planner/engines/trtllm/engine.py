@@ -8,7 +8,7 @@ CUDA context (``overhead.py``). What TensorRT-LLM reserves at start-up on a GPU 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from planner.engines.common import ignored_settings, resolve_plain_kv, weights_figure, zero
 from planner.engines.registry import register_engine
@@ -23,9 +23,6 @@ from planner.memory import kv
 from planner.memory.estimate import MemoryEstimate, RunSettings, SettingsError
 from planner.memory.startup import ServerSettings, Startup
 from planner.model.spec import ModelSpec
-
-if TYPE_CHECKING:
-    pass
 
 #: Checkpoints the PyTorch backend loads (16-bit, FP8 ModelOpt/compressed-tensors, W4A16 AWQ/GPTQ, MXFP4).
 FORMATS = ("fp16", "bf16", "fp8", "fp8-tensor", "fp8-channel", "fp8-block", "awq-int4", "gptq-int4", "mxfp4")

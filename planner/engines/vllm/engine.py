@@ -16,7 +16,7 @@ How many tokens the reserved pool holds on a given GPU is the fit solver's quest
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from planner.engines.common import ignored_settings, resolve_plain_kv, zero
 from planner.engines.constants import default
@@ -34,9 +34,6 @@ from planner.memory import kv
 from planner.memory.estimate import Component, MemoryEstimate, RunSettings, SettingsError
 from planner.memory.startup import ServerSettings, Startup
 from planner.model.spec import AttentionKind, ModelSpec
-
-if TYPE_CHECKING:
-    pass
 
 
 class VllmEngine(ServerEngine):
