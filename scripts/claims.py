@@ -11,7 +11,6 @@ Run ``python -m scripts.claims`` to rewrite the section between the markers in R
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from statistics import median
@@ -24,7 +23,7 @@ from planner.formats import parse_format
 from planner.hardware.units import GB, MIB
 from planner.memory.estimate import RunSettings
 from planner.quality import ACCURACY, FormatQuality, load_format_quality
-from scripts.readme_section import replace_section
+from scripts.readme_section import replace_section, write_or_check
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START = "<!-- claims:start -->"
@@ -408,16 +407,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.print:
         print(section)
         return 0
-    current = README.read_text(encoding="utf-8")
-    wanted = update(current, section)
-    if args.check:
-        if wanted != current:
-            print("README.md's claims section is out of date: run python -m scripts.claims", file=sys.stderr)
-            return 1
-        return 0
-    if wanted != current:
-        README.write_text(wanted, encoding="utf-8")
-    return 0
+    return write_or_check(
+        README, section, START, END, check=args.check, name="claims", command="python -m scripts.claims"
+    )
 
 
 if __name__ == "__main__":

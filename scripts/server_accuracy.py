@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from planner.public_logs.calibration import CALIBRATION_FILE, TARGETS
 from planner.public_logs.records import COMPONENTS, ENGINES, compare, load_records
-from scripts.readme_section import replace_section
+from scripts.readme_section import replace_section, write_or_check
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START = "<!-- server-accuracy:start -->"
@@ -140,19 +139,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.print:
         print(section)
         return 0
-    current = README.read_text(encoding="utf-8")
-    wanted = update(current, section)
-    if args.check:
-        if wanted != current:
-            print(
-                "README.md's server accuracy section is out of date: run python -m scripts.server_accuracy",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
-    if wanted != current:
-        README.write_text(wanted, encoding="utf-8")
-    return 0
+    return write_or_check(
+        README,
+        section,
+        START,
+        END,
+        check=args.check,
+        name="server accuracy",
+        command="python -m scripts.server_accuracy",
+    )
 
 
 if __name__ == "__main__":

@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scripts.readme_section import replace_section
+from scripts.readme_section import replace_section, write_or_check
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -420,19 +419,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             if r.buildable and not r.meta_exact:
                 print(f"not exact with the meta device: {r.kind}/{r.model_type}: {meta_reason(r)}")
         return 0
-    current = README.read_text(encoding="utf-8")
-    wanted = update(current, render(table))
-    if args.check:
-        if wanted != current:
-            print(
-                "README.md's coverage section is out of date: run python -m scripts.zoo --readme",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
-    if wanted != current:
-        README.write_text(wanted, encoding="utf-8")
-    return 0
+    return write_or_check(
+        README,
+        render(table),
+        START,
+        END,
+        check=args.check,
+        name="coverage",
+        command="python -m scripts.zoo --readme",
+    )
 
 
 if __name__ == "__main__":
