@@ -959,21 +959,11 @@ def _by_group(
     layout, done = _layout(spec), _assigned(spec, ftype_id, imatrix)
     seen: list[dict[str, list[int]]] = [{} for _ in layout.groups]  # type -> [first slot, tensors]
     total = [0] * len(layout.groups)
-    for g, k, first, n in layout.cells:
-        hit = done.by_key[k]
-        if hit is None:  # counted: below
-            continue
-        t, nbytes = hit
-        entry = seen[g].get(t)
-        if entry is None:
-            seen[g][t] = [first, n]
-        else:
-            if first < entry[0]:
-                entry[0] = first
-            entry[1] += n
-        total[g] += nbytes * n
-    for g, cls, first, n in layout.class_cells if done.by_class else ():
-        t, nbytes = done.by_class[cls]
+    # (group, (type, bytes of one tensor), first slot, tensors): per key, then per counted class
+    typed = [(g, done.by_key[k], first, n) for g, k, first, n in layout.cells if done.by_key[k] is not None]
+    if done.by_class:
+        typed += [(g, done.by_class[cls], first, n) for g, cls, first, n in layout.class_cells]
+    for g, (t, nbytes), first, n in typed:
         entry = seen[g].get(t)
         if entry is None:
             seen[g][t] = [first, n]
