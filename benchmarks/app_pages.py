@@ -19,13 +19,14 @@ import argparse
 import ast
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from benchmarks.processes import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
@@ -61,12 +62,6 @@ def time_reruns(page: str, runs: int) -> list[float]:
     return times
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _chromium() -> str | None:
     for candidate in (os.environ.get("CHROMIUM"), shutil.which("chromium"), "/usr/bin/chromium"):
         if candidate and Path(candidate).is_file():
@@ -76,7 +71,7 @@ def _chromium() -> str | None:
 
 def _serve() -> tuple[subprocess.Popen, str, float]:
     """Start ``streamlit run app.py``; returns the process, its URL and the launch time."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     cmd = [
         sys.executable,
@@ -104,15 +99,6 @@ def _wait_healthy(proc: subprocess.Popen, url: str) -> None:
                     return
         except OSError:
             time.sleep(0.05)  # polling a port: there is no event to wait for
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def _rendered(browser, url: str) -> None:
@@ -146,7 +132,7 @@ def cold_start(browser: bool) -> dict[str, float]:
                 resp.read()
             out["index.html served"] = time.perf_counter() - t0
         finally:
-            _stop(proc)
+            stop_process(proc)
         return out
     from playwright.sync_api import sync_playwright
 
@@ -162,7 +148,7 @@ def cold_start(browser: bool) -> dict[str, float]:
             _rendered(b, url)
             out["new session rendered (warm server)"] = time.perf_counter() - start
         finally:
-            _stop(proc)
+            stop_process(proc)
             b.close()
     return out
 

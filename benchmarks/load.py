@@ -30,7 +30,6 @@ import contextlib
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
+from benchmarks.processes import free_port, stop_process
 from planner.hardware import gpus_by_id
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,12 +49,6 @@ GPUS = {i: gpus_by_id()[i].name for i in ("rtx-4090", "rtx-3090", "rtx-3060", "h
 MODELS = ("meta-llama/Llama-3.1-8B", "Qwen/Qwen3-8B", "google/gemma-3-12b-it", "Qwen/Qwen2.5-0.5B-Instruct")
 FORMATS = ("q4_k_m", "bf16", "bnb-nf4", "q8_0")
 CONTEXTS = (2048, 4096, 8192, 16384, 32768)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _rss_bytes(pid: int) -> int:
@@ -126,15 +120,6 @@ def _wait_http(url: str, proc: subprocess.Popen, limit_s: float = 180) -> None:
             if time.monotonic() > deadline:
                 raise SystemExit(f"no answer from {url} in {limit_s} s") from None
             time.sleep(0.5)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 # --------------------------------------------------------------------------------------------- the page
@@ -217,7 +202,7 @@ async def _page_session(url: str, sid: int, until: float, stats: Stats, rng: ran
 
 
 async def run_page(sessions: int, seconds: float) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     proc = subprocess.Popen(
         [
@@ -259,7 +244,7 @@ async def run_page(sessions: int, seconds: float) -> None:
         print(f"page: {sessions} concurrent readers, each opening the Fit check page on its own links")
         stats.report("page reruns", elapsed)
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 # --------------------------------------------------------------------------------------------- the API
@@ -372,7 +357,7 @@ class _Connection:
 
 
 async def run_api(rate: float, seconds: float, workers: int, warm: bool) -> None:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "planner", "serve", "--port", str(port), "--workers", str(workers)],
         cwd=ROOT,
@@ -446,7 +431,7 @@ async def run_api(rate: float, seconds: float, workers: int, warm: bool) -> None
     finally:
         for c in connections:
             c.close()
-        _stop(proc)
+        stop_process(proc)
 
 
 def main() -> None:
