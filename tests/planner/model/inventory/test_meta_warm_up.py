@@ -7,24 +7,12 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from planner.model.inventory import meta
+from tests.planner.model.inventory.test_meta_inventory import ROOT, STARCODER2  # not the warm-up's Llama
 from verify.meta_count import transformers_parameter_count
-
-ROOT = Path(__file__).resolve().parents[4]
-#: StarCoder 2 (not the warm-up's Llama): LayerNorm with biases, a plain MLP, biases on every projection.
-STARCODER2 = {
-    "model_type": "starcoder2",
-    "hidden_size": 64,
-    "intermediate_size": 256,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-    "vocab_size": 300,
-}
 
 _SCRIPT = """
 import json, sys
