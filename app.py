@@ -14,7 +14,7 @@ from ui.sidebar import render_sidebar
 PAGES = Path(__file__).resolve().parent / "ui" / "pages"
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=1)
 def _warm_up_meta_device() -> bool:
     """Where torch and transformers are installed, load them in the background once per server: a
     pasted new architecture then builds in about a second (README, Benchmark)."""
