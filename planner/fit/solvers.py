@@ -17,7 +17,6 @@ from planner.engines import default_engine, get_engine
 from planner.engines import estimate as engine_estimate
 from planner.engines.constants import default
 from planner.engines.shape import model_dtype
-from planner.engines.vllm.kv import vllm_cache
 from planner.errors import PlannerError
 from planner.fit.budget import Allowance, Budget, Device, FitError, charged_bytes, unified_check
 from planner.fit.multi_gpu import SplitPlan, split_layers, split_tensor_parallel
@@ -452,6 +451,8 @@ def vllm_kv_capacity(
     available = usable - (fit.required_bytes - est.kv_cache.bytes)
     block = int(default("vllm", "block_size"))
     mnbt = base.max_num_batched_tokens or int(default("vllm", "max_num_batched_tokens"))
+    from planner.engines.vllm.kv import vllm_cache  # vLLM's package loads on first use (engines/registry.py)
+
     layers, _, layout = vllm_cache(
         spec, kv.cache_type(est.kv_dtype), kv.cache_type(model_dtype(chosen)), base.context, 1, mnbt, block
     )

@@ -206,20 +206,21 @@ def _matmul_parameters(report: WeightsReport, spec: ModelSpec) -> tuple[int, int
 
 @per_object()
 def _attention_terms(spec: ModelSpec) -> tuple[tuple[int, int | None], ...]:
-    """Per attention layer: ``(FLOPs per (query, key) pair, window or None)``.
+    """Per attention window (``None``: full): ``(FLOPs per (query, key) pair over its layers, window)``.
 
     Scores and weighted values cost ``2 x heads x (k_head_dim + v_head_dim)`` per pair; an MLA
     layer attends in its latent space (absorbed weights): ``2 x heads x 2 x latent``.
     """
     heads = model_shape(spec).query_heads
-    terms: list[tuple[int, int | None]] = []
+    terms: dict[int | None, int] = {}
     for layer in spec.layers:
         if layer.attention in (AttentionKind.FULL, AttentionKind.SLIDING):
             window = layer.window if layer.attention is AttentionKind.SLIDING else None
-            terms.append((2 * heads * (layer.k_head_dim + layer.v_head_dim), window))
+            terms[window] = terms.get(window, 0) + 2 * heads * (layer.k_head_dim + layer.v_head_dim)
         elif layer.attention is AttentionKind.MLA:
-            terms.append((2 * heads * 2 * layer.latent_dim, None))
-    return tuple(terms)
+            terms[None] = terms.get(None, 0) + 2 * heads * 2 * layer.latent_dim
+    # Layers of one window share the pair count, so their per-pair FLOPs add up first (exact integers).
+    return tuple((per_pair, window) for window, per_pair in terms.items())
 
 
 def decode_flops_per_token(est: MemoryEstimate, context: int | None = None) -> int:

@@ -119,6 +119,16 @@ def _weights(fmt: QuantFormat, spec: ModelSpec) -> WeightsReport:
     return fmt.build_weights(spec)
 
 
+def known_weights(fmt: QuantFormat, spec: ModelSpec) -> WeightsReport | None:
+    """``fmt.weights(spec)`` when this process already holds it, else ``None`` (nothing is built)."""
+    return _weights.cache.peek((fmt, spec))  # type: ignore[attr-defined]
+
+
+def remember_weights(fmt: QuantFormat, spec: ModelSpec, report: WeightsReport) -> None:
+    """Make ``report`` what ``fmt.weights(spec)`` returns in this process (a report read back from disk)."""
+    _weights.cache.put((fmt, spec), (), report)  # type: ignore[attr-defined]
+
+
 def plain_storage(group: TensorGroup, dtype: str) -> TensorStorage:
     """``group`` kept unquantized in a plain dtype (``bf16``, ``fp16``, ``fp32``)."""
     return TensorStorage(group, dtype, group.parameters * DTYPE_BYTES[dtype], quantized=False)
