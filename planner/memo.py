@@ -36,7 +36,7 @@ class IdentityCache:
         """The value for ``objects`` (by identity) and ``extra``, made with ``make()`` on a miss."""
         key = (*map(id, objects), *extra)
         hit = self._data.get(key)
-        if hit is not None and all(a is b for a, b in zip(hit[0], objects, strict=True)):
+        if hit is not None:  # the entry holds its objects, so no other live object has their ids
             return hit[1]
         value = make()
         self._store(key, objects, value)

@@ -11,6 +11,7 @@ from typing import Any
 
 from planner.errors import PlannerError
 from planner.formats.base import QuantFormat, WeightsReport
+from planner.frozen import fast_init
 from planner.limits import DEFAULT_CONTEXT, MAX_BATCH, MAX_CONTEXT
 from planner.memory.figure import Figure
 from planner.model.spec import ModelSpec
@@ -36,6 +37,7 @@ class DraftModel:
     ref: str  # what the user typed (a catalog id, a Hub id, a path), for the launch command
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RunSettings:
     """How the model is run. ``None`` means the engine's own default."""
@@ -113,6 +115,7 @@ class Component:
     host: Figure = field(default_factory=lambda: Figure(0, "nothing in host memory"))
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MemoryEstimate:
     """Bytes per component, on the GPU(s) and on the host, each with its derivation.

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from planner.frozen import fast_init
 
+
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Figure:
     """Bytes of one memory component with its derivation.

@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from operator import attrgetter
 
+from planner.frozen import fast_init
 from planner.hardware.units import format_short
 from planner.memo import per_object
 from planner.memory.estimate import SettingsError
@@ -253,6 +254,7 @@ def _geometry(layer: LayerSpec, conv: tuple[int, int] | None) -> LayerGeometry:
 # ---------------------------------------------------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class LayerCache:
     """One layer's cache as an engine allocates it, for all sequences.
@@ -275,6 +277,7 @@ class LayerCache:
         return self.k_bytes + self.v_bytes + self.state_bytes + self.padding_bytes
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CacheRun:
     """Layers an engine allocates alike: one layer's ``cells`` and bytes (all sequences), and the layers.

@@ -10,7 +10,8 @@ CUDA context and scheduler (banded).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from operator import attrgetter
+from typing import TYPE_CHECKING, NamedTuple
 
 from planner.engines.base import Engine, Launch
 from planner.engines.common import SERVER_SETTINGS, ignored_settings, zero
@@ -23,15 +24,49 @@ from planner.engines.llamacpp.mmproj import mmproj_component
 from planner.engines.llamacpp.overhead import overhead_figure
 from planner.engines.llamacpp.weights import first_gpu_layer, placement
 from planner.engines.registry import register_engine
-from planner.formats.base import QuantFormat
+from planner.formats.base import QuantFormat, WeightsReport
+from planner.memo import IdentityCache
 from planner.memory import kv
 from planner.memory.estimate import Component, MemoryEstimate, RunSettings, SettingsError
+from planner.memory.figure import Figure
 from planner.model.spec import AttentionKind, ModelSpec
 
 if TYPE_CHECKING:
     from planner.fit.answer import FitAnswer
 
 KV_TYPES = ("fp32", "fp16", "bf16", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl")
+
+
+#: The settings an estimate reads besides context and batch (its frame is remembered per their values).
+_IGNORED = ("gpu_memory_utilization", "max_num_batched_tokens", *SERVER_SETTINGS)
+_STATIC_SETTINGS = attrgetter(
+    "kv_dtype_k", "kv_dtype_v", "flash_attn", "ubatch", "gpu_layers", "mmproj", *_IGNORED
+)
+_FRAMES = IdentityCache(2048)
+_KV_KEYS = ("context", "batch", "kv_dtype_k", "kv_dtype_v", "ubatch", "num_key_value_heads", "head_dim")
+_KV_SOURCE = (
+    "llama.cpp src/llama-kv-cache.cpp (K/V rows per cell), src/llama-kv-cache-iswa.cpp (SWA cells), "
+    "src/llama-memory-recurrent.cpp (F32 r/s)"
+)
+
+
+class _Frame(NamedTuple):
+    """The part of an estimate that depends on the model, the format and the settings but context and batch."""
+
+    k_type: kv.CacheType
+    v_type: kv.CacheType
+    kv_dtype: str
+    flash: bool | None
+    ubatch: int
+    ngl: int
+    i_gpu_start: int
+    report: WeightsReport
+    weights: Figure
+    host_weights: Figure
+    largest_cpu: int
+    notes_before: tuple[str, ...]  # the notes before the KV cells note, and those after it
+    notes_after: tuple[str, ...]
+    extras: tuple[Component, ...]
 
 
 class LlamaCppEngine(Engine):
@@ -43,36 +78,30 @@ class LlamaCppEngine(Engine):
     kv_dtypes = ("auto", *KV_TYPES)
 
     def estimate(self, spec: ModelSpec, fmt: QuantFormat, settings: RunSettings) -> MemoryEstimate:
-        k_type, v_type, flash = self._resolve(settings)
-        ubatch = settings.ubatch or int(default(self.id, "n_ubatch"))
-        n_layer = spec.num_layers
-        ngl = n_layer + 1 if settings.gpu_layers is None else min(settings.gpu_layers, n_layer + 1)
-        i_gpu_start = first_gpu_layer(n_layer, ngl)
-        output_on_gpu = ngl >= 1
-        notes = ignored_settings(
-            settings, self.id, ("gpu_memory_utilization", "max_num_batched_tokens", *SERVER_SETTINGS)
+        f = _FRAMES.get((spec, fmt), _STATIC_SETTINGS(settings), lambda: self._frame(spec, fmt, settings))
+        k_type, v_type, flash, ubatch, i_gpu_start, ngl = (
+            f.k_type,
+            f.v_type,
+            f.flash,
+            f.ubatch,
+            f.i_gpu_start,
+            f.ngl,
         )
-
-        report = fmt.weights(spec)
-        weights, host_weights, largest_cpu = placement(spec, report, i_gpu_start, output_on_gpu, ngl)
-
         runs, lines = llamacpp_runs(spec, k_type, v_type, settings.context, settings.batch, ubatch)
         gpu_runs, cpu_runs = _split(runs, i_gpu_start)
         n_cpu = sum(r.count for r in cpu_runs)
-        keys = ("context", "batch", "kv_dtype_k", "kv_dtype_v", "ubatch", "num_key_value_heads", "head_dim")
-        src = "llama.cpp src/llama-kv-cache.cpp (K/V rows per cell), src/llama-kv-cache-iswa.cpp (SWA cells), src/llama-memory-recurrent.cpp (F32 r/s)"
         kv_fig = kv.runs_figure(
             gpu_runs,
             lines if not n_cpu else lambda: [*lines(), f"layers {i_gpu_start}+ on the GPU"],
-            keys=keys,
-            source=src,
+            keys=_KV_KEYS,
+            source=_KV_SOURCE,
         )
         if n_cpu:
             host_kv = kv.runs_figure(
                 cpu_runs,
                 [f"KV of the {n_cpu} layers kept on the CPU (-ngl {ngl})"],
-                keys=keys,
-                source=src,
+                keys=_KV_KEYS,
+                source=_KV_SOURCE,
             )
         else:
             host_kv = zero("every layer's KV cache is on the GPU (offload_kqv)")
@@ -80,45 +109,71 @@ class LlamaCppEngine(Engine):
         cells = llamacpp_cells(settings.context)
         n_kv = max((r.cells for r in runs if r.cells), default=0)
         activations, host_act = compute_buffers(
-            spec, settings, flash, ubatch, n_kv, cells, largest_cpu, bool(n_cpu), ngl
+            spec, settings, flash, ubatch, n_kv, cells, f.largest_cpu, bool(n_cpu), ngl
         )
-        overhead = overhead_figure()
-
-        if flash is None:
-            notes.append(
-                "flash attention left on auto: assumed enabled (CUDA supports it for these head sizes)"
-            )
-        notes.append(
+        cells_note = (
             f"KV for {settings.batch} sequence stream(s) of pad({settings.context:,}, 256) = {cells:,} cells "
             "(-np batch, non-unified); a unified cache (-kvu) pads batch x context once instead"
         )
-        notes.append(
-            "host weights are memory-mapped from the GGUF file (mmap): page cache, not necessarily resident"
-        )
-        mmproj, mmproj_note = mmproj_component(spec, report, settings.mmproj, flash)
-        if mmproj_note:
-            notes.append(mmproj_note)
-        if AttentionKind.MLA in kv.attention_kinds(spec):
-            notes.append(
-                "MLA cached as one K row of kv_lora_rank + rope and no V (GGUFs converted with MLA support, "
-                "llama.cpp PR #12801 and later); older DeepSeek GGUFs cache expanded K/V heads"
-            )
         return MemoryEstimate(
             model=spec,
             format=fmt,
             engine=self.id,
             settings=settings,
-            kv_dtype=k_type.name if k_type == v_type else f"{k_type.name}/{v_type.name}",
-            weights_report=report,
-            weights=weights,
+            kv_dtype=f.kv_dtype,
+            weights_report=f.report,
+            weights=f.weights,
             kv_cache=kv_fig,
             activations=activations,
-            overhead=overhead,
-            host_weights=host_weights,
+            overhead=overhead_figure(),
+            host_weights=f.host_weights,
             host_kv_cache=host_kv,
             host_activations=host_act,
-            notes=tuple(notes),
-            extras=(mmproj,) if mmproj is not None else (),
+            notes=(*f.notes_before, cells_note, *f.notes_after),
+            extras=f.extras,
+        )
+
+    def _frame(self, spec: ModelSpec, fmt: QuantFormat, settings: RunSettings) -> _Frame:
+        """What an estimate takes from the settings that do not change with context or batch."""
+        k_type, v_type, flash = self._resolve(settings)
+        ubatch = settings.ubatch or int(default(self.id, "n_ubatch"))
+        n_layer = spec.num_layers
+        ngl = n_layer + 1 if settings.gpu_layers is None else min(settings.gpu_layers, n_layer + 1)
+        i_gpu_start = first_gpu_layer(n_layer, ngl)
+        output_on_gpu = ngl >= 1
+        before = ignored_settings(settings, self.id, _IGNORED)
+        report = fmt.weights(spec)
+        weights, host_weights, largest_cpu = placement(spec, report, i_gpu_start, output_on_gpu, ngl)
+        if flash is None:
+            before.append(
+                "flash attention left on auto: assumed enabled (CUDA supports it for these head sizes)"
+            )
+        after = [
+            "host weights are memory-mapped from the GGUF file (mmap): page cache, not necessarily resident"
+        ]
+        mmproj, mmproj_note = mmproj_component(spec, report, settings.mmproj, flash)
+        if mmproj_note:
+            after.append(mmproj_note)
+        if AttentionKind.MLA in kv.attention_kinds(spec):
+            after.append(
+                "MLA cached as one K row of kv_lora_rank + rope and no V (GGUFs converted with MLA support, "
+                "llama.cpp PR #12801 and later); older DeepSeek GGUFs cache expanded K/V heads"
+            )
+        return _Frame(
+            k_type,
+            v_type,
+            k_type.name if k_type == v_type else f"{k_type.name}/{v_type.name}",
+            flash,
+            ubatch,
+            ngl,
+            i_gpu_start,
+            report,
+            weights,
+            host_weights,
+            largest_cpu,
+            tuple(before),
+            tuple(after),
+            (mmproj,) if mmproj is not None else (),
         )
 
     def format_hint(self, fmt: QuantFormat) -> str | None:

@@ -41,28 +41,23 @@ def activations_figure(
     # (masking_utils._ignore_causal_mask_sdpa cannot skip it), and LLM.int8's matmul
     # temporaries (:func:`int8_matmul_transient`).
     """
-    shape = model_shape(spec)
     a = cache_t.block_bytes
+    per_token, query_heads, vocab, shortest_window, sliding, widest_int8 = _terms(spec, report, a)
     b, ctx = settings.batch, settings.context
     tokens = b * ctx
-    per_token = _per_token(shape, a)
     residual = tokens * per_token[0]
     attention = tokens * per_token[1]
     if attn == "eager":
-        attention += b * shape.query_heads * ctx * ctx * (2 * a + 4)
+        attention += b * query_heads * ctx * ctx * (2 * a + 4)
         attention += tokens * per_token[2]  # repeat_kv copies of K and V
     mlp = tokens * per_token[3]
     moe = tokens * per_token[4]
     linear = tokens * per_token[5]
     transient = max(attention, mlp, moe, linear)
-    mask = sliding_mask_bytes(spec, ctx, b) if attn == "sdpa" else 0
-    int8 = int8_matmul_transient(report, tokens)
-    logits = b * shape.vocab * (a + 4)
-    retention = (
-        transformers_sliding_retention(spec, cache_t, ctx, b)
-        if AttentionKind.SLIDING in attention_kinds(spec)
-        else 0
-    )
+    mask = sliding_mask_bytes(shortest_window, ctx, b) if attn == "sdpa" else 0
+    int8 = tokens * widest_int8
+    logits = b * vocab * (a + 4)
+    retention = transformers_sliding_retention(spec, cache_t, ctx, b) if sliding else 0
     prefill = residual + transient + mask + int8 + logits
     factor = constant("transformers_activation_factor")
     point, low, high = factor.scale(prefill)
@@ -123,6 +118,25 @@ def activations_figure(
     )
 
 
+@per_object(objects=2)
+def _terms(
+    spec: ModelSpec, report: WeightsReport, a: int
+) -> tuple[tuple[int, int, int, int, int, int], int, int, int, bool, int]:
+    """What :func:`activations_figure` reads of the model and weights, for activations of ``a`` bytes: the
+    per-token bytes (:func:`_per_token`), query heads, vocabulary, the shortest sliding window (0: none),
+    whether any layer slides, and :func:`int8_matmul_transient` per prompt row (0 unless bnb-int8)."""
+    shape = model_shape(spec)
+    windows = sliding_windows(spec)
+    return (
+        _per_token(shape, a),
+        shape.query_heads,
+        shape.vocab,
+        min(windows) if windows else 0,
+        AttentionKind.SLIDING in attention_kinds(spec),
+        int8_matmul_transient(report, 1),
+    )
+
+
 @per_object()
 def _per_token(shape: ModelShape, a: int) -> tuple[int, int, int, int, int, int]:
     """Bytes per prompt token of: the residual stream, attention, eager's repeat_kv copies, the MLP, routed
@@ -142,16 +156,16 @@ def _per_token(shape: ModelShape, a: int) -> tuple[int, int, int, int, int, int]
     )
 
 
-def sliding_mask_bytes(spec: ModelSpec, context: int, batch: int) -> int:
-    """The boolean ``[batch, 1, context, context]`` mask SDPA gets for sliding layers.
+def sliding_mask_bytes(shortest_window: int, context: int, batch: int) -> int:
+    """The boolean ``[batch, 1, context, context]`` mask SDPA gets for sliding layers (``shortest_window``
+    is the model's shortest sliding window, 0 without sliding layers).
 
     # NOTE: masking_utils.sdpa_mask returns None (SDPA's ``is_causal``) for full causal layers
     # without padding, but ``_ignore_causal_mask_sdpa`` refuses once ``kv_length >=
     # local_attention_size``, so a prompt longer than the window materializes one bool mask
     # (1 byte an element, expanded to the batch by generate()'s all-ones attention_mask).
     """
-    windows = sliding_windows(spec)
-    if not windows or context < min(windows):
+    if not shortest_window or context < shortest_window:
         return 0
     return batch * context * context
 

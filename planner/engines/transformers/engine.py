@@ -9,7 +9,8 @@ caching-allocator slack (empirical, banded).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from operator import attrgetter
+from typing import TYPE_CHECKING, NamedTuple
 
 from planner.engines.base import Engine, Launch
 from planner.engines.common import (
@@ -27,8 +28,9 @@ from planner.engines.transformers.activations import SOURCE, activations_figure
 from planner.engines.transformers.kv import transformers_runs
 from planner.engines.transformers.launch import transformers_launch
 from planner.engines.transformers.overhead import overhead_figure
-from planner.formats.base import QuantFormat
+from planner.formats.base import QuantFormat, WeightsReport
 from planner.hardware.units import format_short
+from planner.memo import IdentityCache
 from planner.memory import kv
 from planner.memory.estimate import Component, MemoryEstimate, RunSettings, SettingsError
 from planner.memory.figure import Figure
@@ -49,31 +51,8 @@ class TransformersEngine(Engine):
     kv_dtypes = ("auto", "bf16", "fp16", "fp32")
 
     def estimate(self, spec: ModelSpec, fmt: QuantFormat, settings: RunSettings) -> MemoryEstimate:
-        dtype = model_dtype(fmt)
-        try:
-            k_name, v_name = resolve_plain_kv(settings, dtype, (dtype,), self.id)
-        except SettingsError as exc:
-            others = " or ".join(d for d in ("bf16", "fp16", "fp32") if d != dtype)
-            raise SettingsError(
-                f"{exc} (DynamicCache stores the dtype the model runs in; for a {others} cache run a {others} format)"
-            ) from None
-        if k_name != v_name:  # pragma: no cover - both must equal the model dtype already
-            raise SettingsError("transformers keeps K and V in one dtype")
-        cache_t = kv.cache_type(k_name)
-        attn = ATTN_IMPLEMENTATIONS[settings.flash_attn]
-        notes = ignored_settings(
-            settings,
-            self.id,
-            ("ubatch", "gpu_layers", "gpu_memory_utilization", "max_num_batched_tokens", *SERVER_SETTINGS),
-        )
-        notes.append(
-            f"transformers' DynamicCache stores K/V in the activation dtype ({dtype}); quantized caches "
-            "(QuantizedCache with quanto/HQQ) are not modelled"
-        )
-
-        report = fmt.weights(spec)
-        weights = weights_figure(report, "all on the GPU")
-
+        frame = _FRAMES.get((spec, fmt), _STATIC_SETTINGS(settings), lambda: _frame(spec, fmt, settings))
+        k_name, cache_t, attn, report, weights, notes = frame
         runs, lines = transformers_runs(spec, cache_t, settings.context, settings.batch)
         kv_fig = kv.runs_figure(
             runs,
@@ -83,19 +62,7 @@ class TransformersEngine(Engine):
         )
         activations = activations_figure(spec, cache_t, settings, attn, report)
         overhead = overhead_figure(kv_fig.bytes + activations.bytes)
-
-        host_rule = (
-            "transformers keeps no weights, cache or buffers in host memory once the model is on the GPU "
-            "(the Python process itself, ~1-2 GiB RSS with torch and CUDA libraries, is not counted)"
-        )
-        if AttentionKind.MLA in kv.attention_kinds(spec):
-            notes.append(
-                "transformers 5.x caches the MLA latent (kv_lora_rank + rope key) per token, not expanded heads"
-            )
-        if attn == "eager":
-            notes.append(
-                "eager attention materializes [batch, heads, context, context] scores (fp32 softmax)"
-            )
+        host = zero(_HOST_RULE)
         return MemoryEstimate(
             model=spec,
             format=fmt,
@@ -107,10 +74,10 @@ class TransformersEngine(Engine):
             kv_cache=kv_fig,
             activations=activations,
             overhead=overhead,
-            host_weights=zero(host_rule),
-            host_kv_cache=zero(host_rule),
-            host_activations=zero(host_rule),
-            notes=tuple(notes),
+            host_weights=host,
+            host_kv_cache=host,
+            host_activations=host,
+            notes=notes,
         )
 
     def draft_component(self, spec: ModelSpec, fmt: QuantFormat, settings: RunSettings) -> Component:
@@ -136,6 +103,56 @@ class TransformersEngine(Engine):
 
     def launch(self, est: MemoryEstimate, answer: FitAnswer | None = None) -> Launch | None:
         return transformers_launch(est, answer)
+
+
+#: The settings an estimate reads besides context and batch (its frame is remembered per their values).
+_IGNORED = ("ubatch", "gpu_layers", "gpu_memory_utilization", "max_num_batched_tokens", *SERVER_SETTINGS)
+_STATIC_SETTINGS = attrgetter("kv_dtype_k", "kv_dtype_v", "flash_attn", *_IGNORED)
+_FRAMES = IdentityCache(2048)
+_HOST_RULE = (
+    "transformers keeps no weights, cache or buffers in host memory once the model is on the GPU "
+    "(the Python process itself, ~1-2 GiB RSS with torch and CUDA libraries, is not counted)"
+)
+
+
+class _Frame(NamedTuple):
+    """What an estimate of ``spec`` in ``fmt`` takes from the settings that do not change with context or batch."""
+
+    kv_dtype: str
+    cache_t: kv.CacheType
+    attn: str
+    report: WeightsReport
+    weights: Figure
+    notes: tuple[str, ...]
+
+
+def _frame(spec: ModelSpec, fmt: QuantFormat, settings: RunSettings) -> _Frame:
+    dtype = model_dtype(fmt)
+    try:
+        k_name, v_name = resolve_plain_kv(settings, dtype, (dtype,), TransformersEngine.id)
+    except SettingsError as exc:
+        others = " or ".join(d for d in ("bf16", "fp16", "fp32") if d != dtype)
+        raise SettingsError(
+            f"{exc} (DynamicCache stores the dtype the model runs in; for a {others} cache run a {others} format)"
+        ) from None
+    if k_name != v_name:  # pragma: no cover - both must equal the model dtype already
+        raise SettingsError("transformers keeps K and V in one dtype")
+    attn = ATTN_IMPLEMENTATIONS[settings.flash_attn]
+    notes = ignored_settings(settings, TransformersEngine.id, _IGNORED)
+    notes.append(
+        f"transformers' DynamicCache stores K/V in the activation dtype ({dtype}); quantized caches "
+        "(QuantizedCache with quanto/HQQ) are not modelled"
+    )
+    if AttentionKind.MLA in kv.attention_kinds(spec):
+        notes.append(
+            "transformers 5.x caches the MLA latent (kv_lora_rank + rope key) per token, not expanded heads"
+        )
+    if attn == "eager":
+        notes.append("eager attention materializes [batch, heads, context, context] scores (fp32 softmax)")
+    report = fmt.weights(spec)
+    return _Frame(
+        k_name, kv.cache_type(k_name), attn, report, weights_figure(report, "all on the GPU"), tuple(notes)
+    )
 
 
 ENGINE = register_engine(TransformersEngine())

@@ -1,0 +1,98 @@
+"""fast_init behaves as the standard library's generated ``__init__``: same signature, defaults,
+factories, ``__post_init__``, equality and immutability (the reference is ``dataclasses`` itself)."""
+
+import dataclasses
+import inspect
+from dataclasses import dataclass, field
+
+import pytest
+
+from planner.frozen import fast_init
+from planner.memory.estimate import MemoryEstimate, RunSettings, SettingsError
+from planner.memory.figure import Figure
+from planner.memory.kv import CacheRun, LayerCache
+
+
+def _pair():
+    def make():
+        @dataclass(frozen=True, slots=True)
+        class Point:
+            x: int
+            label: str = "p"
+            tags: list = field(default_factory=list)
+            hidden: int = field(default=7, init=False)
+
+            def __post_init__(self) -> None:
+                if self.x < 0:
+                    raise ValueError("negative")
+
+        return Point
+
+    return make(), fast_init(make())
+
+
+def test_same_signature_defaults_and_values_as_the_generated_init():
+    plain, fast = _pair()
+
+    def params(cls):
+        return [(p.name, p.kind, p.default) for p in inspect.signature(cls.__init__).parameters.values()]
+
+    # the generated __init__ marks a factory's default with a sentinel of its own; fast_init with MISSING
+    assert [(n, k) for n, k, _ in params(plain)] == [(n, k) for n, k, _ in params(fast)]
+    assert [d for n, _, d in params(plain) if n != "tags"] == [d for n, _, d in params(fast) if n != "tags"]
+    for args, kwargs in [((1,), {}), ((2, "q"), {}), ((3,), {"tags": [1]}), ((), {"x": 4, "label": "z"})]:
+        a, b = plain(*args, **kwargs), fast(*args, **kwargs)
+        assert dataclasses.astuple(a) == dataclasses.astuple(b)
+        assert repr(a).split("(", 1)[1] == repr(b).split("(", 1)[1]
+        assert a.hidden == b.hidden == 7
+
+
+def test_factories_run_per_instance_and_post_init_still_validates():
+    _, fast = _pair()
+    one, two = fast(1), fast(2)
+    assert one.tags == [] and one.tags is not two.tags
+    with pytest.raises(ValueError, match="negative"):
+        fast(-1)
+    with pytest.raises(TypeError):
+        fast()  # x is required, as in the generated __init__
+
+
+def test_instances_stay_frozen():
+    _, fast = _pair()
+    p = fast(1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.x = 2  # type: ignore[misc]
+
+
+def test_refuses_classes_it_was_not_made_for():
+    @dataclass
+    class Mutable:
+        x: int
+
+    with pytest.raises(TypeError, match="frozen, slotted"):
+        fast_init(Mutable)
+
+
+@pytest.mark.parametrize("cls", [Figure, RunSettings, MemoryEstimate, CacheRun, LayerCache])
+def test_the_planner_classes_keep_their_fields_as_parameters(cls):
+    params = list(inspect.signature(cls.__init__).parameters)[1:]
+    assert params == [f.name for f in dataclasses.fields(cls) if f.init]
+
+
+def test_planner_classes_keep_their_checks_and_lazy_rule():
+    with pytest.raises(ValueError, match="negative memory figure"):
+        Figure(-1, "x")
+    with pytest.raises(SettingsError, match="context must be between"):
+        RunSettings(context=0)
+    lazy = Figure(5, lambda: "made on first read")
+    assert lazy.rule == "made on first read" and lazy.parts == {} and lazy.band == (5, 5)
+    assert RunSettings(context=4096) == RunSettings(4096) and hash(RunSettings()) == hash(RunSettings())
+
+
+def test_refuses_keyword_only_fields_it_does_not_build():
+    @dataclass(frozen=True, slots=True, kw_only=True)
+    class KeywordOnly:
+        x: int
+
+    with pytest.raises(TypeError, match="plain positional fields"):
+        fast_init(KeywordOnly)
