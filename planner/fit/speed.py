@@ -178,6 +178,8 @@ def _weight_reads(
     report: WeightsReport, spec: ModelSpec, batch: int, host_layers: int, head_on_host: bool
 ) -> WeightReads:
     """:func:`weight_reads` for one placement (remembered: it does not depend on the context)."""
+    if not host_layers:
+        return _on_gpu_reads(report, spec, batch, head_on_host)
     layer_bytes = _layer_bytes(report)
     gpu = {False: 0, True: 0}
     host = {False: 0, True: 0}
@@ -190,6 +192,36 @@ def _weight_reads(
         gpu[t.quantized] += read - on_host
         host[t.quantized] += on_host
     return WeightReads(gpu[False], gpu[True], host[False], host[True])
+
+
+def _on_gpu_reads(report: WeightsReport, spec: ModelSpec, batch: int, head_on_host: bool) -> WeightReads:
+    """:func:`_weight_reads` with every layer on the GPU: groups read whole are summed once per report,
+    routed experts per ``batch`` (the same integer sums, in another order)."""
+    whole, experts = _read_groups(report, spec)
+    gpu = {False: whole[(False, True)], True: whole[(True, True)]}
+    host = {False: 0, True: 0}
+    heads = host if head_on_host else gpu
+    heads[False] += whole[(False, False)]
+    heads[True] += whole[(True, False)]
+    for nbytes, fraction, quantized, is_layer in experts:
+        read = touched_bytes(nbytes, fraction, batch)
+        (gpu if is_layer or not head_on_host else host)[quantized] += read
+    return WeightReads(gpu[False], gpu[True], host[False], host[True])
+
+
+@per_object(objects=2)
+def _read_groups(report: WeightsReport, spec: ModelSpec) -> tuple[dict[tuple[bool, bool], int], tuple]:
+    """Bytes of the groups a decode step reads whole, by (quantized, in a layer), and the routed-expert
+    groups ``(bytes, active fraction, quantized, in a layer)`` whose share depends on the batch."""
+    whole = {(q, layer): 0 for q in (False, True) for layer in (False, True)}
+    experts = []
+    for t, is_layer in _per_token_groups(report, spec):
+        num, den = t.group.active_fraction
+        if num >= den:
+            whole[(t.quantized, is_layer)] += t.bytes
+        else:
+            experts.append((t.bytes, t.group.active_fraction, t.quantized, is_layer))
+    return whole, tuple(experts)
 
 
 @per_object(objects=2)
