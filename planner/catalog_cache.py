@@ -238,12 +238,15 @@ class CatalogStore:
         self._reports: dict[tuple[str, str], tuple] = {}
         self._dirty = False
         self._lock = threading.Lock()
+        #: (model, format) pairs whose report this process already read back or noted.
+        self._done: set[tuple[str, str]] = set()
 
     def weights(self, model_id: str, spec: ModelSpec, fmt: QuantFormat) -> None:
         """Make sure ``fmt.weights(spec)`` is held in memory: read back from disk, else built and noted."""
-        if self.specs.get(model_id) is not spec:
-            return  # a Hub model, or a spec this store does not know
         key = (model_id, fmt.id)
+        if key in self._done or self.specs.get(model_id) is not spec:
+            return  # handled already in this process, or a Hub model or a spec this store does not know
+        self._done.add(key)
         held = known_weights(fmt, spec)
         if held is None and (encoded := self._reports.get(key)) is not None:
             try:

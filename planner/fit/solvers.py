@@ -21,6 +21,7 @@ from planner.errors import PlannerError
 from planner.fit.budget import Allowance, Budget, Device, FitError, charged_bytes, unified_check
 from planner.fit.multi_gpu import SplitPlan, split_layers, split_tensor_parallel
 from planner.formats import QuantFormat, parse_format
+from planner.frozen import fast_init
 from planner.hardware.units import format_gib
 from planner.memory import kv
 from planner.memory.estimate import MAX_BATCH, MAX_CONTEXT, MemoryEstimate, RunSettings, SettingsError
@@ -52,6 +53,7 @@ REPRESENTATIVE_FORMATS: dict[str | None, tuple[str, ...]] = {
 }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DeviceFit:
     """One device's part of a plan: what the engine may use there and what the plan puts there."""
@@ -66,6 +68,7 @@ class DeviceFit:
         return self.usable_bytes - self.used_bytes
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class FitResult:
     """Whether an estimate fits a budget, by how much, and why.

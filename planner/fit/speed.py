@@ -29,6 +29,7 @@ from planner.engines.shape import model_shape
 from planner.errors import PlannerError
 from planner.fit.budget import MAX_GPUS
 from planner.formats.base import QuantFormat, WeightsReport
+from planner.frozen import fast_init
 from planner.hardware.gpus import Gpu
 from planner.memo import per_object
 from planner.memory.estimate import MemoryEstimate, SettingsError
@@ -90,6 +91,7 @@ def speed_constant_names() -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class WeightReads:
     """Weight bytes one decode step reads, by where they live and whether they are block-quantized.
@@ -300,6 +302,7 @@ def _tensor_throughput(fmt: QuantFormat, gpu: Gpu) -> tuple[int | None, str]:
 # ---------------------------------------------------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SpeedEstimate:
     """Estimated decode and prefill speed of one configuration (an estimate, with its band).

@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+from planner.frozen import fast_init
 from planner.memo import per_object
 from planner.model.spec import ModelSpec, Role, TensorGroup
 
@@ -30,6 +31,7 @@ NEVER_QUANTIZED = frozenset(
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TensorStorage:
     """How one tensor group is stored: a type label and the exact bytes of all its copies."""

@@ -30,6 +30,7 @@ from planner.fit.solvers import Limit, max_context
 from planner.fit.speed import SpeedEstimate, estimate_speed
 from planner.formats import parse_format
 from planner.formats.base import QuantFormat
+from planner.frozen import fast_init
 from planner.memory.estimate import DEFAULT_CONTEXT, MemoryEstimate, RunSettings
 from planner.model.spec import ModelSpec
 from planner.recommend.expected import (
@@ -83,6 +84,7 @@ class ModelRef:
     source: str  # "catalog" or "hub"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """One fitting (model, format, engine) with its evidence: score, retention, memory, speed.
