@@ -254,7 +254,7 @@ class CatalogStore:
             except (ValueError, TypeError):
                 report = None
             if report is not None and report.format_id == fmt.id:
-                remember_weights(fmt, spec, report)
+                remember_weights(fmt, spec, report, sum(row[1] for row in encoded[1]))
                 return
         if key in self._reports and held is not None:
             return

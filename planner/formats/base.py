@@ -126,9 +126,16 @@ def known_weights(fmt: QuantFormat, spec: ModelSpec) -> WeightsReport | None:
     return _weights.cache.peek((fmt, spec))  # type: ignore[attr-defined]
 
 
-def remember_weights(fmt: QuantFormat, spec: ModelSpec, report: WeightsReport) -> None:
-    """Make ``report`` what ``fmt.weights(spec)`` returns in this process (a report read back from disk)."""
+def remember_weights(
+    fmt: QuantFormat, spec: ModelSpec, report: WeightsReport, total_bytes: int | None = None
+) -> None:
+    """Make ``report`` what ``fmt.weights(spec)`` returns in this process (a report read back from disk).
+
+    ``total_bytes``, when the caller has summed them already, with the spec's parameters (one storage
+    per group of ``spec``, so the same sum) are remembered as the report's sums."""
     _weights.cache.put((fmt, spec), (), report)  # type: ignore[attr-defined]
+    if total_bytes is not None and len(report.tensors) == len(spec.tensors):
+        _report_sums.cache.put((report,), (), (total_bytes, spec.total_parameters))  # type: ignore[attr-defined]
 
 
 def plain_storage(group: TensorGroup, dtype: str) -> TensorStorage:

@@ -108,6 +108,9 @@ def test_a_fresh_store_reads_specs_and_reports_back_without_building(cache_root,
     report = known_weights(fmt, spec)
     assert report is not None and fmt.weights(spec) is report
     assert report == fmt.build_weights(spec)
+    built = fmt.build_weights(first.specs[model_id])
+    # Its sums were remembered with it: the same as a report built here sums to.
+    assert (report.total_bytes, report.bits_per_weight) == (built.total_bytes, built.bits_per_weight)
     assert report.total_bytes == fmt.weights(first.specs[model_id]).total_bytes
 
 
