@@ -25,6 +25,7 @@ it is quantized: reading it back rebuilds the very report :meth:`QuantFormat.wei
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import marshal
 import os
@@ -40,7 +41,7 @@ from planner.formats.base import QuantFormat, TensorStorage, WeightsReport, know
 from planner.model.spec import AttentionKind, InventorySource, LayerSpec, ModelSpec, Role, TensorGroup
 
 #: Bump when the file layout or the encoding of a spec or report changes.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 MAGIC = b"vram-planner catalog cache\n"
 #: Files kept in the folder (one per code and data version seen); a file is about 1-2 MB.
 MAX_FILES = 4
@@ -154,7 +155,10 @@ def decode_specs(layer_rows: tuple, encoded: dict[str, tuple]) -> dict[str, Mode
 
 
 def encode_report(report: WeightsReport, spec: ModelSpec) -> tuple | None:
-    """``report`` as tuples against ``spec``'s groups, or ``None`` when it is not one storage per group."""
+    """``report`` as tuples against ``spec``'s groups, with the speed model's terms of it
+    (:func:`planner.fit.speed.report_terms`), or ``None`` when it is not one storage per group."""
+    from planner.fit.speed import report_terms
+
     if len(report.tensors) != len(spec.tensors):
         return None
     rows = []
@@ -162,12 +166,13 @@ def encode_report(report: WeightsReport, spec: ModelSpec) -> tuple | None:
         if t.group is not g or type(t) is not TensorStorage:
             return None
         rows.append((str(t.storage), int(t.bytes), bool(t.quantized)))
-    return (str(report.format_id), tuple(rows), tuple(str(n) for n in report.notes))
+    notes = tuple(str(n) for n in report.notes)
+    return (str(report.format_id), tuple(rows), notes, report_terms(report, spec))
 
 
 def decode_report(encoded: tuple, spec: ModelSpec) -> WeightsReport:
     """The report of :func:`encode_report` for ``spec`` (raises on a mismatch)."""
-    format_id, rows, notes = encoded
+    format_id, rows, notes, _ = encoded
     if len(rows) != len(spec.tensors):
         raise ValueError("report rows do not match the spec's groups")
     return WeightsReport(
@@ -254,6 +259,12 @@ class CatalogStore:
             except (ValueError, TypeError):
                 report = None
             if report is not None and report.format_id == fmt.id:
+                from planner.fit.speed import remember_report_terms
+
+                with contextlib.suppress(
+                    ValueError, TypeError, IndexError
+                ):  # else the speed model works them out
+                    remember_report_terms(report, spec, encoded[3])
                 remember_weights(fmt, spec, report, sum(row[1] for row in encoded[1]))
                 return
         if key in self._reports and held is not None:

@@ -238,6 +238,26 @@ def _matmul_parameters(report: WeightsReport, spec: ModelSpec) -> tuple[int, int
     return layer, head
 
 
+_READ_KEYS = ((False, True), (True, True), (False, False), (True, False))
+
+
+def report_terms(report: WeightsReport, spec: ModelSpec) -> tuple:
+    """The speed model's terms of one report as plain numbers (for :mod:`planner.catalog_cache`): the bytes
+    read whole per (quantized, in a layer), the routed-expert groups, and the matmul parameters."""
+    whole, experts = _read_groups(report, spec)
+    return tuple(whole[k] for k in _READ_KEYS), experts, _matmul_parameters(report, spec)
+
+
+def remember_report_terms(report: WeightsReport, spec: ModelSpec, terms: tuple) -> None:
+    """Hold :func:`report_terms`' numbers (read back from disk) as this report's terms."""
+    whole, experts, (layer, head) = terms
+    if len(whole) != len(_READ_KEYS):
+        raise ValueError("not the speed model's terms")
+    groups = tuple((int(b), (int(f[0]), int(f[1])), bool(q), bool(in_layer)) for b, f, q, in_layer in experts)
+    _read_groups.cache.put((report, spec), (), (dict(zip(_READ_KEYS, whole, strict=True)), groups))  # type: ignore[attr-defined]
+    _matmul_parameters.cache.put((report, spec), (), (int(layer), int(head)))  # type: ignore[attr-defined]
+
+
 @per_object()
 def _attention_terms(spec: ModelSpec) -> tuple[tuple[int, int | None], ...]:
     """Per attention window (``None``: full): ``(FLOPs per (query, key) pair over its layers, window)``.
