@@ -8,9 +8,18 @@ from pathlib import Path
 
 import streamlit as st
 
+from planner.model.inventory.meta import start_warm_up
 from ui.sidebar import render_sidebar
 
 PAGES = Path(__file__).resolve().parent / "ui" / "pages"
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_up_meta_device() -> bool:
+    """Where torch and transformers are installed, load them in the background once per server: a
+    pasted new architecture then builds in about a second (README, Benchmark)."""
+    return start_warm_up() is not None
+
 
 st.set_page_config(page_title="VRAM Planner", page_icon=":material/memory:", layout="wide")
 page = st.navigation(
@@ -24,5 +33,6 @@ page = st.navigation(
         st.Page(PAGES / "verify.py", title="Verify", icon=":material/fact_check:"),
     ]
 )
+_warm_up_meta_device()
 render_sidebar()
 page.run()

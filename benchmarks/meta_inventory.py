@@ -7,8 +7,10 @@ For each model, in fresh interpreters with an empty inventory cache (a temporary
 * first: ``describe(config)`` builds the model with transformers on the meta device and
   caches it; printed as the time to import torch and transformers (once per process) and
   the build itself (class lookup, meta-device build, checkpoint names, grouping, roles);
-* warm build: the same in a process where transformers has already built one (small Llama)
-  model, as in the verifier or a long-running session: what each further new architecture costs;
+* warm build: the same in a process that has run :func:`planner.model.inventory.meta.start_warm_up`
+  (transformers loaded by building one small Llama, as the app's server does in the background at
+  start), as in the app, the verifier or a long-running session: what each new architecture costs
+  there; the warm-up's own time is printed once;
 * cached: ``describe(config)`` in a new interpreter, which reads the cache and imports
   neither torch nor transformers (checked: ``torch`` not in ``sys.modules``).
 
@@ -47,12 +49,10 @@ print(json.dumps({"import": t1 - t0, "build": t2 - t1, "import_cpu": c1 - c0, "b
 """
 _WARM = """
 import json, sys, time
-import torch, transformers
-from planner.model.inventory import describe
-warm_up = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
-           "num_attention_heads": 4, "vocab_size": 300}
-describe(warm_up, "warm-up", meta=True)
-out = {}
+t0, c0 = time.perf_counter(), time.process_time()
+from planner.model.inventory import describe, meta
+meta.start_warm_up().join()  # what the app's server does at start (in the background)
+out = {"warm-up": {"warm": time.perf_counter() - t0, "warm_cpu": time.process_time() - c0}}
 for name, config in json.loads(sys.argv[1]).items():
     t1, c1 = time.perf_counter(), time.process_time()
     describe(config, name, meta=True)
@@ -100,6 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    os.environ.pop("VRAM_PLANNER_META_WARMUP", None)  # the warm runs measure the warm-up itself
     print(
         f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall s, CPU s in brackets)"
     )
@@ -110,6 +111,7 @@ def main() -> None:
             warm.append(
                 _run(_WARM, configs, dict(os.environ, VRAM_PLANNER_CACHE_DIR=cache, PYTHONWARNINGS="ignore"))
             )
+    print(f"warm-up (background thread at the app's start): {_median(warm, 'warm-up')}")
     head = f"{'model':<36} {'import torch+tf':>16} {'first build':>14} {'warm build':>14} {'cached':>14}"
     print(head + "  torch in cached run")
     for name, config in configs.items():
@@ -121,14 +123,20 @@ def main() -> None:
                 cached.append(_run(_CACHED, config, dict(env, VRAM_PLANNER_META="0")))
         assert all(c["detail"].endswith("(cached)") for c in cached)
 
-        def med(rows: list[dict], key: str) -> str:
-            return f"{statistics.median(r[key] for r in rows):.2f} [{statistics.median(r[key + '_cpu'] for r in rows):.2f}]"
-
         print(
-            f"{name:<36} {med(first, 'import'):>16} {med(first, 'build'):>14} "
-            f"{med([w[name] for w in warm], 'warm'):>14} {med(cached, 'load'):>14}  "
+            f"{name:<36} {_med(first, 'import'):>16} {_med(first, 'build'):>14} "
+            f"{_median(warm, name):>14} {_med(cached, 'load'):>14}  "
             f"{any(c['torch'] for c in cached)}"
         )
+
+
+def _med(rows: list[dict], key: str) -> str:
+    """Median wall seconds with median CPU seconds in brackets."""
+    return f"{statistics.median(r[key] for r in rows):.2f} [{statistics.median(r[key + '_cpu'] for r in rows):.2f}]"
+
+
+def _median(warm: list[dict], name: str) -> str:
+    return _med([w[name] for w in warm], "warm")
 
 
 if __name__ == "__main__":

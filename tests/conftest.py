@@ -1,4 +1,6 @@
-"""Session-wide test settings: the planner's inventory cache goes to a fresh folder, never ~/.cache."""
+"""Session-wide test settings: the planner's inventory cache goes to a fresh folder, never ~/.cache; the app
+does not load transformers in the background (every AppTest and browser test would pay it on 2 cores;
+tests/planner/model/inventory/test_meta_warm_up.py tests the warm-up itself)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,11 @@ import shutil
 import tempfile
 
 _CACHE_ENV = "VRAM_PLANNER_CACHE_DIR"
+_WARM_UP_ENV = "VRAM_PLANNER_META_WARMUP"
 
 
 def pytest_configure(config):
+    os.environ.setdefault(_WARM_UP_ENV, "0")
     if not os.environ.get(_CACHE_ENV):
         folder = tempfile.mkdtemp(prefix="vram-planner-tests-")
         os.environ[_CACHE_ENV] = folder

@@ -19,6 +19,7 @@ import importlib.metadata
 import importlib.util
 import logging
 import os
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,20 @@ logger = logging.getLogger(__name__)
 
 #: Set to ``0`` to never build models with transformers (inventories already cached are still used).
 META_ENV = "VRAM_PLANNER_META"
+#: Set to ``0`` to keep a long-running process (the app) from loading transformers before it is needed.
+WARM_UP_ENV = "VRAM_PLANNER_META_WARMUP"
+_OFF = ("0", "false", "no", "off")
+#: The smallest model that loads transformers' whole modeling stack when built (never cached).
+WARM_UP_CONFIG = {
+    "model_type": "llama",
+    "hidden_size": 64,
+    "intermediate_size": 96,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "vocab_size": 300,
+}
+_warm_up: threading.Thread | None = None
+_warm_up_lock = threading.Lock()
 
 
 class MetaUnavailable(PlannerError):
@@ -46,7 +61,7 @@ def transformers_version() -> str | None:
 
 def meta_enabled() -> bool:
     """Whether this process may build models on the meta device (torch and transformers installed)."""
-    if os.environ.get(META_ENV, "").strip() in ("0", "false", "no", "off"):
+    if os.environ.get(META_ENV, "").strip() in _OFF:
         return False
     return all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers", "verify"))
 
@@ -69,10 +84,42 @@ def meta_groups(
         return cached, f"transformers {version} on the meta device (cached)"
     if not (meta_enabled() if build is None else build):
         raise MetaUnavailable("torch and transformers are not installed here (or VRAM_PLANNER_META=0)")
+    _wait_for_warm_up()
     tensors, class_name = _build(dict(config))
     groups = group_tensors(tensors)
     cache.save(key, groups, f"transformers {version} {class_name}")
     return groups, f"transformers {version} {class_name} on the meta device"
+
+
+def start_warm_up() -> threading.Thread | None:
+    """Load torch and transformers' modeling stack in a background thread, once per process.
+
+    For a long-running process (the app's server): the first new architecture a user pastes then
+    costs its own build only (0.1-1.6 CPU s on the project's 2-core machine), not the 4-6 CPU s of
+    loading transformers first (``benchmarks/meta_inventory.py``). Nothing is started where
+    :func:`meta_enabled` is false (the hosted page has no torch) or ``VRAM_PLANNER_META_WARMUP=0``;
+    a build asked for meanwhile waits for the thread (:func:`meta_groups`), so imports never race.
+    Returns the thread (started now or before), or ``None``.
+    """
+    global _warm_up
+    with _warm_up_lock:
+        if _warm_up is None and meta_enabled() and os.environ.get(WARM_UP_ENV, "").strip() not in _OFF:
+            _warm_up = threading.Thread(target=_run_warm_up, name="vram-planner-meta-warm-up", daemon=True)
+            _warm_up.start()
+        return _warm_up
+
+
+def _run_warm_up() -> None:
+    try:
+        _build(dict(WARM_UP_CONFIG))
+    except Exception:  # a failed warm-up only means the first real build loads transformers itself
+        logger.debug("meta-device warm-up failed", exc_info=True)
+
+
+def _wait_for_warm_up() -> None:
+    thread = _warm_up
+    if thread is not None and thread is not threading.current_thread():
+        thread.join()
 
 
 def _model_class(model_type: str) -> Any:
