@@ -130,27 +130,29 @@ def _copy_catalog(tmp_path: Path) -> Path:
 def test_a_changed_catalog_file_is_a_new_key_and_a_new_spec(cache_root, tmp_path, monkeypatch):
     folder = _copy_catalog(tmp_path)
     monkeypatch.setattr(catalog, "MODELS_DIR", folder)
-    catalog.load_catalog.cache_clear()
-    monkeypatch.setattr(catalog, "_SPECS", {})
-    try:
-        store = catalog_cache.catalog_store()
-        store.flush()
-        assert store.specs[SOME_IDS[0]].num_layers == 32
-        old_key = store.key
+    loaded = {}
 
-        path = folder / (SOME_IDS[0].replace("/", "--") + ".json")
-        row = json.loads(path.read_text())
-        row["config"]["num_hidden_layers"] = 16
-        path.write_text(json.dumps(row))
-        catalog.load_catalog.cache_clear()
+    def reload() -> None:  # the catalog as a new process would read it (the process's own stays as it is)
+        loaded["catalog"] = {e.id: e for e in map(catalog._entry, sorted(folder.glob("*.json")))}
         monkeypatch.setattr(catalog, "_SPECS", {})
-        store = catalog_cache.catalog_store()
-        assert store.key != old_key
-        assert store.specs[SOME_IDS[0]].num_layers == 16  # built again, not the stale 32-layer spec
-        store.flush()
-        assert {f.stem for f in (cache_root / "catalog").glob("*.bin")} == {old_key, store.key}
-    finally:
-        catalog.load_catalog.cache_clear()
+
+    reload()
+    monkeypatch.setattr(catalog, "load_catalog", lambda: loaded["catalog"])
+    store = catalog_cache.catalog_store()
+    store.flush()
+    assert store.specs[SOME_IDS[0]].num_layers == 32
+    old_key = store.key
+
+    path = folder / (SOME_IDS[0].replace("/", "--") + ".json")
+    row = json.loads(path.read_text())
+    row["config"]["num_hidden_layers"] = 16
+    path.write_text(json.dumps(row))
+    reload()
+    store = catalog_cache.catalog_store()
+    assert store.key != old_key
+    assert store.specs[SOME_IDS[0]].num_layers == 16  # built again, not the stale 32-layer spec
+    store.flush()
+    assert {f.stem for f in (cache_root / "catalog").glob("*.bin")} == {old_key, store.key}
 
 
 def test_a_changed_source_file_is_a_new_key(tmp_path, monkeypatch):
