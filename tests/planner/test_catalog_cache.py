@@ -170,6 +170,34 @@ def test_a_changed_source_file_is_a_new_key(tmp_path, monkeypatch):
     assert catalog_cache.content_key() != before
 
 
+def test_the_key_remembered_by_file_times_follows_every_edit(cache_root, tmp_path, monkeypatch):
+    source = tmp_path / "planner"
+    source.mkdir()
+    module = source / "a.py"
+    monkeypatch.setattr(catalog_cache, "_PLANNER_DIR", source)
+
+    def write(text: str, mtime_ns: int) -> None:
+        module.write_text(text)
+        os.utime(module, ns=(mtime_ns, mtime_ns))
+
+    write("X = 1\n", 1_000_000_000)
+    first = catalog_cache.cache_key()
+    assert first == catalog_cache.content_key()
+    assert len(list((cache_root / "catalog" / "stamps").glob("*.key"))) == 1
+    assert catalog_cache.cache_key() == first  # from the stamp
+
+    write("X = 2\n", 2_000_000_000)  # an edit: a new time (and here the same size)
+    second = catalog_cache.cache_key()
+    assert second != first and second == catalog_cache.content_key()
+
+    write("X = 2\n", 3_000_000_000)  # touched, content unchanged: hashed again, the same key
+    assert catalog_cache.cache_key() == second
+
+    for stamp in (cache_root / "catalog" / "stamps").glob("*.key"):
+        stamp.write_text("not a key\n")  # a damaged stamp is hashed again, not trusted
+    assert catalog_cache.cache_key() == second
+
+
 def _stored(cache_root: Path) -> tuple[catalog_cache.CatalogStore, Path]:
     store = catalog_cache.catalog_store()
     store.flush()
