@@ -131,10 +131,10 @@ def test_text_output(capsys):
     assert out.startswith("What can I run on GPU with 12.00 GiB (memory given), context 8,192 x batch 1")
     assert "needs GiB" in out and "headroom GiB" in out and " GB" not in out
     first = next(line for line in out.splitlines() if line.strip().startswith("1 "))
-    assert "microsoft/Phi-4-reasoning" in first and "q4_k_m" in first  # test_ranking::test_12_gib
+    assert "Qwen/Qwen3.5-4B" in first and "q5_k_m" in first  # test_ranking::test_12_gib
     assert "best pick per bit width:" in out and "16-bit vs a larger model at 4-bit:" in out
     assert "largest model per bit width" in out and "4-bit vs a larger model at 2-bit:" in out
-    assert "evidence for #1 microsoft/Phi-4-reasoning q4_k_m:" in out
+    assert "evidence for #1 Qwen/Qwen3.5-4B q5_k_m:" in out
     assert "https://" in out and "assumptions:" in out
     assert "left out: microsoft/Phi-3-mini-4k-instruct: max_position_embeddings 4,096" in out
     assert "... " in out and "more ranked" in out

@@ -9,8 +9,9 @@ plus the format a model is released in (gpt-oss: mxfp4, mxfp4_moe). Usable memor
 How the expected figures were computed by hand (never by calling the code under test):
 
 Scores (``data/quality/models.json``, else ``leaderboard.json``): Seed-OSS-36B-Instruct 82.7 (ByteDance
-Seed's README), Nemotron 3 Nano 78.3, gpt-oss-20b 75.0 (NVIDIA's run, reasoning on), Phi-4-reasoning 74.3
-(the -plus card's table), Qwen2.5-32B-Instruct 69.0, Mixtral-8x7B-Instruct 36.92 (leaderboard), Mistral-Small-24B-Instruct-2501 66.3 (Mistral, 0.663),
+Seed's README), Qwen3.5-4B 79.1 (Qwen's card, thinking mode), Nemotron 3 Nano 78.3, gpt-oss-20b 75.0 (NVIDIA's
+run, reasoning on), Phi-4-reasoning 74.3 (the -plus card's table), Qwen3-4B-Thinking-2507 74.0 (Qwen's card),
+Qwen3-4B-Instruct-2507 69.6, Qwen2.5-32B-Instruct 69.0, Mixtral-8x7B-Instruct 36.92 (leaderboard), Mistral-Small-24B-Instruct-2501 66.3 (Mistral, 0.663),
 Qwen2.5-14B-Instruct 63.7, Qwen3-14B 61.03 (base checkpoint, Qwen3 report Table 5), gemma-3-12b-it
 60.6, Qwen3-8B 56.73. MMLU (5-shot): Qwen3-14B 81.05.
 
@@ -22,6 +23,8 @@ plus rows within a factor 1.25 of that log-distance; a median above 100% counts 
   0.59 + ln 1.25 = 0.81 also 8.03B, 7.62B (0.66) and Unsloth's 27.4B (0.62): 99.59, 99.32, 99.80,
   99.62 -> median 99.605%. At 14.66B (Phi-4-reasoning) the same four rows: 99.606%. At 36.15B
   (Seed-OSS) only Unsloth's 27.4B row is within reach (0.28; 8.19B is at 1.48): 99.622%.
+* q4_k_m at 4.54B (Qwen3.5-4B, vision tower included): the nearest rows are AutoRound's 7.62B (log-distance
+  0.52), and within 0.52 + 0.22 = 0.74 also 8.03B and 8.19B: 99.80, 99.32, 99.59 -> median 99.59%.
 * q5_k_m, q6_k, q8_0: Unsloth's rows 100.38%, 100.52%, 100.14% -> 100%. gpt-oss in mxfp4/mxfp4_moe:
   released in that format -> 100%.
 """
@@ -47,45 +50,71 @@ def _pick(result):
     return best.model_id, best.format_id
 
 
-def test_8_gib():
-    """8 GiB: Qwen3-14B in Q2_K, expected 61.03 x 0.95804 = 58.47.
+QWEN35_4B = "Qwen/Qwen3.5-4B"
 
-    Fits: 14.77B x ~3 bits (Q2_K keeps attention and output at Q3-Q6) = ~5.5 GB = 5.2 GiB of weights,
-    KV 2 x 40 layers x 8 x 128 x 2 B = 160 KiB per token x 8,192 = 1.25 GiB, plus llama.cpp buffers:
-    just under the 7 GiB llama.cpp may use [planner 6.96]. Higher and not fitting: Qwen3-14B Q3_K_M (61.03 x
-    0.97825 = 59.70) needs ~6.4 GiB of weights + 1.25 GiB KV > 7; gemma-3-12b-it Q2_K (60.6 x 0.95804 =
-    58.06) needs its text model [6.20] plus the mmproj llama-server loads on the GPU (SigLIP's 0.4B
-    parameters in F16, 813 MiB, and the clip warm-up buffer) > 7 [7.08]. Runner-up: Qwen3-8B Q5_K_M, 56.73
-    at a retention capped at 100% (Unsloth's Q5_K_M scored 100.4% of BF16).
+
+def test_8_gib():
+    """8 GiB: Qwen3.5-4B (MMLU-Pro 79.1) in Q5_K_M at a retention capped at 100%; its Q6_K and Q8_0 tie at
+    79.1 and follow it, since ties go to the smaller footprint.
+
+    Fits: 4.21B of language model x ~5.7 bits = ~2.8 GiB, plus its 0.33B vision tower (24 blocks of 1,024)
+    as llama-server's mmproj, and a small cache: the 8 gated-attention layers keep 2 x 4 KV heads x 256 x 2 B
+    = 16 KiB per layer per token, 8 x 16 KiB x 8,192 = 256 MiB; the 24 Gated DeltaNet layers keep a state of
+    32 value heads x 128 x 128 x 4 B = 2 MiB plus a convolution window of 3 x (2 x 16 x 128 + 32 x 128) x 4 B
+    = 96 KiB each: 24 x 2,195,456 B = 50.25 MiB. All of it well inside the 7 GiB llama.cpp may use [4.58].
+    First other model: Qwen3-4B-Thinking-2507 in Q5_K_M at 74.0 (capped at 100%). Still ranked further down:
+    Qwen3-14B in Q2_K, 61.03 x 0.95804 = 58.47 (14.77B x ~3 bits = 5.2 GiB of weights, KV 2 x 40 layers x 8
+    x 128 x 2 B x 8,192 = 1.25 GiB: just under 7 [6.96]); its Q3_K_M (~6.4 GiB of weights + 1.25 GiB) does not
+    fit, nor does gemma-3-12b-it in Q2_K (its text model [6.20] plus the mmproj llama-server loads on the GPU,
+    SigLIP's 0.4B parameters in F16 and the clip warm-up buffer [7.08]).
     """
     result = _rank("8GiB")
-    assert _pick(result) == ("Qwen/Qwen3-14B", "q2_k")
-    assert result.best.quality.expected == pytest.approx(61.03 * 68.50 / 71.5, abs=0.005)
-    assert (result.ranked[1].model_id, result.ranked[1].format_id) == ("Qwen/Qwen3-8B", "q5_k_m")
-    assert result.ranked[1].quality.expected == pytest.approx(56.73, abs=0.005)
+    assert _pick(result) == (QWEN35_4B, "q5_k_m")
+    assert result.best.quality.expected == pytest.approx(79.1)
+    assert [(c.model_id, c.format_id) for c in result.ranked[:3]] == [
+        (QWEN35_4B, "q5_k_m"),
+        (QWEN35_4B, "q6_k"),
+        (QWEN35_4B, "q8_0"),
+    ]
+    attention, deltanet = (
+        8 * 2 * 4 * 256 * 2 * 8192,
+        24 * (32 * 128 * 128 * 4 + 3 * (2 * 16 * 128 + 32 * 128) * 4),
+    )
+    assert result.best.to_dict()["memory"]["kv_cache"] == attention + deltanet
+    other = next(c for c in result.ranked if c.model_id != QWEN35_4B)
+    assert (other.model_id, other.format_id) == ("Qwen/Qwen3-4B-Thinking-2507", "q5_k_m")
+    assert other.quality.expected == pytest.approx(74.0)
+    qwen14 = next(c for c in result.ranked if (c.model_id, c.format_id) == ("Qwen/Qwen3-14B", "q2_k"))
+    assert qwen14.quality.expected == pytest.approx(61.03 * 68.50 / 71.5, abs=0.005)
+    assert not any((c.model_id, c.format_id) == ("Qwen/Qwen3-14B", "q3_k_m") for c in result.candidates)
     assert not any(r.model_id == "google/gemma-3-12b-it" and r.format_id == "q2_k" for r in result.ranked)
 
 
 def test_12_gib():
-    """12 GiB: Phi-4-reasoning in Q4_K_M, 74.3 x 0.99606 = 74.01; further down, Mistral-Small-24B in Q2_K
-    (66.3 x 0.95804 = 63.52) just ahead of Qwen2.5-14B in Q4_K_M (63.7 x 0.99605 = 63.45): a 24B model at
-    2 bits against a 14.8B model at 4 bits, 0.07 points apart.
+    """12 GiB: Qwen3.5-4B in Q5_K_M again (79.1, test_8_gib). The best other model is Phi-4-reasoning in
+    Q4_K_M, 74.3 x 0.99606 = 74.01, 0.01 above Qwen3-4B-Thinking-2507's 74.0: a 14.7B model at 4 bits against
+    a 4B model at 5. Further down, Mistral-Small-24B in Q2_K (66.3 x 0.95804 = 63.52) just ahead of
+    Qwen2.5-14B in Q4_K_M (63.7 x 0.99605 = 63.45): a 24B model at 2 bits against a 14.8B model at 4 bits,
+    0.07 points apart.
 
     Fits: Phi-4-reasoning 14.66B x ~4.9 bits = 9.0 GB = 8.4 GiB of weights + KV 2 x 40 layers x 10 x 128 x
-    2 B = 200 KiB per token x 8,192 = 1.56 GiB + buffers < 11 GiB [10.22]; its Q3_K_M and Q2_K (74.3 x
-    0.97825 = 72.68, x 0.95804 = 71.18) come next. Mistral-Small: 23.57B x ~3 bits = ~8.8 GB = 8.2 GiB of
-    weights + KV 2 x 40 x 8 x 128 x 2 B x 8,192 = 1.25 GiB + buffers < 11 GiB [9.87]; Qwen2.5-14B Q4_K_M:
-    14.77B x ~4.9 bits = 9.0 GB = 8.4 GiB + 48 layers of the same KV (1.5 GiB) [10.05].
+    2 B = 200 KiB per token x 8,192 = 1.56 GiB + buffers < 11 GiB [10.22]. Mistral-Small: 23.57B x ~3 bits =
+    ~8.8 GB = 8.2 GiB of weights + KV 2 x 40 x 8 x 128 x 2 B x 8,192 = 1.25 GiB + buffers < 11 GiB [9.87];
+    Qwen2.5-14B Q4_K_M: 14.77B x ~4.9 bits = 9.0 GB = 8.4 GiB + 48 layers of the same KV (1.5 GiB) [10.05].
     """
     result = _rank("12GiB")
-    assert _pick(result) == ("microsoft/Phi-4-reasoning", "q4_k_m")
-    assert result.best.quality.expected == pytest.approx(74.3 * 0.99606, abs=0.005)
-    assert [(c.model_id, c.format_id) for c in result.ranked[1:3]] == [
-        ("microsoft/Phi-4-reasoning", "q3_k_m"),
-        ("microsoft/Phi-4-reasoning", "q2_k"),
-    ]
-    mistral, second = result.ranked[3], result.ranked[4]
-    assert (mistral.model_id, mistral.format_id) == ("mistralai/Mistral-Small-24B-Instruct-2501", "q2_k")
+    assert _pick(result) == (QWEN35_4B, "q5_k_m")
+    others = [c for c in result.ranked if c.model_id != QWEN35_4B]
+    phi, thinking = others[0], others[1]
+    assert (phi.model_id, phi.format_id) == ("microsoft/Phi-4-reasoning", "q4_k_m")
+    assert phi.quality.expected == pytest.approx(74.3 * 0.99606, abs=0.005)
+    assert (thinking.model_id, thinking.quality.expected) == (
+        "Qwen/Qwen3-4B-Thinking-2507",
+        pytest.approx(74.0),
+    )
+    pairs = [(c.model_id, c.format_id) for c in result.ranked]
+    at = pairs.index(("mistralai/Mistral-Small-24B-Instruct-2501", "q2_k"))
+    mistral, second = result.ranked[at], result.ranked[at + 1]
     assert mistral.quality.expected == pytest.approx(66.3 * 68.50 / 71.5, abs=0.005)
     assert (second.model_id, second.format_id) == ("Qwen/Qwen2.5-14B-Instruct", "q4_k_m")
     assert second.quality.expected == pytest.approx(63.7 * 0.99605, abs=0.005)
@@ -138,7 +167,7 @@ def test_24_gib():
 def test_24_gib_per_bit_width_and_the_largest_model():
     """Best and largest per width at 24 GiB, by hand.
 
-    16-bit best: Qwen3-8B bf16 (56.73; 8.19B x 2 B = 15.3 GiB); largest: Falcon3-10B-Instruct (10.31B x 2 B
+    16-bit best: Qwen3.5-4B bf16 (79.1; 4.54B x 2 B = 8.5 GiB); largest: Falcon3-10B-Instruct (10.31B x 2 B
     = 19.2 GiB + KV 2 x 40 layers x 4 x 256 x 2 B x 8,192 = 1.25 GiB, within 24 GiB on transformers).
     4-bit largest: Seed-OSS-36B-Instruct Q4_K_M (36.15B). Its context left: KV is 2 x 64 layers x 8 x 128
     x 2 B = 256 KiB per token; at 8,192 tokens it needs 22.44 GiB of the 23 llama.cpp may use, so
@@ -147,7 +176,7 @@ def test_24_gib_per_bit_width_and_the_largest_model():
     result = _rank("24GiB")
     by = {p.bit_width: p for p in result.by_bit_width}
     assert list(by) == [16, 8, 6, 5, 4, 3, 2]
-    assert (by[16].pick.model_id, by[16].pick.format_id) == ("Qwen/Qwen3-8B", "bf16")
+    assert (by[16].pick.model_id, by[16].pick.format_id) == (QWEN35_4B, "bf16")
     assert by[16].largest.model_id == "tiiuae/Falcon3-10B-Instruct"
     four = by[4].largest
     assert (four.model_id, four.format_id) == ("ByteDance-Seed/Seed-OSS-36B-Instruct", "q4_k_m")
@@ -163,8 +192,8 @@ def test_24_gib_per_bit_width_and_the_largest_model():
 def test_24_gib_trade_offs():
     """16-bit vs a larger model at 4 bits, and at 2 bits, at 24 GiB.
 
-    16 vs 4: Qwen3-8B bf16 56.73 vs Qwen3.5-27B (27.4B) at 4 bits, AWQ: 86.1 x 0.9971 (the AWQ rows
-    nearest 27.4B on a log scale: 70.55B 99.71, 13.0B 99.17, 69.0B 100.17 -> median 99.71%) = 85.85: +29.12,
+    16 vs 4: Qwen3.5-4B bf16 79.1 vs Qwen3.5-27B (27.4B) at 4 bits, AWQ: 86.1 x 0.9971 (the AWQ rows
+    nearest 27.4B on a log scale: 70.55B 99.71, 13.0B 99.17, 69.0B 100.17 -> median 99.71%) = 85.85: +6.75,
     the larger model wins.
     4 vs 2: Qwen3.5-27B at 4 bits 85.85 vs the best 2-bit model larger than it that fits, Qwen3.5-35B-A3B
     (35.1B) Q2_K, 85.3 x 0.95804 = 81.72: -4.13, two bits do not pay here.
@@ -173,8 +202,8 @@ def test_24_gib_trade_offs():
     sixteen, two = result.trade_offs[0], result.trade_offs[1]
     assert result.trade_off is sixteen and (sixteen.high, sixteen.low) == (16, 4)
     qwen35 = "Qwen/Qwen3.5-27B"
-    assert sixteen.sixteen.model_id == "Qwen/Qwen3-8B" and sixteen.larger_four.model_id == qwen35
-    assert sixteen.difference == pytest.approx(86.1 * 0.9971 - 56.73, abs=0.005) and sixteen.larger_wins
+    assert sixteen.sixteen.model_id == QWEN35_4B and sixteen.larger_four.model_id == qwen35
+    assert sixteen.difference == pytest.approx(86.1 * 0.9971 - 79.1, abs=0.005) and sixteen.larger_wins
     assert (two.high, two.low) == (4, 2) and two.larger_four.model_id == "Qwen/Qwen3.5-35B-A3B"
     assert two.difference == pytest.approx(85.3 * 0.95804 - 86.1 * 0.9971, abs=0.005)
     assert two.larger_wins is False
@@ -346,7 +375,7 @@ def test_to_dict_is_plain_json():
 
     data = _rank("12GiB").to_dict(top=3)
     assert len(data["ranked"]) == 3 and data["ranked_total"] > 3
-    assert data["best"]["model"] == "microsoft/Phi-4-reasoning"  # test_12_gib
+    assert data["best"]["model"] == QWEN35_4B  # test_12_gib
     assert {"pareto", "trade_offs", "sort", "extra_models"} <= set(data)
     assert all(isinstance(p["required"], int) for p in data["pareto"])
     assert isinstance(data["gpu"]["vram"], int) and data["gpu"]["vram"] == 12 * 2**30

@@ -13,16 +13,17 @@ def _rank(size, **kwargs):
 
 
 def test_8_gib_trade_off():
-    """8 GiB: best 16-bit is Qwen2.5-3B-Instruct bf16 (MMLU-Pro 43.7; 3.09B x 2 B = 5.8 GiB of weights, KV
-    2 x 36 x 2 x 128 x 2 B x 8,192 = 0.3 GiB, plus transformers' activations and CUDA overhead); Qwen3-4B
-    bf16 (50.58) needs 7.5 GiB of weights alone. Larger at 4 bits: Qwen3-8B Q4_K_M, 56.73 x 0.9959 (AutoRound's
-    7.62-8.19B rows 99.80, 99.32, 99.59) = 56.50: +12.8 points."""
+    """8 GiB: best 16-bit is Qwen3.5-2B bf16 (MMLU-Pro 55.3, non-thinking; 2.21B x 2 B = 4.1 GiB of weights,
+    its cache 6 gated-attention layers x 2 x 2 KV heads x 256 x 2 B x 8,192 = 96 MiB plus the DeltaNet state,
+    then transformers' activations and CUDA overhead [5.47 GiB]); Qwen3.5-4B bf16 (79.1) needs 8.5 GiB of
+    weights alone and Qwen2.5-3B-Instruct bf16 fits but scores 43.7. Larger at 4 bits: Qwen3.5-4B (4.54B)
+    Q4_K_M, 79.1 x 0.9959 (AutoRound's 7.62-8.19B rows 99.80, 99.32, 99.59) = 78.78: +23.5 points."""
     trade = _rank("8GiB").trade_off
-    assert trade.sixteen.model_id == "Qwen/Qwen2.5-3B-Instruct"
-    assert trade.larger_four.model_id == "Qwen/Qwen3-8B"
-    assert trade.difference == pytest.approx(56.73 * 0.9959 - 43.7, abs=0.005)
+    assert trade.sixteen.model_id == "Qwen/Qwen3.5-2B"
+    assert trade.larger_four.model_id == "Qwen/Qwen3.5-4B"
+    assert trade.difference == pytest.approx(79.1 * 0.9959 - 55.3, abs=0.005)
     assert trade.larger_four.parameters > trade.sixteen.parameters
-    assert "GiB" in trade.text and "12.8 points higher" in trade.text
+    assert "GiB" in trade.text and "23.5 points higher" in trade.text
 
 
 def test_widths_without_a_fit_or_without_a_ranked_pick():
@@ -32,8 +33,9 @@ def test_widths_without_a_fit_or_without_a_ranked_pick():
     by_width = {p.bit_width: p for p in picks}
     assert by_width[1].pick is None and by_width[1].fitting == 0 and "nothing tried" in by_width[1].note
     assert by_width[1].largest is None
-    assert by_width[2].pick is result.best  # Qwen3-14B Q2_K (test_ranking.py::test_8_gib)
-    assert (by_width[4].pick.model_id, by_width[4].pick.format_id) == ("Qwen/Qwen3-8B", "q4_k_m")
+    assert (by_width[2].pick.model_id, by_width[2].pick.format_id) == ("Qwen/Qwen3.5-4B", "q2_k")
+    assert by_width[2].pick.quality.expected == pytest.approx(79.1 * 68.50 / 71.5, abs=0.005)
+    assert (by_width[4].pick.model_id, by_width[4].pick.format_id) == ("Qwen/Qwen3.5-4B", "q4_k_m")
     code = _rank("8GiB", filters=Filters(families=("gpt_bigcode", "mamba2")))  # no MMLU-Pro published
     unranked = {p.bit_width: p for p in code.by_bit_width}[4]
     assert unranked.pick is None and unranked.fitting > 0 and "unranked" in unranked.note

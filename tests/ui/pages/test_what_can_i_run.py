@@ -78,9 +78,8 @@ def test_best_pick_chart_and_trade_offs():
         and "4-bit of a larger model wins" in spec
         and "2-bit of a larger model loses" in spec
     )
-    assert any(
-        "the larger model at 4-bit is expected to score 29.1 points higher" in i.value for i in at.info
-    )
+    # Qwen3.5-4B bf16 (79.1) against Qwen3.5-27B in AWQ, 86.1 x 0.9971 = 85.85 (test_ranking::test_24_gib_trade_offs)
+    assert any("the larger model at 4-bit is expected to score 6.8 points higher" in i.value for i in at.info)
     assert any("the 4-bit model is expected to score 4.1 points higher" in w.value for w in at.warning)
 
 
