@@ -80,6 +80,12 @@ class CatalogEntry:
 _SPECS: dict[str, ModelSpec] = {}
 
 
+def adopt_spec(model_id: str, spec: ModelSpec) -> ModelSpec:
+    """Make ``spec`` (read back from :mod:`planner.catalog_cache`) the spec of ``model_id``, unless this
+    process already holds one: that one is returned and kept (caches key on a spec's identity)."""
+    return _SPECS.setdefault(model_id, spec)
+
+
 def _require(row: dict[str, Any], key: str, kind: type, path: Path) -> Any:
     value = row.get(key)
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):

@@ -42,6 +42,17 @@ class IdentityCache:
         self._store(key, objects, value)
         return value
 
+    def peek(self, objects: tuple, extra: tuple = ()) -> Any:
+        """The value held for ``objects`` (by identity) and ``extra``, or ``None`` (nothing is made)."""
+        hit = self._data.get((*map(id, objects), *extra))
+        if hit is not None and all(a is b for a, b in zip(hit[0], objects, strict=True)):
+            return hit[1]
+        return None
+
+    def put(self, objects: tuple, extra: tuple, value: Any) -> None:
+        """Hold ``value`` for ``objects`` and ``extra``, as if made here (a value read back from disk)."""
+        self._store((*map(id, objects), *extra), objects, value)
+
     def _store(self, key: tuple, objects: tuple, value: Any) -> None:
         data = self._data
         if len(data) >= self.maxsize:

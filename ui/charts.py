@@ -416,11 +416,13 @@ def quality_memory_figure(result: Recommendation) -> go.Figure:
     smaller one at more bits): green where the larger model is expected to score higher, red where
     the data says it does not. The dotted line is the memory the budget allows.
     """
+    # NOTE: the traces, shapes and annotations are collected first and handed to one go.Figure: adding
+    # them one by one (add_trace, add_annotation, add_vline) copies the figure each time; same figure.
     ranked = result.ranked
-    fig = go.Figure()
+    traces: list[go.Scatter] = []
     for width in sorted({c.bit_width for c in ranked}, reverse=True):
         at = [c for c in ranked if c.bit_width == width]
-        fig.add_trace(
+        traces.append(
             go.Scatter(
                 x=[c.fit.required_bytes / GIB for c in at],
                 y=[c.quality.expected for c in at],
@@ -436,7 +438,7 @@ def quality_memory_figure(result: Recommendation) -> go.Figure:
         )
     front = result.pareto
     if front:
-        fig.add_trace(
+        traces.append(
             go.Scatter(
                 x=[c.fit.required_bytes / GIB for c in front],
                 y=[c.quality.expected for c in front],
@@ -448,6 +450,7 @@ def quality_memory_figure(result: Recommendation) -> go.Figure:
                 hovertemplate="Pareto: %{customdata[0]} in %{customdata[1]}<br>%{y:.1f} at %{x:.2f} GiB<extra></extra>",
             )
         )
+    annotations: list[dict] = []
     for trade in result.trade_offs[:2]:  # 16 vs a larger 4-bit, 4 vs a larger 2-bit (16 vs 2 is in the text)
         small, large = trade.sixteen, trade.larger_four
         if small is None or large is None:
@@ -455,38 +458,66 @@ def quality_memory_figure(result: Recommendation) -> go.Figure:
         wins = trade.larger_wins
         color = "#2f6f4f" if wins else "#b22222"
         verdict = "wins" if wins else "loses"
-        fig.add_annotation(
-            x=large.fit.required_bytes / GIB,
-            y=large.quality.expected,
-            ax=small.fit.required_bytes / GIB,
-            ay=small.quality.expected,
-            xref="x",
-            yref="y",
-            axref="x",
-            ayref="y",
-            showarrow=True,
-            arrowhead=3,
-            arrowsize=1.2,
-            arrowwidth=2,
-            arrowcolor=color,
-            text=f"{trade.low}-bit of a larger model {verdict}: {trade.difference:+.1f} vs {trade.high}-bit",
-            font={"color": color, "size": 12},
-            bgcolor="rgba(255,255,255,0.8)",
+        annotations.append(
+            {
+                "x": large.fit.required_bytes / GIB,
+                "y": large.quality.expected,
+                "ax": small.fit.required_bytes / GIB,
+                "ay": small.quality.expected,
+                "xref": "x",
+                "yref": "y",
+                "axref": "x",
+                "ayref": "y",
+                "showarrow": True,
+                "arrowhead": 3,
+                "arrowsize": 1.2,
+                "arrowwidth": 2,
+                "arrowcolor": color,
+                "text": f"{trade.low}-bit of a larger model {verdict}: {trade.difference:+.1f} vs {trade.high}-bit",
+                "font": {"color": color, "size": 12},
+                "bgcolor": "rgba(255,255,255,0.8)",
+            }
         )
+    shapes: list[dict] = []
     usable = max((c.fit.usable_bytes for c in result.candidates), default=0)
     if usable:
-        fig.add_vline(
-            x=usable / GIB,
-            line_dash="dot",
-            line_color="#b22222",
-            annotation_text="usable",
-            annotation_position="top",
+        # The budget's line across the plot, labelled on top (what add_vline with a top annotation draws).
+        x = usable / GIB
+        line = {"color": "#b22222", "dash": "dot"}
+        shapes.append(
+            {
+                "type": "line",
+                "x0": x,
+                "x1": x,
+                "xref": "x",
+                "y0": 0,
+                "y1": 1,
+                "yref": "y domain",
+                "line": line,
+            }
         )
-    fig.update_layout(
-        xaxis_title="GPU memory needed (GiB)",
-        yaxis_title=f"expected {result.benchmark_label}",
-        height=460,
-        margin={"l": 10, "r": 10, "t": 30, "b": 40},
-        legend={"orientation": "h", "y": 1.1},
+        annotations.append(
+            {
+                "showarrow": False,
+                "text": "usable",
+                "x": x,
+                "xanchor": "center",
+                "xref": "x",
+                "y": 1,
+                "yanchor": "bottom",
+                "yref": "y domain",
+            }
+        )
+    fig = go.Figure(
+        data=traces,
+        layout={
+            "xaxis": {"title": {"text": "GPU memory needed (GiB)"}},
+            "yaxis": {"title": {"text": f"expected {result.benchmark_label}"}},
+            "height": 460,
+            "margin": {"l": 10, "r": 10, "t": 30, "b": 40},
+            "legend": {"orientation": "h", "y": 1.1},
+            "shapes": shapes,
+            "annotations": annotations,
+        },
     )
     return fig

@@ -7,11 +7,16 @@ no new ranking. Hub models read for a comparison are kept by the core as well.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from functools import lru_cache
+from typing import TypeVar
 
 from planner.fit import Budget
 from planner.memory.estimate import RunSettings
 from planner.recommend import Filters, Recommendation, recommend
+
+T = TypeVar("T")
 
 #: Answers kept: a few budgets x contexts x filter settings.
 CACHED_ANSWERS = 32
@@ -33,21 +38,33 @@ def cached_recommendation(
     )
 
 
-#: The chart of each cached answer, by the answer's identity (an answer object is reused while cached).
-_FIGURES: dict[int, tuple[Recommendation, object]] = {}
+#: What the page derives from each cached answer (its chart, its table, its listing), by the answer's
+#: identity and a name: an answer object is reused while cached, so a rerun redraws without rebuilding.
+_DERIVED: dict[tuple[int, str], tuple[Recommendation, object]] = {}
+#: Derived values kept (a few per cached answer).
+DERIVED_KEPT = 4 * CACHED_ANSWERS
+
+
+def derived(result: Recommendation, name: str, make: Callable[[], T]) -> T:
+    """``make()``, built once per answer and ``name`` (never shown for another answer: the entry holds its answer)."""
+    key = (id(result), name)
+    kept = _DERIVED.get(key)
+    if kept is None or kept[0] is not result:
+        if len(_DERIVED) >= DERIVED_KEPT:
+            with contextlib.suppress(
+                KeyError, RuntimeError, StopIteration
+            ):  # another session got there first
+                del _DERIVED[next(iter(_DERIVED))]
+        kept = (result, make())
+        _DERIVED[key] = kept
+    return kept[1]  # type: ignore[return-value]
 
 
 def cached_figure(result: Recommendation):
     """:func:`ui.charts.quality_memory_figure` of ``result``, built once per answer (plotly figures are slow to build)."""
     from ui.charts import quality_memory_figure
 
-    kept = _FIGURES.get(id(result))
-    if kept is None or kept[0] is not result:
-        if len(_FIGURES) >= CACHED_ANSWERS:
-            _FIGURES.pop(next(iter(_FIGURES)))
-        kept = (result, quality_memory_figure(result))
-        _FIGURES[id(result)] = kept
-    return kept[1]
+    return derived(result, "figure", lambda: quality_memory_figure(result))
 
 
-__all__ = ["CACHED_ANSWERS", "cached_figure", "cached_recommendation"]
+__all__ = ["CACHED_ANSWERS", "cached_figure", "cached_recommendation", "derived"]

@@ -17,11 +17,11 @@ from planner.engines import default_engine, get_engine
 from planner.engines import estimate as engine_estimate
 from planner.engines.constants import default
 from planner.engines.shape import model_dtype
-from planner.engines.vllm.kv import vllm_cache
 from planner.errors import PlannerError
 from planner.fit.budget import Allowance, Budget, Device, FitError, charged_bytes, unified_check
 from planner.fit.multi_gpu import SplitPlan, split_layers, split_tensor_parallel
 from planner.formats import QuantFormat, parse_format
+from planner.frozen import fast_init
 from planner.hardware.units import format_gib
 from planner.memory import kv
 from planner.memory.estimate import MAX_BATCH, MAX_CONTEXT, MemoryEstimate, RunSettings, SettingsError
@@ -53,6 +53,7 @@ REPRESENTATIVE_FORMATS: dict[str | None, tuple[str, ...]] = {
 }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DeviceFit:
     """One device's part of a plan: what the engine may use there and what the plan puts there."""
@@ -67,6 +68,7 @@ class DeviceFit:
         return self.usable_bytes - self.used_bytes
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class FitResult:
     """Whether an estimate fits a budget, by how much, and why.
@@ -452,6 +454,8 @@ def vllm_kv_capacity(
     available = usable - (fit.required_bytes - est.kv_cache.bytes)
     block = int(default("vllm", "block_size"))
     mnbt = base.max_num_batched_tokens or int(default("vllm", "max_num_batched_tokens"))
+    from planner.engines.vllm.kv import vllm_cache  # vLLM's package loads on first use (engines/registry.py)
+
     layers, _, layout = vllm_cache(
         spec, kv.cache_type(est.kv_dtype), kv.cache_type(model_dtype(chosen)), base.context, 1, mnbt, block
     )

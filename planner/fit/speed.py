@@ -29,6 +29,7 @@ from planner.engines.shape import model_shape
 from planner.errors import PlannerError
 from planner.fit.budget import MAX_GPUS
 from planner.formats.base import QuantFormat, WeightsReport
+from planner.frozen import fast_init
 from planner.hardware.gpus import Gpu
 from planner.memo import per_object
 from planner.memory.estimate import MemoryEstimate, SettingsError
@@ -90,6 +91,7 @@ def speed_constant_names() -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class WeightReads:
     """Weight bytes one decode step reads, by where they live and whether they are block-quantized.
@@ -178,6 +180,8 @@ def _weight_reads(
     report: WeightsReport, spec: ModelSpec, batch: int, host_layers: int, head_on_host: bool
 ) -> WeightReads:
     """:func:`weight_reads` for one placement (remembered: it does not depend on the context)."""
+    if not host_layers:
+        return _on_gpu_reads(report, spec, batch, head_on_host)
     layer_bytes = _layer_bytes(report)
     gpu = {False: 0, True: 0}
     host = {False: 0, True: 0}
@@ -192,6 +196,36 @@ def _weight_reads(
     return WeightReads(gpu[False], gpu[True], host[False], host[True])
 
 
+def _on_gpu_reads(report: WeightsReport, spec: ModelSpec, batch: int, head_on_host: bool) -> WeightReads:
+    """:func:`_weight_reads` with every layer on the GPU: groups read whole are summed once per report,
+    routed experts per ``batch`` (the same integer sums, in another order)."""
+    whole, experts = _read_groups(report, spec)
+    gpu = {False: whole[(False, True)], True: whole[(True, True)]}
+    host = {False: 0, True: 0}
+    heads = host if head_on_host else gpu
+    heads[False] += whole[(False, False)]
+    heads[True] += whole[(True, False)]
+    for nbytes, fraction, quantized, is_layer in experts:
+        read = touched_bytes(nbytes, fraction, batch)
+        (gpu if is_layer or not head_on_host else host)[quantized] += read
+    return WeightReads(gpu[False], gpu[True], host[False], host[True])
+
+
+@per_object(objects=2)
+def _read_groups(report: WeightsReport, spec: ModelSpec) -> tuple[dict[tuple[bool, bool], int], tuple]:
+    """Bytes of the groups a decode step reads whole, by (quantized, in a layer), and the routed-expert
+    groups ``(bytes, active fraction, quantized, in a layer)`` whose share depends on the batch."""
+    whole = {(q, layer): 0 for q in (False, True) for layer in (False, True)}
+    experts = []
+    for t, is_layer in _per_token_groups(report, spec):
+        num, den = t.group.active_fraction
+        if num >= den:
+            whole[(t.quantized, is_layer)] += t.bytes
+        else:
+            experts.append((t.bytes, t.group.active_fraction, t.quantized, is_layer))
+    return whole, tuple(experts)
+
+
 @per_object(objects=2)
 def _matmul_parameters(report: WeightsReport, spec: ModelSpec) -> tuple[int, int]:
     """``(layer, head)`` parameters one token multiplies with (routed experts at top_k)."""
@@ -204,22 +238,43 @@ def _matmul_parameters(report: WeightsReport, spec: ModelSpec) -> tuple[int, int
     return layer, head
 
 
+_READ_KEYS = ((False, True), (True, True), (False, False), (True, False))
+
+
+def report_terms(report: WeightsReport, spec: ModelSpec) -> tuple:
+    """The speed model's terms of one report as plain numbers (for :mod:`planner.catalog_cache`): the bytes
+    read whole per (quantized, in a layer), the routed-expert groups, and the matmul parameters."""
+    whole, experts = _read_groups(report, spec)
+    return tuple(whole[k] for k in _READ_KEYS), experts, _matmul_parameters(report, spec)
+
+
+def remember_report_terms(report: WeightsReport, spec: ModelSpec, terms: tuple) -> None:
+    """Hold :func:`report_terms`' numbers (read back from disk) as this report's terms."""
+    whole, experts, (layer, head) = terms
+    if len(whole) != len(_READ_KEYS):
+        raise ValueError("not the speed model's terms")
+    groups = tuple((int(b), (int(f[0]), int(f[1])), bool(q), bool(in_layer)) for b, f, q, in_layer in experts)
+    _read_groups.cache.put((report, spec), (), (dict(zip(_READ_KEYS, whole, strict=True)), groups))  # type: ignore[attr-defined]
+    _matmul_parameters.cache.put((report, spec), (), (int(layer), int(head)))  # type: ignore[attr-defined]
+
+
 @per_object()
 def _attention_terms(spec: ModelSpec) -> tuple[tuple[int, int | None], ...]:
-    """Per attention layer: ``(FLOPs per (query, key) pair, window or None)``.
+    """Per attention window (``None``: full): ``(FLOPs per (query, key) pair over its layers, window)``.
 
     Scores and weighted values cost ``2 x heads x (k_head_dim + v_head_dim)`` per pair; an MLA
     layer attends in its latent space (absorbed weights): ``2 x heads x 2 x latent``.
     """
     heads = model_shape(spec).query_heads
-    terms: list[tuple[int, int | None]] = []
+    terms: dict[int | None, int] = {}
     for layer in spec.layers:
         if layer.attention in (AttentionKind.FULL, AttentionKind.SLIDING):
             window = layer.window if layer.attention is AttentionKind.SLIDING else None
-            terms.append((2 * heads * (layer.k_head_dim + layer.v_head_dim), window))
+            terms[window] = terms.get(window, 0) + 2 * heads * (layer.k_head_dim + layer.v_head_dim)
         elif layer.attention is AttentionKind.MLA:
-            terms.append((2 * heads * 2 * layer.latent_dim, None))
-    return tuple(terms)
+            terms[None] = terms.get(None, 0) + 2 * heads * 2 * layer.latent_dim
+    # Layers of one window share the pair count, so their per-pair FLOPs add up first (exact integers).
+    return tuple((per_pair, window) for window, per_pair in terms.items())
 
 
 def decode_flops_per_token(est: MemoryEstimate, context: int | None = None) -> int:
@@ -267,6 +322,7 @@ def _tensor_throughput(fmt: QuantFormat, gpu: Gpu) -> tuple[int | None, str]:
 # ---------------------------------------------------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SpeedEstimate:
     """Estimated decode and prefill speed of one configuration (an estimate, with its band).

@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+from planner.frozen import fast_init
 from planner.memo import per_object
 from planner.model.spec import ModelSpec, Role, TensorGroup
 
@@ -30,6 +31,7 @@ NEVER_QUANTIZED = frozenset(
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TensorStorage:
     """How one tensor group is stored: a type label and the exact bytes of all its copies."""
@@ -117,6 +119,23 @@ def _report_sums(report: WeightsReport) -> tuple[int, int]:
 @per_object(objects=2, maxsize=4096)
 def _weights(fmt: QuantFormat, spec: ModelSpec) -> WeightsReport:
     return fmt.build_weights(spec)
+
+
+def known_weights(fmt: QuantFormat, spec: ModelSpec) -> WeightsReport | None:
+    """``fmt.weights(spec)`` when this process already holds it, else ``None`` (nothing is built)."""
+    return _weights.cache.peek((fmt, spec))  # type: ignore[attr-defined]
+
+
+def remember_weights(
+    fmt: QuantFormat, spec: ModelSpec, report: WeightsReport, total_bytes: int | None = None
+) -> None:
+    """Make ``report`` what ``fmt.weights(spec)`` returns in this process (a report read back from disk).
+
+    ``total_bytes``, when the caller has summed them already, with the spec's parameters (one storage
+    per group of ``spec``, so the same sum) are remembered as the report's sums."""
+    _weights.cache.put((fmt, spec), (), report)  # type: ignore[attr-defined]
+    if total_bytes is not None and len(report.tensors) == len(spec.tensors):
+        _report_sums.cache.put((report,), (), (total_bytes, spec.total_parameters))  # type: ignore[attr-defined]
 
 
 def plain_storage(group: TensorGroup, dtype: str) -> TensorStorage:

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from planner.frozen import fast_init
 from planner.memo import per_object
 
 
@@ -103,6 +104,7 @@ DENSE_LINEAR_ROLES = frozenset(
 )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TensorGroup:
     """Tensors of one shape and role, repeated ``count`` times.
@@ -140,6 +142,7 @@ class TensorGroup:
         return self.parameters * num // den
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class LayerSpec:
     """One decoder layer: its attention kind and the geometry of what it caches.

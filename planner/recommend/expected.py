@@ -7,7 +7,7 @@ them and says why when it cannot (no published score, or no published accuracy r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from planner.quality import BenchmarkScore, Retention, load_format_quality, model_score, retention
 
@@ -94,8 +94,11 @@ def format_retention(format_id: str, params_billion: float) -> Retention:
     return retention(format_id, params_billion)
 
 
+@lru_cache(maxsize=8192)
 def expected_quality(model_id: str, format_id: str, params_billion: float, benchmark: str) -> ExpectedQuality:
-    """``score x min(retention, 1)`` for ``model_id`` stored in ``format_id``, or the reason there is none."""
+    """``score x min(retention, 1)`` for ``model_id`` stored in ``format_id``, or the reason there is none.
+
+    Cached, as the published data it reads is (a new context or budget asks again for every pair)."""
     score, note = published_score(model_id, benchmark)
     ret = format_retention(format_id, params_billion)
     native = model_id in _native_models(ret.format_id)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from planner.catalog import load_catalog
 from planner.errors import PlannerError
 from planner.formats import QuantFormat
+from planner.memo import per_object
 from planner.model.spec import ModelSpec, Role
 
 _GGUF_WIDTH = re.compile(r"i?q(\d)")
@@ -88,6 +89,7 @@ def _check_choice(name: str, values: tuple[str, ...], valid: tuple[str, ...]) ->
             raise RecommendError(f"unknown {name} '{value!s:.40}'; valid: {', '.join(valid)}")
 
 
+@per_object()
 def modality(spec: ModelSpec) -> str:
     """``"vision"`` when the model carries a vision tower or projector (images and text in), else ``"text"``."""
     return "vision" if any(t.role in (Role.VISION, Role.PROJECTOR) for t in spec.tensors) else "text"

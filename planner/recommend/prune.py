@@ -93,8 +93,11 @@ def _matrix_parameters(spec: ModelSpec) -> tuple[int, int]:
     return experts, other
 
 
+@per_object(objects=2, maxsize=4096)
 def weights_floor(spec: ModelSpec, fmt: QuantFormat) -> int | None:
-    """A lower bound on the GPU bytes of ``spec``'s weights in ``fmt`` (every layer on the GPU), or ``None``."""
+    """A lower bound on the GPU bytes of ``spec``'s weights in ``fmt`` (every layer on the GPU), or ``None``.
+
+    Remembered per spec and format: a new context or budget asks again for every pair."""
     bits = floor_bits(fmt)
     if bits is None:
         return None

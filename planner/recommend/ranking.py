@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from planner.catalog import find_entry, load_catalog
+from planner.catalog_cache import catalog_store
 from planner.engines import default_engine, get_engine
 from planner.engines import estimate as engine_estimate
 from planner.errors import PlannerError
@@ -29,6 +30,7 @@ from planner.fit.solvers import Limit, max_context
 from planner.fit.speed import SpeedEstimate, estimate_speed
 from planner.formats import parse_format
 from planner.formats.base import QuantFormat
+from planner.frozen import fast_init
 from planner.memory.estimate import DEFAULT_CONTEXT, MemoryEstimate, RunSettings
 from planner.model.spec import ModelSpec
 from planner.recommend.expected import (
@@ -82,6 +84,7 @@ class ModelRef:
     source: str  # "catalog" or "hub"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """One fitting (model, format, engine) with its evidence: score, retention, memory, speed.
@@ -415,7 +418,11 @@ def _format(format_id: str) -> QuantFormat:
 @lru_cache(maxsize=ESTIMATE_CACHE_SIZE)
 def _estimate(model_id: str, format_id: str, engine_id: str, settings: RunSettings) -> MemoryEstimate:
     """One memory estimate of a model (cached: it does not depend on the budget)."""
-    return engine_estimate(_spec_of(model_id), _format(format_id), engine_id, settings)
+    spec, fmt = _spec_of(model_id), _format(format_id)
+    catalog_store().weights(
+        model_id, spec, fmt
+    )  # a catalog model's weights: read back from disk, or kept for it
+    return engine_estimate(spec, fmt, engine_id, settings)
 
 
 @lru_cache(maxsize=ESTIMATE_CACHE_SIZE)
@@ -556,9 +563,8 @@ def _models(extra: Iterable[str]) -> tuple[list[ModelRef], list[Exclusion], list
     An id that cannot be read (not on the Hub, gated, offline, a bad config) is left out with the
     reason, never a crash; an id already in the catalog is the catalog's entry.
     """
-    from planner.resolve import load_model
-
-    refs = [ModelRef(e.id, e.family, e.license, e.spec(), "catalog") for e in load_catalog().values()]
+    specs = catalog_store().specs  # read back from disk in a fresh process (planner.catalog_cache)
+    refs = [ModelRef(e.id, e.family, e.license, specs[e.id], "catalog") for e in load_catalog().values()]
     excluded: list[Exclusion] = []
     added: list[str] = []
     seen = {r.id.lower() for r in refs}
@@ -569,6 +575,8 @@ def _models(extra: Iterable[str]) -> tuple[list[ModelRef], list[Exclusion], list
         seen.add(model_id.lower())
         if find_entry(model_id) is not None:
             continue
+        from planner.resolve import load_model  # the Hub client loads only when a Hub id is added
+
         try:
             spec = load_model(model_id, allow_local=False)
         except PlannerError as exc:
@@ -697,6 +705,7 @@ def recommend(
         )
         for high, low in TRADE_OFF_WIDTHS
     )
+    catalog_store().flush()  # new weights reports to disk for the next process (best effort)
     return Recommendation(
         budget=budget,
         settings=settings,

@@ -82,3 +82,20 @@ def test_identity_cache_get_and_clear():
     assert cache.get((a,), ("x",), lambda: 2) == 1
     cache.clear()
     assert cache.get((a,), ("x",), lambda: 3) == 3
+
+
+def test_peek_and_put_serve_the_wrapped_function():
+    """A value put for some objects is what the remembered function returns for them, without calling it."""
+    calls = []
+
+    @per_object(objects=2)
+    def pair(a, b):
+        calls.append((a, b))
+        return a.value + b.value
+
+    a, b, c = Box(1), Box(2), Box(2)
+    assert pair.cache.peek((a, b)) is None  # nothing made by peeking
+    pair.cache.put((a, b), (), 40)
+    assert pair(a, b) == 40 and pair.cache.peek((a, b)) == 40 and calls == []
+    assert pair.cache.peek((a, c)) is None  # an equal but other object is another key
+    assert pair(a, c) == 3 and calls == [(a, c)]

@@ -28,7 +28,7 @@ from planner.recommend import (
 from planner.recommend.filters import ARCHITECTURES, BIT_WIDTHS, MODALITIES
 from planner.recommend.ranking import SORTS, sorted_candidates
 from ui.budget import plan_budget
-from ui.recommendation import cached_figure, cached_recommendation
+from ui.recommendation import cached_figure, cached_recommendation, derived
 from ui.sidebar import current_plan, planned_settings
 
 DASH = "—"
@@ -95,11 +95,22 @@ def widths_table(result: Recommendation) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def listing(result: Recommendation, with_unranked: bool) -> tuple[Candidate, ...]:
+    """The pairs shown, in the chosen order (ranked first), sorted once per answer."""
+
+    def make() -> tuple[Candidate, ...]:
+        shown = sorted_candidates(result.ranked, result.sort)
+        return shown + sorted_candidates(result.unranked, result.sort) if with_unranked else shown
+
+    return derived(result, f"listing {with_unranked}", make)
+
+
 def table(result: Recommendation, with_unranked: bool) -> pd.DataFrame:
     """Every fitting pair as a row, in the chosen order (ranked first); missing figures are NaN, shown blank."""
-    shown = sorted_candidates(result.ranked, result.sort)
-    if with_unranked:
-        shown += sorted_candidates(result.unranked, result.sort)
+    return derived(result, f"table {with_unranked}", lambda: _table(listing(result, with_unranked)))
+
+
+def _table(shown: tuple[Candidate, ...]) -> pd.DataFrame:
     rows = []
     for c in shown:
         q = c.quality
@@ -302,9 +313,7 @@ def draw(result: Recommendation, with_unranked: bool) -> None:
         )
 
     st.subheader("Evidence")
-    shown = list(sorted_candidates(result.ranked, result.sort))
-    if with_unranked:
-        shown += sorted_candidates(result.unranked, result.sort)
+    shown = listing(result, with_unranked)
     if shown:
         choice = st.selectbox(
             "Pair", range(len(shown)), format_func=lambda i: label(shown[i]), key="rec_evidence",

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from planner.engines.constants import constant, empirical
 from planner.formats.base import WeightsReport
 from planner.hardware.units import format_short
+from planner.memo import per_object
 from planner.memory.estimate import Component, SettingsError
 from planner.memory.figure import Figure
 from planner.model.spec import ModelSpec, Role, TensorGroup
@@ -41,8 +42,10 @@ class VisionGeometry:
     heads_assumed: bool
 
 
-def _vision_groups(spec: ModelSpec) -> list[TensorGroup]:
-    return [t for t in spec.tensors if t.role in MMPROJ_ROLES]
+@per_object()
+def _vision_groups(spec: ModelSpec) -> tuple[TensorGroup, ...]:
+    """The tower and projector groups (remembered per spec: every estimate of a model asks)."""
+    return tuple(t for t in spec.tensors if t.role in MMPROJ_ROLES)
 
 
 def vision_geometry(spec: ModelSpec) -> VisionGeometry | None:

@@ -11,18 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from planner.disk_cache import CACHE_ENV, cache_root, read_bytes, touch, trim, write_atomic
 from planner.model.inventory.groups import StoredGroup, groups_from_json, groups_to_json
 
-logger = logging.getLogger(__name__)
-
-CACHE_ENV = "VRAM_PLANNER_CACHE_DIR"
 #: Bump when the entry layout or the way inventories are built changes.
 CACHE_FORMAT = 1
 #: Entries kept; one is a few KiB to a few hundred KiB.
@@ -33,11 +28,7 @@ MAX_ENTRY_BYTES = 32 * 1024 * 1024
 
 def cache_dir() -> Path:
     """``<cache root>/inventory``, read at call time so tests can redirect it."""
-    root = os.environ.get(CACHE_ENV)
-    if not root:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        root = str(Path(xdg) / "vram-planner") if xdg else str(Path("~/.cache/vram-planner").expanduser())
-    return Path(root) / "inventory"
+    return cache_root() / "inventory"
 
 
 def config_key(config: Mapping[str, Any], version: str) -> str:
@@ -49,16 +40,17 @@ def config_key(config: Mapping[str, Any], version: str) -> str:
 def load(key: str) -> tuple[StoredGroup, ...] | None:
     """The cached groups for ``key``, or None (missing, corrupt, wrong format)."""
     path = cache_dir() / f"{key}.json"
+    data = read_bytes(path, MAX_ENTRY_BYTES)
+    if data is None:
+        return None
     try:
-        if path.stat().st_size > MAX_ENTRY_BYTES:
-            return None
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(data)
         if raw.get("format") != CACHE_FORMAT or raw.get("key") != key:
             return None
         groups = groups_from_json(raw["groups"])
-        os.utime(path)  # most recently used: evicted last
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
+    touch(path)  # most recently used: evicted last
     return groups or None
 
 
@@ -66,30 +58,8 @@ def save(key: str, groups: tuple[StoredGroup, ...], source: str) -> None:
     """Write the entry atomically, then trim the folder to :data:`MAX_ENTRIES`."""
     folder = cache_dir()
     payload = {"format": CACHE_FORMAT, "key": key, "source": source, "groups": groups_to_json(groups)}
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(payload, fh, separators=(",", ":"))
-            Path(tmp).replace(folder / f"{key}.json")
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _trim(folder)
-    except OSError as exc:
-        logger.debug("Could not cache the inventory %s: %s", key, exc.strerror)
+    if write_atomic(folder / f"{key}.json", json.dumps(payload, separators=(",", ":")).encode()):
+        trim(folder, "*.json", MAX_ENTRIES)
 
 
-def _trim(folder: Path) -> None:
-    entries = []
-    for path in folder.glob("*.json"):
-        try:
-            entries.append((path.stat().st_mtime, path))
-        except OSError:
-            continue
-    if len(entries) <= MAX_ENTRIES:
-        return
-    entries.sort()
-    for _, path in entries[: len(entries) - MAX_ENTRIES]:
-        path.unlink(missing_ok=True)
+__all__ = ["CACHE_ENV", "cache_dir", "config_key", "load", "save"]
