@@ -2,10 +2,10 @@
 
 The format side is complete: every default candidate format has a retention (published accuracy, the
 KL-divergence translation, a fallback or a 16-bit baseline), so a fitting pair is unranked only when its
-model has no published MMLU-Pro, and then the reason names that. Today that is seven of the 157 catalog
+model has no published MMLU-Pro, and then the reason names that. Today that is seven of the 156 catalog
 models (see data/quality/models.json, each entry's note says where the figure was looked for): three code models
 (StarCoder, Mamba-Codestral, Qwen3-Coder-30B-A3B), LFM2-350M, Falcon-180B, Qwen3-Coder-480B and MiniMax-M2.5,
-so 150 of 157 (95.5%) have a score, issue 13's 95% of catalog models. Only the first three and LFM2-350M fit
+so 149 of 156 (95.5%) have a score, issue 13's 95% of catalog models. Only the first three and LFM2-350M fit
 these cards, which leaves 95.2-96.6% of the fitting pairs ranked (the README and benchmarks/recommend.py print
 it; the RTX 3060 at 32k is the lowest, 378 of 397): issue 13's 95% on every card at 8k and 32k, which the floor
 below guards.
