@@ -15,7 +15,7 @@ from planner.catalog import find_entry
 from planner.model.config import parse_config_bytes
 from planner.model.inventory import describe
 from planner.ollama_tags import find_tag, looks_like_tag
-from ui.url_state import LinkValueError, from_link, link_value
+from ui.url_state import LinkValueError, from_link, link_value, shown_index
 
 #: Model sources by id, with the label the radio shows.
 SOURCES = {"catalog": "Catalog", "hub": "Hub id", "upload": "Upload config.json"}
@@ -109,8 +109,9 @@ def pick_model() -> ModelChoice:
         _apply_typed_tag()
         _link_source()
         source = st.radio(
-            "Source", list(SOURCES), key="source", horizontal=True, format_func=SOURCES.__getitem__
-        )
+            "Source", list(SOURCES), index=shown_index("source", SOURCES), key="source", horizontal=True,
+            format_func=SOURCES.__getitem__,
+        )  # fmt: skip
         try:
             if source == "catalog":
                 note = st.session_state.pop(_TYPED_TAG + "_note", None)
@@ -123,6 +124,7 @@ def pick_model() -> ModelChoice:
                 model_id = st.selectbox(
                     "Catalog model",
                     ids,
+                    index=shown_index("model", ids),
                     key="model",
                     help=f"{len(ids)} shipped models (Hugging Face ids); type to search",
                 )

@@ -37,6 +37,7 @@ from ui.url_state import (
     one_of,
     shorten,
     show_warnings,
+    shown_index,
     warn,
     write_link,
 )
@@ -167,14 +168,15 @@ def render_sidebar() -> Plan:
         formats = _formats()
         from_link("format", "format", _format_id(formats), default=DEFAULT_FORMAT)
         format_id = st.selectbox(
-            "Weight format", formats, key="format",
+            "Weight format", formats, index=shown_index("format", formats), key="format",
             help="How the weights are stored: 16-bit, FP8/INT8, bitsandbytes, GPTQ/AWQ/HQQ, MXFP4 or a GGUF type",
         )  # fmt: skip
         engines = ["auto", *engine_ids()]
         from_link("engine", "engine", _engine, default="auto")
         engine = st.selectbox(
-            "Engine", engines, key="engine", help="auto: llama.cpp for GGUF types, transformers otherwise"
-        )
+            "Engine", engines, index=shown_index("engine", engines), key="engine",
+            help="auto: llama.cpp for GGUF types, transformers otherwise",
+        )  # fmt: skip
         engine_id = None if engine == "auto" else engine
 
         from_link(
@@ -182,9 +184,14 @@ def render_sidebar() -> Plan:
             show=lambda n: f"{n:,} tokens",
         )  # fmt: skip
         contexts = sorted({*CONTEXTS, int(st.session_state["context"])})
-        context = st.select_slider("Context (tokens)", contexts, key="context", format_func=_tokens)
+        context = st.select_slider(
+            "Context (tokens)", contexts, value=contexts[shown_index("context", contexts)], key="context",
+            format_func=_tokens,
+        )  # fmt: skip
         from_link("batch", "batch", lambda t: parse_whole("batch", t, 1, MAX_BATCH), default=1)
-        batch = st.number_input("Concurrent sequences", 1, MAX_BATCH, key="batch")
+        batch = st.number_input(
+            "Concurrent sequences", 1, MAX_BATCH, int(st.session_state["batch"]), key="batch"
+        )
 
         effective = engine_id or default_engine(parse_format(format_id)).id
         kv_choices = get_engine(effective).kv_dtypes
@@ -195,7 +202,7 @@ def render_sidebar() -> Plan:
         if st.session_state["kv"] not in kv_choices:
             st.session_state["kv"] = "auto"  # the engine changed under it
         kv = st.selectbox(
-            "KV cache type", kv_choices, key="kv",
+            "KV cache type", kv_choices, index=shown_index("kv", kv_choices), key="kv",
             help=f"auto: the engine's default for the model; these are {effective}'s cache types",
         )  # fmt: skip
         request = PlanRequest(
@@ -210,7 +217,8 @@ def render_sidebar() -> Plan:
         st.header("GPU")
         _gpu_source_from_link()
         gpu_source = st.radio(
-            "GPU source", list(GPU_SOURCES), key="gpu_source", format_func=GPU_SOURCES.get,
+            "GPU source", list(GPU_SOURCES), index=shown_index("gpu_source", GPU_SOURCES), key="gpu_source",
+            format_func=GPU_SOURCES.get,
             help="Detected: the free memory of this machine's GPUs now (NVIDIA, Apple, AMD, Intel)",
         )  # fmt: skip
         gpu = None
@@ -221,6 +229,7 @@ def render_sidebar() -> Plan:
             gpu_id = st.selectbox(
                 "GPU",
                 ids,
+                index=shown_index("gpu", ids),
                 key="gpu",
                 format_func=lambda i: names[i].name,
                 help=f"{len(ids)} GPUs; type to search",
@@ -241,7 +250,7 @@ def render_sidebar() -> Plan:
         else:
             request = request.with_(live=True)
         from_link("gpus", "gpus", lambda t: parse_whole("gpus", t, 1, MAX_GPUS), default=1)
-        count = st.number_input("Number of GPUs", 1, MAX_GPUS, key="gpus")
+        count = st.number_input("Number of GPUs", 1, MAX_GPUS, int(st.session_state["gpus"]), key="gpus")
         request = request.with_(gpus=int(count))
     if choice.ref is not None:
         request = request.with_(model=choice.ref)

@@ -99,6 +99,22 @@ def from_link(
     return False
 
 
+def shown_index(key: str, options: Iterable[Any]) -> int:
+    """The position of widget ``key``'s session value among ``options``: the ``index`` to draw it with.
+
+    # NOTE: Streamlit (1.67) sends a keyed widget's value to the browser only in the run that changed
+    # it; a widget the browser draws anew (the sidebar after a page switch on a busy server) then
+    # shows its default, the first option, while the session plans with another (seen in Chromium:
+    # the GPU box read RTX 2060 on the Context page, the plan was for an RTX 3060). Drawn with the
+    # session's value as its default, the box shows what is planned whatever the browser kept.
+    """
+    value = st.session_state.get(key)
+    for i, option in enumerate(options):
+        if option == value:
+            return i
+    return 0
+
+
 def warn(name: str, message: str, shown: Any) -> None:
     """Keep a warning about link parameter ``name`` until its widget shows something else than ``shown``."""
     st.session_state.setdefault(_WARNINGS, {})[name] = (message, shown)

@@ -174,3 +174,21 @@ def test_gpu_and_vram_together_say_which_one_is_planned():
     at = _run({"gpu": "rtx-3090", "vram": "12GiB"})
     assert "both `gpu=rtx-3090` and `vram=12GiB`" in _warnings(at)
     assert _url(at)["vram"] == "12GiB" and "gpu" not in _url(at)
+
+
+def test_every_sidebar_widget_is_drawn_with_the_plans_value_as_its_default():
+    """A widget the browser draws anew (the sidebar after a page switch on a busy server) shows its default:
+    each one's default must be the session's value, or the box reads RTX 2060 while the page plans an RTX 3060
+    (seen in Chromium under load, tests/e2e/test_browser.py)."""
+    at = _run({"gpu": "rtx-3060", "format": "q8_0", "engine": "llama.cpp", "kv": "q8_0", "context": "32768",
+               "batch": "3", "gpus": "2", "model": "Qwen/Qwen3-8B"})  # fmt: skip
+    assert not at.exception
+    for key in ("gpu", "format", "engine", "kv", "model"):
+        box = at.selectbox(key=key)
+        assert box.options[box.proto.default] == box.format_func(box.value), key
+    for key in ("source", "gpu_source"):
+        radio = at.radio(key=key)
+        assert radio.options[radio.proto.default] == radio.format_func(radio.value), key
+    slider = at.select_slider(key="context")
+    assert slider.options[int(slider.proto.default[0])] == slider.format_func(slider.value) == "32k"
+    assert [at.number_input(key=k).proto.default for k in ("batch", "gpus")] == [3, 2]
