@@ -15,6 +15,7 @@ from planner.formats import format_ids, parse_format
 from planner.hardware.units import GIB
 from planner.memory.estimate import RunSettings
 from ui.budget import plan_budget
+from ui.cells import tokens_cell
 from ui.charts import context_figure
 from ui.sidebar import current_plan, planned_model, planned_settings
 
@@ -154,7 +155,7 @@ for c in curves:
             "weights (GiB)": est.weights.bytes / GIB,
             f"KV at {context:,} (GiB)": est.kv_cache.bytes / GIB,
             f"total at {context:,} (GiB)": est.total / GIB,
-            "max context (tokens)": c.max_context,
+            "max context (tokens)": tokens_cell(c.max_context),
             "limited by": limited_by,
         }
     )
@@ -167,7 +168,7 @@ st.dataframe(
         "weights (GiB)": st.column_config.NumberColumn(format="%.2f"),
         f"KV at {context:,} (GiB)": st.column_config.NumberColumn(format="%.2f"),
         f"total at {context:,} (GiB)": st.column_config.NumberColumn(format="%.2f"),
-        "max context (tokens)": st.column_config.NumberColumn(format="localized"),
+        "max context (tokens)": st.column_config.TextColumn(help="a dash: no context fits"),
         "limited by": st.column_config.TextColumn(
             help="GPU memory: one token more does not fit. Model's limit: max_position_embeddings comes first, "
             "memory allows more"

@@ -28,10 +28,10 @@ from planner.recommend import (
 from planner.recommend.filters import ARCHITECTURES, BIT_WIDTHS, MODALITIES
 from planner.recommend.ranking import SORTS, sorted_candidates
 from ui.budget import plan_budget
+from ui.cells import DASH
 from ui.recommendation import cached_figure, cached_recommendation, derived
 from ui.sidebar import current_plan, planned_settings
 
-DASH = "—"
 SORT_LABELS = {"quality": "expected quality", "speed": "decode speed", "headroom": "headroom"}
 KIND_LABELS = {"text": "text", "vision": "vision", "dense": "dense", "moe": "MoE"}
 BASIS_LABELS = {

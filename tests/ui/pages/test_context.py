@@ -28,6 +28,11 @@ def _table(at):
     return at.dataframe[0].value
 
 
+def _tokens(cell: str) -> int | None:
+    """A max-context cell as shown ("24,576", or a dash when nothing fits) read back as a number."""
+    return None if cell == "—" else int(cell.replace(",", ""))
+
+
 def _text(at):
     return " ".join(m.value for m in at.markdown)
 
@@ -50,7 +55,7 @@ def test_defaults_render_the_sidebar_format_next_to_16_bit_with_three_cache_type
     # the f16-weights, f16-cache curve is limited by memory on a 24 GiB card, at the solver's boundary
     row = table[(table["format"] == "gguf-f16") & (table["KV type"] == "fp16")].iloc[0]
     expected = _max_context(LLAMA, "gguf-f16", "auto", budget_from_gpu("rtx-4090"))
-    assert row["max context (tokens)"] == expected.value and row["limited by"] == "GPU memory"
+    assert _tokens(row["max context (tokens)"]) == expected.value and row["limited by"] == "GPU memory"
     assert "All 32 layers use full attention" in _text(at)
     assert "KV cache types compared" in _text(at)
 
@@ -64,14 +69,14 @@ def test_changing_the_formats_and_cache_types_changes_the_curves():
     table = _table(at)
     assert list(table["format"]) == ["bf16"] and list(table["engine"]) == ["transformers"]
     expected = _max_context(LLAMA, "bf16", "auto", budget_from_gpu("rtx-4090"))
-    assert table["max context (tokens)"].iloc[0] == expected.value
+    assert _tokens(table["max context (tokens)"].iloc[0]) == expected.value
 
 
 def test_a_smaller_gpu_moves_the_max_context_mark():
-    big = _table(_run({"ctx_formats": "q8_0", "ctx_kv": "auto"}))["max context (tokens)"].iloc[0]
+    big = _tokens(_table(_run({"ctx_formats": "q8_0", "ctx_kv": "auto"}))["max context (tokens)"].iloc[0])
     at = _run({"ctx_formats": "q8_0", "ctx_kv": "auto", "gpu_source": "Custom size", "vram": "12GiB"})
     assert not at.exception
-    small = _table(at)["max context (tokens)"].iloc[0]
+    small = _tokens(_table(at)["max context (tokens)"].iloc[0])
     assert small == _max_context(LLAMA, "q8_0", "auto", budget_from_size("12GiB")).value
     assert small < big
 
@@ -168,3 +173,13 @@ def test_the_page_follows_the_sidebar_batch():
 
 def _no_gpu(nvml=None):
     return LiveReport(False, "no NVIDIA GPU (test)", None, None, ())
+
+
+def test_a_curve_that_never_fits_shows_a_dash_not_none():
+    at = _run({"gpu": "rtx-3060"})  # Llama 3.1 8B in gguf-f16 (about 14 GiB of weights) on 12 GiB
+    assert not at.exception
+    table = _table(at)
+    never = table[table["format"] == "gguf-f16"]
+    assert len(never) == 3 and set(never["max context (tokens)"]) == {"—"}
+    assert all(text.startswith("nothing fits") for text in never["limited by"])
+    assert "None" not in set(table["max context (tokens)"])
