@@ -1,4 +1,4 @@
-"""What the benchmarks that start a server share: a free local port and stopping the server."""
+"""What the benchmarks and tests that start a server share: a free local port and stopping the server."""
 
 from __future__ import annotations
 

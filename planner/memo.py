@@ -45,9 +45,7 @@ class IdentityCache:
     def peek(self, objects: tuple, extra: tuple = ()) -> Any:
         """The value held for ``objects`` (by identity) and ``extra``, or ``None`` (nothing is made)."""
         hit = self._data.get((*map(id, objects), *extra))
-        if hit is not None and all(a is b for a, b in zip(hit[0], objects, strict=True)):
-            return hit[1]
-        return None
+        return None if hit is None else hit[1]  # as in get: the entry holds its objects
 
     def put(self, objects: tuple, extra: tuple, value: Any) -> None:
         """Hold ``value`` for ``objects`` and ``extra``, as if made here (a value read back from disk)."""

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +31,8 @@ from pathlib import Path
 import pytest
 import yaml
 from packaging.requirements import Requirement
+
+from benchmarks.processes import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
@@ -211,15 +212,9 @@ def test_dockerignore_keeps_what_the_app_reads():
         assert needed not in ignored and f"/{needed}" not in ignored
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_the_dockerfiles_start_command_serves_the_page_read_only(tmp_path):
     """The image's CMD, run here as written (python from this machine, a free port, loopback)."""
-    port = _free_port()
+    port = free_port()
     cmd = [a for a in _cmd() if not a.startswith(("--server.port=", "--server.address="))]
     cmd = [sys.executable if cmd[0] == "python" else cmd[0], *cmd[1:]]
     cmd += [f"--server.port={port}", "--server.address=127.0.0.1"]
@@ -240,9 +235,4 @@ def test_the_dockerfiles_start_command_serves_the_page_read_only(tmp_path):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
             assert b"<title>" in r.read()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)

@@ -29,7 +29,6 @@ from planner.fit import Budget, FitResult, fit_estimate, representative_formats
 from planner.fit.solvers import Limit, max_context
 from planner.fit.speed import SpeedEstimate, estimate_speed
 from planner.formats import parse_format
-from planner.formats.base import QuantFormat
 from planner.frozen import fast_init
 from planner.memory.estimate import DEFAULT_CONTEXT, MemoryEstimate, RunSettings
 from planner.model.spec import ModelSpec
@@ -409,16 +408,10 @@ def _keep_hub_spec(model_id: str, spec: ModelSpec) -> ModelSpec:
     return spec
 
 
-@lru_cache(maxsize=256)
-def _format(format_id: str) -> QuantFormat:
-    """One parsed format object per id, so the formats' per-object caches (weights per model) hit across contexts."""
-    return parse_format(format_id)
-
-
 @lru_cache(maxsize=ESTIMATE_CACHE_SIZE)
 def _estimate(model_id: str, format_id: str, engine_id: str, settings: RunSettings) -> MemoryEstimate:
     """One memory estimate of a model (cached: it does not depend on the budget)."""
-    spec, fmt = _spec_of(model_id), _format(format_id)
+    spec, fmt = _spec_of(model_id), parse_format(format_id)  # one format object per id
     catalog_store().weights(
         model_id, spec, fmt
     )  # a catalog model's weights: read back from disk, or kept for it
@@ -742,7 +735,7 @@ def _max_context(
 ) -> Limit | None:
     """:func:`planner.fit.max_context`, cached per (model, format, engine, settings, budget): a binary search."""
     try:
-        return max_context(_spec_of(model_id), _format(format_id), engine, settings, budget)
+        return max_context(_spec_of(model_id), parse_format(format_id), engine, settings, budget)
     except PlannerError:
         return None
 
