@@ -7,12 +7,12 @@ no new ranking. Hub models read for a comparison are kept by the core as well.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from functools import lru_cache
 from typing import TypeVar
 
 from planner.fit import Budget
+from planner.memo import IdentityCache
 from planner.memory.estimate import RunSettings
 from planner.recommend import Filters, Recommendation, recommend
 
@@ -40,24 +40,13 @@ def cached_recommendation(
 
 #: What the page derives from each cached answer (its chart, its table, its listing), by the answer's
 #: identity and a name: an answer object is reused while cached, so a rerun redraws without rebuilding.
-_DERIVED: dict[tuple[int, str], tuple[Recommendation, object]] = {}
-#: Derived values kept (a few per cached answer).
 DERIVED_KEPT = 4 * CACHED_ANSWERS
+_DERIVED = IdentityCache(DERIVED_KEPT)
 
 
 def derived(result: Recommendation, name: str, make: Callable[[], T]) -> T:
     """``make()``, built once per answer and ``name`` (never shown for another answer: the entry holds its answer)."""
-    key = (id(result), name)
-    kept = _DERIVED.get(key)
-    if kept is None or kept[0] is not result:
-        if len(_DERIVED) >= DERIVED_KEPT:
-            with contextlib.suppress(
-                KeyError, RuntimeError, StopIteration
-            ):  # another session got there first
-                del _DERIVED[next(iter(_DERIVED))]
-        kept = (result, make())
-        _DERIVED[key] = kept
-    return kept[1]  # type: ignore[return-value]
+    return _DERIVED.get((result,), (name,), make)
 
 
 def cached_figure(result: Recommendation):
