@@ -43,6 +43,9 @@ _STATIC_SETTINGS = attrgetter(
     "kv_dtype_k", "kv_dtype_v", "flash_attn", "ubatch", "gpu_layers", "mmproj", *_IGNORED
 )
 _FRAMES = IdentityCache(2048)
+#: The context-dependent figures, per model, -ngl placement, cache types and context (shared by its formats).
+_CONTEXT_PARTS = IdentityCache(4096)
+_ALL_KV_ON_GPU = zero("every layer's KV cache is on the GPU (offload_kqv)")
 _KV_KEYS = ("context", "batch", "kv_dtype_k", "kv_dtype_v", "ubatch", "num_key_value_heads", "head_dim")
 _KV_SOURCE = (
     "llama.cpp src/llama-kv-cache.cpp (K/V rows per cell), src/llama-kv-cache-iswa.cpp (SWA cells), "
@@ -69,6 +72,41 @@ class _Frame(NamedTuple):
     extras: tuple[Component, ...]
 
 
+def _context_parts(
+    spec: ModelSpec, f: _Frame, largest_cpu: int, settings: RunSettings
+) -> tuple[Figure, Figure, Figure, Figure, str]:
+    """The GPU and host KV figures, compute buffers and the cells note of ``spec`` at ``settings``' context."""
+    i_gpu_start, ngl = f.i_gpu_start, f.ngl
+    runs, lines = llamacpp_runs(spec, f.k_type, f.v_type, settings.context, settings.batch, f.ubatch)
+    gpu_runs, cpu_runs = _split(runs, i_gpu_start)
+    n_cpu = sum(r.count for r in cpu_runs)
+    kv_fig = kv.runs_figure(
+        gpu_runs,
+        lines if not n_cpu else lambda: [*lines(), f"layers {i_gpu_start}+ on the GPU"],
+        keys=_KV_KEYS,
+        source=_KV_SOURCE,
+    )
+    if n_cpu:
+        host_kv = kv.runs_figure(
+            cpu_runs,
+            [f"KV of the {n_cpu} layers kept on the CPU (-ngl {ngl})"],
+            keys=_KV_KEYS,
+            source=_KV_SOURCE,
+        )
+    else:
+        host_kv = _ALL_KV_ON_GPU
+    cells = llamacpp_cells(settings.context)
+    n_kv = max((r.cells for r in runs if r.cells), default=0)
+    activations, host_act = compute_buffers(
+        spec, settings, f.flash, f.ubatch, n_kv, cells, largest_cpu, bool(n_cpu), ngl
+    )
+    cells_note = (
+        f"KV for {settings.batch} sequence stream(s) of pad({settings.context:,}, 256) = {cells:,} cells "
+        "(-np batch, non-unified); a unified cache (-kvu) pads batch x context once instead"
+    )
+    return kv_fig, host_kv, activations, host_act, cells_note
+
+
 class LlamaCppEngine(Engine):
     """llama.cpp with the CUDA backend: ``-ngl``, ``-fa``, ``-ctk/-ctv``, ``-ub``, ``-np``."""
 
@@ -79,41 +117,24 @@ class LlamaCppEngine(Engine):
 
     def estimate(self, spec: ModelSpec, fmt: QuantFormat, settings: RunSettings) -> MemoryEstimate:
         f = _FRAMES.get((spec, fmt), _STATIC_SETTINGS(settings), lambda: self._frame(spec, fmt, settings))
-        k_type, v_type, flash, ubatch, i_gpu_start, ngl = (
-            f.k_type,
-            f.v_type,
-            f.flash,
-            f.ubatch,
-            f.i_gpu_start,
-            f.ngl,
-        )
-        runs, lines = llamacpp_runs(spec, k_type, v_type, settings.context, settings.batch, ubatch)
-        gpu_runs, cpu_runs = _split(runs, i_gpu_start)
-        n_cpu = sum(r.count for r in cpu_runs)
-        kv_fig = kv.runs_figure(
-            gpu_runs,
-            lines if not n_cpu else lambda: [*lines(), f"layers {i_gpu_start}+ on the GPU"],
-            keys=_KV_KEYS,
-            source=_KV_SOURCE,
-        )
-        if n_cpu:
-            host_kv = kv.runs_figure(
-                cpu_runs,
-                [f"KV of the {n_cpu} layers kept on the CPU (-ngl {ngl})"],
-                keys=_KV_KEYS,
-                source=_KV_SOURCE,
-            )
-        else:
-            host_kv = zero("every layer's KV cache is on the GPU (offload_kqv)")
-
-        cells = llamacpp_cells(settings.context)
-        n_kv = max((r.cells for r in runs if r.cells), default=0)
-        activations, host_act = compute_buffers(
-            spec, settings, flash, ubatch, n_kv, cells, f.largest_cpu, bool(n_cpu), ngl
-        )
-        cells_note = (
-            f"KV for {settings.batch} sequence stream(s) of pad({settings.context:,}, 256) = {cells:,} cells "
-            "(-np batch, non-unified); a unified cache (-kvu) pads batch x context once instead"
+        # NOTE: the KV cache and the compute buffers do not depend on the format (only on the model,
+        # the cache types, -ngl and the context), but for the largest CPU-resident tensor a partial
+        # offload stages: every GGUF type of a model at one context shares them.
+        largest = f.largest_cpu if f.i_gpu_start else 0
+        kv_fig, host_kv, activations, host_act, cells_note = _CONTEXT_PARTS.get(
+            (spec,),
+            (
+                f.k_type,
+                f.v_type,
+                f.flash,
+                f.ubatch,
+                f.i_gpu_start,
+                f.ngl,
+                largest,
+                settings.context,
+                settings.batch,
+            ),
+            lambda: _context_parts(spec, f, largest, settings),
         )
         return MemoryEstimate(
             model=spec,
