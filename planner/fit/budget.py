@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from planner.engines.constants import constant, default, default_source
@@ -32,6 +33,7 @@ from planner.hardware.gpus import Gpu, find_gpu
 from planner.hardware.live import read_live_gpus
 from planner.hardware.units import MIB, MIN_BARE_BYTES, format_gib, parse_size
 from planner.limits import MAX_GPUS
+from planner.memo import IdentityCache
 from planner.memory.estimate import MemoryEstimate, RunSettings
 
 if TYPE_CHECKING:
@@ -90,6 +92,14 @@ class Allowance:
         return sum(self.usable_bytes)
 
 
+#: The settings an engine's allowance reads (vLLM's pool and graphs, SGLang's static fraction).
+ALLOWANCE_SETTINGS = attrgetter(
+    "gpu_memory_utilization", "enforce_eager", "kv_cache_memory", "mem_fraction_static"
+)
+_ALLOWANCES = IdentityCache(1024)
+_DEFAULT_SETTINGS = RunSettings()
+
+
 @dataclass(frozen=True, slots=True)
 class Budget:
     """GPU memory to plan against. ``source`` is ``catalog``, ``custom`` or ``live``; ``label`` says it in words."""
@@ -139,8 +149,16 @@ class Budget:
         return sum(shared) - gpu_bytes
 
     def allowance(self, engine: str, settings: RunSettings | None = None) -> Allowance:
-        """The bytes ``engine`` may use on each device under ``settings`` (vLLM reads its utilization)."""
-        settings = settings or RunSettings()
+        """The bytes ``engine`` may use on each device under ``settings`` (vLLM reads its utilization).
+
+        Made once per budget, engine and the settings an allowance reads (a sweep over contexts reuses it).
+        """
+        settings = settings or _DEFAULT_SETTINGS
+        return _ALLOWANCES.get(
+            (self,), (engine, *ALLOWANCE_SETTINGS(settings)), lambda: self._allowance(engine, settings)
+        )
+
+    def _allowance(self, engine: str, settings: RunSettings) -> Allowance:
         if engine == "llama.cpp":
             return _llamacpp_allowance(self)
         if engine == "ollama":

@@ -18,11 +18,20 @@ from planner.engines import estimate as engine_estimate
 from planner.engines.constants import default
 from planner.engines.shape import model_dtype
 from planner.errors import PlannerError
-from planner.fit.budget import Allowance, Budget, Device, FitError, charged_bytes, unified_check
+from planner.fit.budget import (
+    ALLOWANCE_SETTINGS,
+    Allowance,
+    Budget,
+    Device,
+    FitError,
+    charged_bytes,
+    unified_check,
+)
 from planner.fit.multi_gpu import SplitPlan, split_layers, split_tensor_parallel
 from planner.formats import QuantFormat, parse_format
 from planner.frozen import fast_init
 from planner.hardware.units import format_gib
+from planner.memo import IdentityCache
 from planner.memory import kv
 from planner.memory.estimate import MAX_BATCH, MAX_CONTEXT, MemoryEstimate, RunSettings, SettingsError
 from planner.model.spec import AttentionKind, ModelSpec
@@ -211,24 +220,42 @@ def _unsupported(budget: Budget, fmt: QuantFormat, engine: str) -> tuple[list[st
 
 def fit_estimate(est: MemoryEstimate, budget: Budget) -> FitResult:
     """Judge an existing estimate against ``budget`` (single GPU, or split over several)."""
-    allowance = budget.allowance(est.engine, est.settings)
+    allowance, blockers, notes = _FIT_FRAMES.get(
+        (budget, est.format),
+        (est.engine, *ALLOWANCE_SETTINGS(est.settings)),
+        lambda: _fit_frame(budget, est.format, est.engine, est.settings),
+    )
     required = charged_bytes(est)
-    blockers, notes = _unsupported(budget, est.format, est.engine)
-    shared_notes, shared_blockers = unified_check(est, budget)
-    blockers = [*allowance.blockers, *blockers, *shared_blockers]
-    notes = [allowance.rule, *allowance.notes, *budget.notes, *notes, *shared_notes]
     usable = allowance.total_usable_bytes
+    if budget.count == 1 and not budget.unified:  # the common case: nothing here depends on the estimate
+        headroom = usable - required
+        return FitResult(
+            fits=headroom >= 0 and not blockers,
+            headroom_bytes=headroom,
+            required_bytes=required,
+            usable_bytes=usable,
+            estimate=est,
+            budget=budget,
+            allowance=allowance,
+            per_gpu=(DeviceFit(budget.devices[0].name, usable, required),),
+            notes=notes,
+            blockers=blockers,
+            split=None,
+        )
+    shared_notes, shared_blockers = unified_check(est, budget)
+    all_blockers = [*blockers, *shared_blockers]
+    all_notes = [*notes, *shared_notes]
     split = None
     if budget.count == 1:
         shares = (DeviceFit(budget.devices[0].name, usable, required),)
     else:
         shares, split, split_notes, split_blockers = _multi_gpu(est, budget, allowance, required)
-        notes.extend(split_notes)
-        blockers.extend(split_blockers)
+        all_notes.extend(split_notes)
+        all_blockers.extend(split_blockers)
     required_sum = sum(s.used_bytes for s in shares)
     usable_sum = sum(s.usable_bytes for s in shares)
     return FitResult(
-        fits=min(s.headroom_bytes for s in shares) >= 0 and not blockers,
+        fits=min(s.headroom_bytes for s in shares) >= 0 and not all_blockers,
         headroom_bytes=usable_sum - required_sum,
         required_bytes=required_sum,
         usable_bytes=usable_sum,
@@ -236,9 +263,25 @@ def fit_estimate(est: MemoryEstimate, budget: Budget) -> FitResult:
         budget=budget,
         allowance=allowance,
         per_gpu=shares,
-        notes=tuple(dict.fromkeys(notes)),
-        blockers=tuple(blockers),
+        notes=tuple(dict.fromkeys(all_notes)),
+        blockers=tuple(all_blockers),
         split=split,
+    )
+
+
+#: What a fit takes from the budget, the format and the engine alone (its allowance, blockers and notes).
+_FIT_FRAMES = IdentityCache(2048)
+
+
+def _fit_frame(
+    budget: Budget, fmt: QuantFormat, engine: str, settings: RunSettings
+) -> tuple[Allowance, tuple[str, ...], tuple[str, ...]]:
+    allowance = budget.allowance(engine, settings)
+    blockers, notes = _unsupported(budget, fmt, engine)
+    return (
+        allowance,
+        (*allowance.blockers, *blockers),
+        tuple(dict.fromkeys([allowance.rule, *allowance.notes, *budget.notes, *notes])),
     )
 
 
