@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from planner.engines.constants import Constant
 from planner.engines.shape import model_shape
@@ -31,7 +31,7 @@ from planner.fit.budget import MAX_GPUS
 from planner.formats.base import QuantFormat, WeightsReport
 from planner.frozen import fast_init
 from planner.hardware.gpus import Gpu
-from planner.memo import per_object
+from planner.memo import IdentityCache, per_object
 from planner.memory.estimate import MemoryEstimate, SettingsError
 from planner.model.spec import AttentionKind, ModelSpec, Role
 
@@ -446,61 +446,60 @@ def estimate_speed(
         raise SettingsError(f"gpus must be between 1 and {MAX_GPUS}, not {gpus}")
     if host_bandwidth_bytes_per_s is not None and host_bandwidth_bytes_per_s <= 0:
         raise SettingsError("host bandwidth must be positive")
-    spec = est.model
     batch, context = est.settings.batch, est.settings.context
     prompt = context if prompt_tokens is None else prompt_tokens
     if prompt < 1:
         raise SettingsError("prompt_tokens must be 1 or more")
-    parallel = gpus if mode == "tensor" else 1
-
-    reads = weight_reads(est, batch)
-    kv_gpu, kv_host = est.kv_cache.bytes, est.host_kv_cache.bytes
-    flops_token = decode_flops_per_token(est, context)
-    peak, peak_label = _tensor_throughput(est.format, gpu)
-    bandwidth = gpu.memory_bandwidth_bytes_per_s
-    layers = spec.num_layers
-    prefill_reads = weight_reads(est, prompt)
-    prompt_flops = prefill_flops(est, prompt)
-
-    def decode_step(r: _Rates) -> tuple[float, str]:
-        scale = parallel * (r.tp if parallel > 1 else 1.0)
-        memory = (
-            (reads.gpu_plain + kv_gpu) / (bandwidth * r.plain)
-            + reads.gpu_quantized / (bandwidth * r.quantized)
-        ) / scale
-        compute = batch * flops_token / (peak * r.mfu * scale) if peak else 0.0
-        host = (reads.host + kv_host) / (r.host_bandwidth * r.host_fraction)
-        bound = "compute" if compute > memory else "memory"
-        return max(memory, compute) + host + layers * r.latency_s, bound
-
-    def prefill(r: _Rates) -> float | None:
-        if not peak:
-            return None
-        scale = parallel * (r.tp if parallel > 1 else 1.0)
-        compute = prompt_flops / (peak * r.mfu * scale)
-        memory = (
-            prefill_reads.gpu_plain / (bandwidth * r.plain)
-            + prefill_reads.gpu_quantized / (bandwidth * r.quantized)
-        ) / scale
-        host = prefill_reads.host / (r.host_bandwidth * r.host_fraction)
-        return max(compute, memory) + host + layers * r.latency_s
-
-    point, slow, fast = (_rates(est.engine, host_bandwidth_bytes_per_s, i) for i in range(3))
-    step, bound = decode_step(point)
-    step_slow, _ = decode_step(slow)
-    step_fast, _ = decode_step(fast)
-
-    assumptions = _assumptions(
-        est, gpu, gpus, mode, point, peak_label, peak, reads, host_bandwidth_bytes_per_s
+    host = est.host_weights.parts
+    host_layers, head_on_host = host.get("layers", 0), "output_layer" in host
+    f = _SPEED_FRAMES.get(
+        (est.weights_report, est.model, est.format, gpu),
+        (
+            est.engine,
+            gpus,
+            mode,
+            host_bandwidth_bytes_per_s,
+            batch,
+            host_layers,
+            head_on_host,
+            bool(est.host_kv_cache.bytes),
+        ),
+        lambda: _speed_frame(est, gpu, gpus, mode, host_bandwidth_bytes_per_s),
     )
+    reads = f.reads
+    kv_gpu, kv_host = est.kv_cache.bytes, est.host_kv_cache.bytes
+    flops_token = f.matmul_flops + sum(
+        per_pair * min(context, window or context) for per_pair, window in f.attention
+    )
+    gpu_plain, gpu_quantized, host_reads = reads.gpu_plain + kv_gpu, reads.gpu_quantized, reads.host + kv_host
+    steps = []
+    for scale, d_plain, d_quantized, d_compute, d_host, latency in f.corners:
+        memory = (gpu_plain / d_plain + gpu_quantized / d_quantized) / scale
+        compute = batch * flops_token / d_compute if d_compute else 0.0
+        steps.append((max(memory, compute) + host_reads / d_host + latency, compute > memory))
+    (step, compute_bound), (step_slow, _), (step_fast, _) = steps
+
+    prefill_seconds: list[float | None] = [None, None, None]
+    if f.peak:
+        pre = _weight_reads(est.weights_report, est.model, prompt, host_layers, head_on_host)
+        prompt_flops = (
+            f.layer_parameters * 2 * prompt
+            + f.head_flops
+            + sum(per_pair * _causal_pairs(prompt, window) for per_pair, window in f.attention)
+        )
+        for i, (scale, d_plain, d_quantized, d_compute, d_host, latency) in enumerate(f.corners):
+            compute = prompt_flops / d_compute
+            memory = (pre.gpu_plain / d_plain + pre.gpu_quantized / d_quantized) / scale
+            prefill_seconds[i] = max(compute, memory) + pre.host / d_host + latency
+
     step_bytes = reads.total + kv_gpu + kv_host
     return SpeedEstimate(
         decode_tokens_per_s=batch / step,
         decode_tokens_per_s_low=batch / step_slow,
         decode_tokens_per_s_high=batch / step_fast,
-        prefill_seconds=prefill(point),
-        prefill_seconds_low=prefill(fast),
-        prefill_seconds_high=prefill(slow),
+        prefill_seconds=prefill_seconds[0],
+        prefill_seconds_low=prefill_seconds[2],
+        prefill_seconds_high=prefill_seconds[1],
         prompt_tokens=prompt,
         batch=batch,
         context=context,
@@ -508,11 +507,76 @@ def estimate_speed(
         host_bytes_per_step=reads.host + kv_host,
         bytes_per_token=step_bytes // batch,
         flops_per_token=flops_token,
-        bound=bound,
+        bound="compute" if compute_bound else "memory",
         mode=mode,
         gpus=gpus,
         gpu_name=gpu.name,
-        assumptions=assumptions,
+        assumptions=(*f.assumptions_head, _context_line(context), *f.assumptions_tail),
+    )
+
+
+class _SpeedFrame(NamedTuple):
+    """What a speed estimate takes from the weights, their placement, the GPUs and the engine (not the context).
+
+    ``corners`` are the point, slow and fast rates as the divisors the roofline uses:
+    ``(parallel scale, plain bytes/s, quantized bytes/s, FLOP/s or 0, host bytes/s, per-step latency)``.
+    """
+
+    reads: WeightReads
+    peak: int | None
+    corners: tuple[tuple[float, float, float, float, float, float], ...]
+    matmul_flops: int  # 2 x (layer + head) parameters: one token's matmuls
+    layer_parameters: int
+    head_flops: int  # 2 x head parameters: the last prompt token's logits
+    attention: tuple[tuple[int, int | None], ...]
+    assumptions_head: tuple[str, ...]
+    assumptions_tail: tuple[str, ...]
+
+
+_SPEED_FRAMES = IdentityCache(4096)
+
+
+def _speed_frame(
+    est: MemoryEstimate, gpu: Gpu, gpus: int, mode: str, host_bandwidth_bytes_per_s: int | None
+) -> _SpeedFrame:
+    reads = weight_reads(est, est.settings.batch)
+    peak, peak_label = _tensor_throughput(est.format, gpu)
+    bandwidth = gpu.memory_bandwidth_bytes_per_s
+    layers = est.model.num_layers
+    parallel = gpus if mode == "tensor" else 1
+    corners = []
+    rates = [_rates(est.engine, host_bandwidth_bytes_per_s, i) for i in range(3)]
+    for r in rates:
+        scale = parallel * (r.tp if parallel > 1 else 1.0)
+        corners.append(
+            (
+                scale,
+                bandwidth * r.plain,
+                bandwidth * r.quantized,
+                peak * r.mfu * scale if peak else 0.0,
+                r.host_bandwidth * r.host_fraction,
+                layers * r.latency_s,
+            )
+        )
+    layer, head = _matmul_parameters(est.weights_report, est.model)
+    lines = _assumptions(est, gpu, gpus, mode, rates[0], peak_label, peak, reads, host_bandwidth_bytes_per_s)
+    return _SpeedFrame(
+        reads,
+        peak,
+        tuple(corners),
+        2 * (layer + head),
+        layer,
+        2 * head,
+        _attention_terms(est.model),
+        lines[:2],
+        lines[3:],
+    )
+
+
+def _context_line(context: int) -> str:
+    return (
+        "decode reads the weights once per step for the whole batch and the KV cache of every sequence "
+        f"at {context:,} tokens; token embeddings are a lookup, vision towers idle"
     )
 
 
@@ -534,8 +598,7 @@ def _assumptions(
         f"{gpu.name}: {gpu.memory_bandwidth_bytes_per_s / 1e9:g} GB/s peak; plain bytes stream at "
         f"{r.plain:.0%}, block-quantized bytes at {r.quantized:.0%} of it; "
         f"{r.latency_s * 1e6:g} us per layer per step for {est.engine}",
-        "decode reads the weights once per step for the whole batch and the KV cache of every sequence "
-        f"at {est.settings.context:,} tokens; token embeddings are a lookup, vision towers idle",
+        _context_line(est.settings.context),
     ]
     if est.model.is_moe:
         out.append(
