@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from operator import attrgetter
 
 from planner.frozen import fast_init
@@ -382,12 +382,14 @@ def runs_figure(
     if padding:
         parts["group_padding"] = padding
 
-    def rule() -> str:
-        text = lines() if callable(lines) else lines
-        joined = "; ".join(text) if text else "no per-token or recurrent cache"
-        return f"{joined} = {format_short(total)}"
+    return Figure(total, partial(_runs_rule, lines, total), keys=keys, source=source, parts=parts)
 
-    return Figure(total, rule, keys=keys, source=source, parts=parts)
+
+def _runs_rule(lines: list[str] | Callable[[], list[str]], total: int) -> str:
+    """:func:`runs_figure`'s rule text (made on first read)."""
+    text = lines() if callable(lines) else lines
+    joined = "; ".join(text) if text else "no per-token or recurrent cache"
+    return f"{joined} = {format_short(total)}"
 
 
 def run_lines(runs: Iterable[CacheRun], describe) -> list[str]:

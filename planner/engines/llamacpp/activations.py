@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from planner.engines.constants import constant, empirical
 from planner.engines.shape import model_shape
 from planner.hardware.units import format_short
@@ -61,24 +63,9 @@ def compute_buffers(
     parts = {which: point}
     if staging:
         parts["cpu_weights_staging"] = staging
-    mode = "flash attention" if fa else "no flash attention"
-
-    def rule() -> str:  # made on first read
-        attn_rule = (
-            f"4*ub*4*embd + 2*ub*n_kv {format_short(attn)}"
-            if fa
-            else f"4*ub*(4*embd + n_kv*(1+n_head)) {format_short(attn)}"
-        )
-        return (
-            f"ub {ub}, n_kv {n_kv:,}, {mode}: max(logits 4*ub*(embd+vocab) {format_short(out)}, attention {attn_rule}, "
-            f"ffn 4*ub*3*ffn {format_short(ffn)})"
-            + (f" x {factor.value:g}" if factor.value != 1 else "")
-            + (
-                f" + largest CPU layer tensor staged for op offload {format_short(staging)}"
-                if staging
-                else ""
-            )
-        )
+    rule = functools.partial(
+        _gpu_rule, fa, ub, n_kv, out, attn, ffn, factor.value, staging
+    )  # made on first read
 
     gpu = empirical(
         point + staging,
@@ -102,14 +89,37 @@ def compute_buffers(
         host_total,
         host_total,
         round(host_total * factor.high),
-        lambda: (
-            f"CUDA_Host compute buffer 4*ub*(embd + n_kv) {format_short(host_inputs)} + output buffer vocab x 4 B x "
-            f"{settings.batch} {format_short(output)}"
-            + (f" + CPU layers' graph {format_short(cpu_graph)}" if cpu_graph else "")
-        ),
+        functools.partial(_host_rule, host_inputs, settings.batch, output, cpu_graph),
         keys=("context", "ubatch", "hidden_size", "vocab_size"),
         source="llama.cpp 'CUDA_Host compute buffer size' / 'output buffer size' log lines: 168.01 MiB at n_ctx 81920 "
         "(ollama/ollama#9352), 72.01 and 12.01 MiB at 32768 / 2048 (fedora-copr/logdetective PR #106)",
         parts=host_parts,
     )
     return gpu, host
+
+
+def _gpu_rule(
+    fa: bool, ub: int, n_kv: int, out: int, attn: int, ffn: int, factor: float, staging: int
+) -> str:
+    """The GPU compute buffer's rule text."""
+    attn_rule = (
+        f"4*ub*4*embd + 2*ub*n_kv {format_short(attn)}"
+        if fa
+        else f"4*ub*(4*embd + n_kv*(1+n_head)) {format_short(attn)}"
+    )
+    mode = "flash attention" if fa else "no flash attention"
+    return (
+        f"ub {ub}, n_kv {n_kv:,}, {mode}: max(logits 4*ub*(embd+vocab) {format_short(out)}, attention {attn_rule}, "
+        f"ffn 4*ub*3*ffn {format_short(ffn)})"
+        + (f" x {factor:g}" if factor != 1 else "")
+        + (f" + largest CPU layer tensor staged for op offload {format_short(staging)}" if staging else "")
+    )
+
+
+def _host_rule(host_inputs: int, batch: int, output: int, cpu_graph: int) -> str:
+    """The host compute buffer's rule text."""
+    return (
+        f"CUDA_Host compute buffer 4*ub*(embd + n_kv) {format_short(host_inputs)} + output buffer vocab x 4 B x "
+        f"{batch} {format_short(output)}"
+        + (f" + CPU layers' graph {format_short(cpu_graph)}" if cpu_graph else "")
+    )

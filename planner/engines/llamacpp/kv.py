@@ -8,6 +8,7 @@ cells, MLA layers one K row of ``kv_lora_rank + rope`` and no V tensor, recurren
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from planner.memory.estimate import SettingsError
 from planner.memory.kv import (
@@ -103,6 +104,15 @@ def llamacpp_runs(
             out.append(CacheRun(g.kind, 0, 0, 0, g, at, state_bytes=max(batch, 1) * (r + s) * f32))
         else:
             out.append(CacheRun(g.kind, 0, 0, 0, g, at))
+    runs = tuple(out)
+    swa = swa_seen[0] if swa_seen else None
+    return runs, partial(_lines, runs, k_type, v_type, batch, ubatch, swa)  # rule lines made on first read
+
+
+def _lines(
+    runs: tuple[CacheRun, ...], k_type: CacheType, v_type: CacheType, batch: int, ubatch: int, swa: int | None
+) -> list[str]:
+    """:func:`llamacpp_runs`' rule lines, one per run of alike layers (and the SWA cells rule)."""
     kb, vb = k_type.bytes_per_element, v_type.bytes_per_element
 
     def describe(layer: CacheRun) -> tuple:
@@ -122,15 +132,10 @@ def llamacpp_runs(
             f"+ {g.v_elements} V x {vb:g} B {v_type.name})",
         )
 
-    def lines() -> list[str]:
-        text = run_lines(out, describe)
-        if swa_seen:
-            text.append(
-                f"swa cells = pad(min(pad(ctx,256), window + n_ubatch {ubatch}), 256) = {swa_seen[0]}"
-            )
-        return text
-
-    return tuple(out), lines
+    text = run_lines(runs, describe)
+    if swa is not None:
+        text.append(f"swa cells = pad(min(pad(ctx,256), window + n_ubatch {ubatch}), 256) = {swa}")
+    return text
 
 
 def _head_rows(t: CacheType, row: int, head_dim: int, what: str) -> int:

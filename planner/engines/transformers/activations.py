@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from planner.engines.constants import constant, empirical
 from planner.engines.shape import ModelShape, model_shape
 from planner.engines.transformers.kv import transformers_sliding_retention
@@ -82,23 +84,23 @@ def activations_figure(
     parts = {k: round(v * scale) if k != "sliding_prefill_retention" else v for k, v in parts.items()}
     total = sum(parts.values())
 
-    def rule() -> str:  # made on first read
-        return (
-            f"prefill of {b} x {ctx:,} tokens ({attn}): residual {format_short(residual)} + "
-            f"max(attention {format_short(attention)}, mlp {format_short(mlp)}"
-            + (f", moe {format_short(moe)}" if moe else "")
-            + (f", mixer {format_short(linear)}" if linear else "")
-            + ")"
-            + (f" + sliding-window mask {format_short(mask)}" if mask else "")
-            + (f" + LLM.int8 matmul {format_short(int8)}" if int8 else "")
-            + f" + last-token logits {format_short(logits)} (logits_to_keep=1, fp32 copy)"
-            + (f" x {factor.value:g}" if factor.value != 1 else "")
-            + (
-                f" + sliding layers pin the prompt's K/V until the first decode step {format_short(retention)}"
-                if retention
-                else ""
-            )
-        )
+    # the rule text is made on first read, from plain numbers (no closure kept per estimate)
+    rule = partial(
+        _rule,
+        b,
+        ctx,
+        attn,
+        residual,
+        attention,
+        mlp,
+        moe,
+        linear,
+        mask,
+        int8,
+        logits,
+        factor.value,
+        retention,
+    )
 
     return empirical(
         total,
@@ -115,6 +117,40 @@ def activations_figure(
         ),
         source=f"{SOURCE}; {factor.source}",
         parts=parts,
+    )
+
+
+def _rule(
+    b: int,
+    ctx: int,
+    attn: str,
+    residual: int,
+    attention: int,
+    mlp: int,
+    moe: int,
+    linear: int,
+    mask: int,
+    int8: int,
+    logits: int,
+    factor: float,
+    retention: int,
+) -> str:
+    """The activation figure's rule text."""
+    return (
+        f"prefill of {b} x {ctx:,} tokens ({attn}): residual {format_short(residual)} + "
+        f"max(attention {format_short(attention)}, mlp {format_short(mlp)}"
+        + (f", moe {format_short(moe)}" if moe else "")
+        + (f", mixer {format_short(linear)}" if linear else "")
+        + ")"
+        + (f" + sliding-window mask {format_short(mask)}" if mask else "")
+        + (f" + LLM.int8 matmul {format_short(int8)}" if int8 else "")
+        + f" + last-token logits {format_short(logits)} (logits_to_keep=1, fp32 copy)"
+        + (f" x {factor:g}" if factor != 1 else "")
+        + (
+            f" + sliding layers pin the prompt's K/V until the first decode step {format_short(retention)}"
+            if retention
+            else ""
+        )
     )
 
 

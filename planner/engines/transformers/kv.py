@@ -10,6 +10,7 @@ SSM/recurrent state in fp32 (MiniMax's lightning state in the model dtype); a pa
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from planner.memory.kv import CACHE_TYPES, CacheRun, CacheType, LayerCache, expand, geometry_runs, run_lines
 from planner.model.spec import AttentionKind, ModelSpec
@@ -56,6 +57,13 @@ def transformers_runs(
         else:
             out.append(CacheRun(g.kind, 0, 0, 0, g, at))
 
+    runs = tuple(out)
+    return runs, partial(_lines, runs, batch, el)  # rule lines made on first read
+
+
+def _lines(runs: tuple[CacheRun, ...], batch: int, el: int) -> list[str]:
+    """:func:`transformers_runs`' rule lines, one per run of alike layers."""
+
     def describe(r: CacheRun) -> tuple:
         g = r.geometry
         state_el = f"{el} B" if g.state_model_dtype else "4 B fp32"
@@ -77,7 +85,7 @@ def transformers_runs(
             f"{batch} seq x {r.cells:,} tokens x ({g.k_elements} K + {g.v_elements} V) x {el} B{hybrid}",
         )
 
-    return tuple(out), lambda: run_lines(out, describe)
+    return run_lines(runs, describe)
 
 
 def transformers_cache(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from planner.engines.constants import Constant, constant, empirical
 from planner.hardware.units import format_short
 from planner.memo import per_object
@@ -22,12 +24,7 @@ def overhead_figure(dynamic: int) -> Figure:
     fixed, fixed_low, fixed_high, source = _fixed(ctx, kern, slack)
     point, low, high = fixed + s_point, fixed_low + s_low, fixed_high + s_high
 
-    def rule() -> str:  # made on first read
-        return (
-            f"outside torch (CUDA context, kernel modules) {ctx.value:g} MiB + cuBLAS workspaces in torch's "
-            f"allocator {kern.value:g} MiB + "
-            f"caching-allocator slack {slack.value:g} x (KV + activations) {format_short(s_point)}"
-        )
+    rule = partial(_rule, ctx.value, kern.value, slack.value, s_point)  # made on first read
 
     return empirical(
         point,
@@ -37,6 +34,14 @@ def overhead_figure(dynamic: int) -> Figure:
         keys=(),
         source=source,
         parts={"cuda_context": ctx.bytes, "cublas_and_kernels": kern.bytes, "allocator_slack": s_point},
+    )
+
+
+def _rule(ctx: float, kern: float, slack: float, slack_bytes: int) -> str:
+    return (
+        f"outside torch (CUDA context, kernel modules) {ctx:g} MiB + cuBLAS workspaces in torch's "
+        f"allocator {kern:g} MiB + "
+        f"caching-allocator slack {slack:g} x (KV + activations) {format_short(slack_bytes)}"
     )
 
 
