@@ -28,6 +28,7 @@ from typing import Any
 from planner.catalog import DATA_DIR, load_catalog
 from planner.errors import PlannerError
 from planner.formats import UnknownFormatError, parse_format
+from planner.memo import per_object
 
 QUALITY_DIR = DATA_DIR / "quality"
 FORMATS_FILE = QUALITY_DIR / "formats.json"
@@ -177,12 +178,7 @@ class FormatQualityTable:
 
     def rows_for(self, format_id: str) -> tuple[FormatQuality, ...]:
         """Rows measured on ``format_id`` (parametric ids match rows at the same bpw, within 0.05)."""
-        key = _canonical(format_id)
-        parametric = _PARAMETRIC.fullmatch(key)
-        if parametric:
-            family, bpw = parametric.group(1), float(parametric.group(2))
-            return tuple(r for r in self.rows if r.family == family and abs(r.bits - bpw) <= 0.05)
-        return tuple(r for r in self.rows if r.format == key)
+        return _rows_for(self, _canonical(format_id))
 
     def rows_at_or_below(self, format_id: str) -> tuple[tuple[FormatQuality, ...], float | None]:
         """For an EXL2/EXL3 id with no rows at its bpw: the rows at the highest measured bpw below it.
@@ -628,10 +624,20 @@ def _read(path: Path) -> Any:
         raise QualityDataError(f"{path.name}: unreadable ({exc})") from None
 
 
+@per_object()
+def _rows_for(table: FormatQualityTable, key: str) -> tuple[FormatQuality, ...]:
+    """:meth:`FormatQualityTable.rows_for` of a canonical id (remembered per table: a ranking asks per pair)."""
+    parametric = _PARAMETRIC.fullmatch(key)
+    if parametric:
+        family, bpw = parametric.group(1), float(parametric.group(2))
+        return tuple(r for r in table.rows if r.family == family and abs(r.bits - bpw) <= 0.05)
+    return tuple(r for r in table.rows if r.format == key)
+
+
 def _nearest_size_class(rows: tuple[FormatQuality, ...], params_billion: float) -> tuple[FormatQuality, ...]:
-    distance = {r: abs(math.log(r.params_billion / params_billion)) for r in rows}
-    nearest = min(distance.values())
-    return tuple(r for r in rows if distance[r] <= nearest + math.log(SIZE_CLASS_FACTOR))
+    distance = [abs(math.log(r.params_billion / params_billion)) for r in rows]
+    limit = min(distance) + math.log(SIZE_CLASS_FACTOR)
+    return tuple(r for r, d in zip(rows, distance, strict=True) if d <= limit)
 
 
 def _size_label(rows: tuple[FormatQuality, ...]) -> str:
