@@ -481,7 +481,11 @@ def estimate_speed(
 
     prefill_seconds: list[float | None] = [None, None, None]
     if f.peak:
-        pre = _weight_reads(est.weights_report, est.model, prompt, host_layers, head_on_host)
+        pre = (
+            reads
+            if f.batch_free
+            else _weight_reads(est.weights_report, est.model, prompt, host_layers, head_on_host)
+        )
         prompt_flops = (
             f.layer_parameters * 2 * prompt
             + f.head_flops
@@ -523,6 +527,7 @@ class _SpeedFrame(NamedTuple):
     """
 
     reads: WeightReads
+    batch_free: bool  # no routed experts: a prompt of any length reads the same bytes as one decode step
     peak: int | None
     corners: tuple[tuple[float, float, float, float, float, float], ...]
     matmul_flops: int  # 2 x (layer + head) parameters: one token's matmuls
@@ -562,6 +567,7 @@ def _speed_frame(
     lines = _assumptions(est, gpu, gpus, mode, rates[0], peak_label, peak, reads, host_bandwidth_bytes_per_s)
     return _SpeedFrame(
         reads,
+        not _read_groups(est.weights_report, est.model)[1],
         peak,
         tuple(corners),
         2 * (layer + head),

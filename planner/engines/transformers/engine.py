@@ -24,7 +24,7 @@ from planner.engines.common import (
 )
 from planner.engines.registry import register_engine
 from planner.engines.shape import model_dtype
-from planner.engines.transformers.activations import SOURCE, activations_figure
+from planner.engines.transformers.activations import SOURCE, activations_figure, int8_matmul_transient
 from planner.engines.transformers.kv import transformers_runs
 from planner.engines.transformers.launch import transformers_launch
 from planner.engines.transformers.overhead import overhead_figure
@@ -52,16 +52,14 @@ class TransformersEngine(Engine):
 
     def estimate(self, spec: ModelSpec, fmt: QuantFormat, settings: RunSettings) -> MemoryEstimate:
         frame = _FRAMES.get((spec, fmt), _STATIC_SETTINGS(settings), lambda: _frame(spec, fmt, settings))
-        k_name, cache_t, attn, report, weights, notes = frame
-        runs, lines = transformers_runs(spec, cache_t, settings.context, settings.batch)
-        kv_fig = kv.runs_figure(
-            runs,
-            lines,
-            keys=("context", "batch", "num_key_value_heads", "head_dim", "sliding_window", "kv_lora_rank"),
-            source="transformers cache_utils.py (DynamicLayer / DynamicSlidingWindowLayer keeps window-1 / LinearAttentionLayer)",
+        k_name, cache_t, attn, report, weights, notes, int8_row = frame
+        # NOTE: the KV cache, the activations and the overhead on top of them read the format only for
+        # its cache dtype and LLM.int8's temporaries: the formats of a model at one context share them.
+        kv_fig, activations, overhead = _CONTEXT_PARTS.get(
+            (spec,),
+            (cache_t, attn, int8_row, settings.context, settings.batch),
+            lambda: _context_parts(spec, cache_t, attn, report, settings),
         )
-        activations = activations_figure(spec, cache_t, settings, attn, report)
-        overhead = overhead_figure(kv_fig.bytes + activations.bytes)
         host = zero(_HOST_RULE)
         return MemoryEstimate(
             model=spec,
@@ -109,6 +107,8 @@ class TransformersEngine(Engine):
 _IGNORED = ("ubatch", "gpu_layers", "gpu_memory_utilization", "max_num_batched_tokens", *SERVER_SETTINGS)
 _STATIC_SETTINGS = attrgetter("kv_dtype_k", "kv_dtype_v", "flash_attn", *_IGNORED)
 _FRAMES = IdentityCache(2048)
+#: The context-dependent figures, per model, cache dtype, attention and context (shared by its formats).
+_CONTEXT_PARTS = IdentityCache(4096)
 _HOST_RULE = (
     "transformers keeps no weights, cache or buffers in host memory once the model is on the GPU "
     "(the Python process itself, ~1-2 GiB RSS with torch and CUDA libraries, is not counted)"
@@ -124,6 +124,7 @@ class _Frame(NamedTuple):
     report: WeightsReport
     weights: Figure
     notes: tuple[str, ...]
+    int8_row: int  # LLM.int8's temporaries per prompt row (0 for other formats)
 
 
 def _frame(spec: ModelSpec, fmt: QuantFormat, settings: RunSettings) -> _Frame:
@@ -151,8 +152,29 @@ def _frame(spec: ModelSpec, fmt: QuantFormat, settings: RunSettings) -> _Frame:
         notes.append("eager attention materializes [batch, heads, context, context] scores (fp32 softmax)")
     report = fmt.weights(spec)
     return _Frame(
-        k_name, kv.cache_type(k_name), attn, report, weights_figure(report, "all on the GPU"), tuple(notes)
+        k_name,
+        kv.cache_type(k_name),
+        attn,
+        report,
+        weights_figure(report, "all on the GPU"),
+        tuple(notes),
+        int8_matmul_transient(report, 1),
     )
+
+
+def _context_parts(
+    spec: ModelSpec, cache_t: kv.CacheType, attn: str, report: WeightsReport, settings: RunSettings
+) -> tuple[Figure, Figure, Figure]:
+    """The KV cache, activations and overhead figures of ``spec`` at ``settings``' context and batch."""
+    runs, lines = transformers_runs(spec, cache_t, settings.context, settings.batch)
+    kv_fig = kv.runs_figure(
+        runs,
+        lines,
+        keys=("context", "batch", "num_key_value_heads", "head_dim", "sliding_window", "kv_lora_rank"),
+        source="transformers cache_utils.py (DynamicLayer / DynamicSlidingWindowLayer keeps window-1 / LinearAttentionLayer)",
+    )
+    activations = activations_figure(spec, cache_t, settings, attn, report)
+    return kv_fig, activations, overhead_figure(kv_fig.bytes + activations.bytes)
 
 
 ENGINE = register_engine(TransformersEngine())
