@@ -459,8 +459,15 @@ def _speed(est: MemoryEstimate, budget: Budget) -> SpeedEstimate | None:
 
 def _rank_key(c: Candidate) -> tuple[Any, ...]:
     """Best first: expected quality, then decode speed (unknown last), then less GPU memory."""
-    speed = c.speed.decode_tokens_per_s if c.speed is not None else -1.0
-    return (-round(c.quality.expected, 9), -speed, c.fit.required_bytes, c.model_id, c.format_id)
+    return _rank_values(c.quality, c.speed, c.fit, c.model_id, c.format_id)
+
+
+def _rank_values(
+    quality: ExpectedQuality, speed: SpeedEstimate | None, fit: FitResult, model_id: str, format_id: str
+) -> tuple[Any, ...]:
+    """:func:`_rank_key` of a candidate's fields."""
+    tokens = speed.decode_tokens_per_s if speed is not None else -1.0
+    return (-round(quality.expected, 9), -tokens, fit.required_bytes, model_id, format_id)
 
 
 def _unranked_key(c: Candidate) -> tuple[Any, ...]:
@@ -619,7 +626,7 @@ def recommend(
     parsed = {fid: parse_format(fid) for fid in {*format_ids, *(f for fs in natives.values() for f in fs)}}
     engines = {fid: engine_id or default_engine(fmt).id for fid, fmt in parsed.items()}
 
-    ranked: list[Candidate] = []
+    ranked: list[dict[str, Any]] = []  # the fields of each ranked candidate, until its rank is known
     unranked: list[Candidate] = []
     no_fit: list[str] = []
     for model in sorted(models, key=lambda m: (m.spec.total_parameters, m.id)):
@@ -646,34 +653,36 @@ def recommend(
                 continue
             est = fit.estimate
             fitted = True
-            candidate = Candidate(
-                model_id=model.id,
-                family=model.family,
-                license=model.license,
-                parameters=spec.total_parameters,
-                active_parameters=spec.active_parameters,
-                max_position_embeddings=spec.max_position_embeddings,
-                format_id=fid,
-                engine=est.engine,
-                bit_width=bit_width(parsed[fid]),
-                bits_per_weight=est.weights_report.bits_per_weight,
-                fit=fit,
-                quality=expected_quality(model.id, fid, params_billion, benchmark),
-                speed=speed,
-                notes=model_notes,
-                modality=modality(spec),
-                architecture=architecture(spec),
-                source=model.source,
-            )
-            (ranked if candidate.ranked else unranked).append(candidate)
+            quality = expected_quality(model.id, fid, params_billion, benchmark)
+            fields = {
+                "model_id": model.id,
+                "family": model.family,
+                "license": model.license,
+                "parameters": spec.total_parameters,
+                "active_parameters": spec.active_parameters,
+                "max_position_embeddings": spec.max_position_embeddings,
+                "format_id": fid,
+                "engine": est.engine,
+                "bit_width": bit_width(parsed[fid]),
+                "bits_per_weight": est.weights_report.bits_per_weight,
+                "fit": fit,
+                "quality": quality,
+                "speed": speed,
+                "notes": model_notes,
+                "modality": modality(spec),
+                "architecture": architecture(spec),
+                "source": model.source,
+            }
+            if quality.ranked:  # made once its rank is known
+                ranked.append(fields)
+            else:
+                unranked.append(Candidate(**fields))
         if not fitted:
             no_fit.append(model.id)
 
-    ranked.sort(key=_rank_key)
+    ranked.sort(key=lambda f: _rank_values(f["quality"], f["speed"], f["fit"], f["model_id"], f["format_id"]))
     unranked.sort(key=_unranked_key)
-    ordered = tuple(
-        [Candidate(**{**_fields(c), "rank": i}) for i, c in enumerate(ranked, start=1)] + unranked
-    )
+    ordered = tuple([Candidate(**f, rank=i) for i, f in enumerate(ranked, start=1)] + unranked)
     if natives:
         tried = "; ".join(f"{m}: {', '.join(f)}" for m, f in sorted(natives.items()))
         notes.append(f"also tried, in the format each model is released in: {tried}")
@@ -738,10 +747,6 @@ def _max_context(
         return max_context(_spec_of(model_id), parse_format(format_id), engine, settings, budget)
     except PlannerError:
         return None
-
-
-def _fields(c: Candidate) -> dict[str, Any]:
-    return {name: getattr(c, name) for name in Candidate.__dataclass_fields__}
 
 
 __all__ = ["SORTS", "Candidate", "Exclusion", "ModelRef", "Recommendation", "recommend", "sorted_candidates"]
