@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -228,12 +229,17 @@ class Recommendation:
     @property
     def ranked(self) -> tuple[Candidate, ...]:
         """Pairs with an expected quality, best first."""
-        return tuple(c for c in self.candidates if c.ranked)
+        return self.candidates[: self._ranked_count]
 
     @property
     def unranked(self) -> tuple[Candidate, ...]:
         """Fitting pairs without a published score or retention, with the reason on each."""
-        return tuple(c for c in self.candidates if not c.ranked)
+        return self.candidates[self._ranked_count :]
+
+    @property
+    def _ranked_count(self) -> int:
+        # the ranked pairs come first (the class's contract): a binary search finds where they end
+        return bisect_left(self.candidates, True, key=_is_unranked)
 
     @property
     def best(self) -> Candidate | None:
@@ -455,6 +461,10 @@ def _speed(est: MemoryEstimate, budget: Budget) -> SpeedEstimate | None:
         return estimate_speed(est, budget.gpu, budget.count, mode=mode)
     except PlannerError:
         return None
+
+
+def _is_unranked(c: Candidate) -> bool:
+    return not c.quality.ranked
 
 
 def _rank_key(c: Candidate) -> tuple[Any, ...]:
