@@ -294,8 +294,9 @@ class CatalogStore:
         #: (model, format) pairs whose report this process already read back or noted.
         self._done: set[tuple[str, str]] = set()
 
-    def weights(self, model_id: str, spec: ModelSpec, fmt: QuantFormat) -> None:
-        """Make sure ``fmt.weights(spec)`` is held in memory: read back from disk, else built and noted."""
+    def weights(self, model_id: str, spec: ModelSpec, fmt: QuantFormat, *, note: bool = True) -> None:
+        """Make sure ``fmt.weights(spec)`` is held in memory: read back from disk, else built and (``note``)
+        noted for the file."""
         key = (model_id, fmt.id)
         if key in self._done or self.specs.get(model_id) is not spec:
             return  # handled already in this process, or a Hub model or a spec this store does not know
@@ -317,7 +318,11 @@ class CatalogStore:
                 return
         if key in self._reports and held is not None:
             return
-        self._note(key, held if held is not None else fmt.weights(spec), spec)
+        report = held if held is not None else fmt.weights(spec)
+        if note:
+            self._note(key, report, spec)
+        else:
+            self._done.discard(key)  # a later call that notes it finds the report held and notes it then
 
     def _note(self, key: tuple[str, str], report: WeightsReport, spec: ModelSpec) -> None:
         encoded = encode_report(report, spec)

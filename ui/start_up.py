@@ -25,7 +25,8 @@ _thread: threading.Thread | None = None
 
 def freeze_start_up(warm_up: threading.Thread | None = None) -> threading.Thread | None:
     """In a background thread, once per process: wait for ``warm_up`` (the meta device's, which loads
-    transformers), load the pages' chart library, collect, and freeze what is left.
+    transformers), load the pages' chart library, prepare the catalog's estimate frames
+    (:func:`planner.recommend.prepare_catalog`), collect, and freeze what is left.
 
     Returns the thread (started now or before), or ``None`` where ``VRAM_PLANNER_GC_FREEZE=0``.
     """
@@ -43,7 +44,9 @@ def _settle(warm_up: threading.Thread | None) -> None:
     if warm_up is not None:
         warm_up.join()
     import ui.charts  # noqa: F401  plotly: every chart page loads it, so it belongs to start-up
+    from planner.recommend import prepare_catalog
 
+    prepare_catalog()  # every catalog pair's estimate frame and expected quality (What can I run reads them)
     gc.collect()
     gc.freeze()
 

@@ -20,7 +20,7 @@ from planner.recommend.filters import (
     catalog_families,
     catalog_licenses,
 )
-from planner.recommend.ranking import Candidate, Exclusion, Recommendation, recommend
+from planner.recommend.ranking import Candidate, Exclusion, Recommendation, prepare_catalog, recommend
 from planner.recommend.summary import BitWidthPick, TradeOff
 
 __all__ = [
@@ -39,5 +39,6 @@ __all__ = [
     "catalog_families",
     "catalog_licenses",
     "expected_quality",
+    "prepare_catalog",
     "recommend",
 ]

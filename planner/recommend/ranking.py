@@ -417,10 +417,15 @@ def _keep_hub_spec(model_id: str, spec: ModelSpec) -> ModelSpec:
 @lru_cache(maxsize=ESTIMATE_CACHE_SIZE)
 def _estimate(model_id: str, format_id: str, engine_id: str, settings: RunSettings) -> MemoryEstimate:
     """One memory estimate of a model (cached: it does not depend on the budget)."""
+    return _make_estimate(model_id, format_id, engine_id, settings)
+
+
+def _make_estimate(
+    model_id: str, format_id: str, engine_id: str, settings: RunSettings, note: bool = True
+) -> MemoryEstimate:
     spec, fmt = _spec_of(model_id), parse_format(format_id)  # one format object per id
-    catalog_store().weights(
-        model_id, spec, fmt
-    )  # a catalog model's weights: read back from disk, or kept for it
+    # a catalog model's weights: read back from disk, or kept for it (and noted for the file)
+    catalog_store().weights(model_id, spec, fmt, note=note)
     return engine_estimate(spec, fmt, engine_id, settings)
 
 
@@ -598,6 +603,33 @@ def _models(extra: Iterable[str]) -> tuple[list[ModelRef], list[Exclusion], list
     return refs, excluded, added
 
 
+def prepare_catalog(benchmark: str = DEFAULT_BENCHMARK) -> int:
+    """Make, once per process, what any ranking of the catalog reads whatever its budget and context: each
+    (model, format) pair's estimate frame (weights report and placement, cache types, notes) and expected
+    quality, for the formats a ranking with each format's own engine tries. Returns the pairs prepared.
+
+    For a long-running server (``ui/start_up.py``): the first ranking after start-up, and the first at a
+    context short enough to bring in models with a short ``max_position_embeddings``, then only compute
+    what depends on the context. A pair the format or engine refuses is skipped, as the ranking skips it.
+    """
+    format_ids, _ = _formats(None, None)
+    models, _, _ = _models(())
+    natives = _native_formats(models, None, ())
+    settings = RunSettings(context=1)  # any context: the frames do not depend on it
+    done = 0
+    for model in models:
+        params_billion = model.spec.total_parameters / 1e9
+        for fid in (*format_ids, *(f for f in natives.get(model.id, ()) if f not in format_ids)):
+            try:
+                # not noted for the cache file: it keeps what rankings use, not every pair there is
+                _make_estimate(model.id, fid, default_engine(parse_format(fid)).id, settings, note=False)
+            except PlannerError:
+                continue
+            expected_quality(model.id, fid, params_billion, benchmark)
+            done += 1
+    return done
+
+
 def recommend(
     budget: Budget,
     settings: RunSettings | None = None,
@@ -759,4 +791,13 @@ def _max_context(
         return None
 
 
-__all__ = ["SORTS", "Candidate", "Exclusion", "ModelRef", "Recommendation", "recommend", "sorted_candidates"]
+__all__ = [
+    "SORTS",
+    "Candidate",
+    "Exclusion",
+    "ModelRef",
+    "Recommendation",
+    "prepare_catalog",
+    "recommend",
+    "sorted_candidates",
+]
