@@ -34,7 +34,7 @@ class IdentityCache:
 
     def get(self, objects: tuple, extra: tuple, make: Callable[[], R]) -> R:
         """The value for ``objects`` (by identity) and ``extra``, made with ``make()`` on a miss."""
-        key = (*map(id, objects), *extra)
+        key = (id(objects[0]), *extra) if len(objects) == 1 else (*map(id, objects), *extra)
         hit = self._data.get(key)
         if hit is not None:  # the entry holds its objects, so no other live object has their ids
             return hit[1]

@@ -682,7 +682,9 @@ def recommend(
         model_notes: tuple[str, ...] = ()
         if spec.max_position_embeddings is None:
             model_notes = ("the config states no max_position_embeddings: the context limit is not checked",)
-        params_billion = spec.total_parameters / 1e9
+        parameters, active = spec.total_parameters, spec.active_parameters
+        params_billion = parameters / 1e9
+        kinds: tuple[str, str] | None = None  # the model's modality and architecture, read once it fits
         fitted = False
         for fid in (*format_ids, *(f for f in natives.get(model.id, ()) if f not in format_ids)):
             if cannot_fit(spec, parsed[fid], settings, budget):
@@ -695,13 +697,14 @@ def recommend(
                 continue
             est = fit.estimate
             fitted = True
+            kinds = kinds or (modality(spec), architecture(spec))
             quality = expected_quality(model.id, fid, params_billion, benchmark)
             fields = {
                 "model_id": model.id,
                 "family": model.family,
                 "license": model.license,
-                "parameters": spec.total_parameters,
-                "active_parameters": spec.active_parameters,
+                "parameters": parameters,
+                "active_parameters": active,
                 "max_position_embeddings": spec.max_position_embeddings,
                 "format_id": fid,
                 "engine": est.engine,
@@ -711,8 +714,8 @@ def recommend(
                 "quality": quality,
                 "speed": speed,
                 "notes": model_notes,
-                "modality": modality(spec),
-                "architecture": architecture(spec),
+                "modality": kinds[0],
+                "architecture": kinds[1],
                 "source": model.source,
             }
             if quality.ranked:  # made once its rank is known
