@@ -468,10 +468,14 @@ def estimate_speed(
     )
     reads = f.reads
     kv_gpu, kv_host = est.kv_cache.bytes, est.host_kv_cache.bytes
-    flops_token = f.matmul_flops + sum(
-        per_pair * min(context, window or context) for per_pair, window in f.attention
+    flops_token = f.matmul_flops + f.full_pair_flops * context
+    for per_pair, window in f.windowed:
+        flops_token += per_pair * min(context, window or context)
+    gpu_plain, gpu_quantized, host_reads = (
+        reads.gpu_plain + kv_gpu,
+        reads.gpu_quantized,
+        f.host_reads + kv_host,
     )
-    gpu_plain, gpu_quantized, host_reads = reads.gpu_plain + kv_gpu, reads.gpu_quantized, reads.host + kv_host
     steps = []
     for scale, d_plain, d_quantized, d_compute, d_host, latency in f.corners:
         memory = (gpu_plain / d_plain + gpu_quantized / d_quantized) / scale
@@ -487,16 +491,17 @@ def estimate_speed(
             else _weight_reads(est.weights_report, est.model, prompt, host_layers, head_on_host)
         )
         prompt_flops = (
-            f.layer_parameters * 2 * prompt
-            + f.head_flops
-            + sum(per_pair * _causal_pairs(prompt, window) for per_pair, window in f.attention)
+            f.layer_parameters * 2 * prompt + f.head_flops + f.full_pair_flops * _causal_pairs(prompt, None)
         )
+        for per_pair, window in f.windowed:
+            prompt_flops += per_pair * _causal_pairs(prompt, window)
+        pre_plain, pre_quantized, pre_host = pre.gpu_plain, pre.gpu_quantized, pre.host
         for i, (scale, d_plain, d_quantized, d_compute, d_host, latency) in enumerate(f.corners):
             compute = prompt_flops / d_compute
-            memory = (pre.gpu_plain / d_plain + pre.gpu_quantized / d_quantized) / scale
-            prefill_seconds[i] = max(compute, memory) + pre.host / d_host + latency
+            memory = (pre_plain / d_plain + pre_quantized / d_quantized) / scale
+            prefill_seconds[i] = max(compute, memory) + pre_host / d_host + latency
 
-    step_bytes = reads.total + kv_gpu + kv_host
+    step_bytes = f.total_reads + kv_gpu + kv_host
     return SpeedEstimate(
         decode_tokens_per_s=batch / step,
         decode_tokens_per_s_low=batch / step_slow,
@@ -508,7 +513,7 @@ def estimate_speed(
         batch=batch,
         context=context,
         bytes_per_step=step_bytes,
-        host_bytes_per_step=reads.host + kv_host,
+        host_bytes_per_step=host_reads,
         bytes_per_token=step_bytes // batch,
         flops_per_token=flops_token,
         bound="compute" if compute_bound else "memory",
@@ -527,13 +532,18 @@ class _SpeedFrame(NamedTuple):
     """
 
     reads: WeightReads
+    host_reads: int  # reads.host
+    total_reads: int  # reads.total
     batch_free: bool  # no routed experts: a prompt of any length reads the same bytes as one decode step
     peak: int | None
     corners: tuple[tuple[float, float, float, float, float, float], ...]
     matmul_flops: int  # 2 x (layer + head) parameters: one token's matmuls
     layer_parameters: int
     head_flops: int  # 2 x head parameters: the last prompt token's logits
-    attention: tuple[tuple[int, int | None], ...]
+    full_pair_flops: int  # FLOPs per (query, key) pair over the layers attending to every token
+    windowed: tuple[
+        tuple[int, int], ...
+    ]  # (FLOPs per pair, window) of the sliding layers, as _attention_terms
     assumptions_head: tuple[str, ...]
     assumptions_tail: tuple[str, ...]
 
@@ -565,20 +575,25 @@ def _speed_frame(
         )
     layer, head = _matmul_parameters(est.weights_report, est.model)
     lines = _assumptions(est, gpu, gpus, mode, rates[0], peak_label, peak, reads, host_bandwidth_bytes_per_s)
+    attention = _attention_terms(est.model)
     return _SpeedFrame(
         reads,
+        reads.host,
+        reads.total,
         not _read_groups(est.weights_report, est.model)[1],
         peak,
         tuple(corners),
         2 * (layer + head),
         layer,
         2 * head,
-        _attention_terms(est.model),
+        sum(per_pair for per_pair, window in attention if window is None),
+        tuple((per_pair, window) for per_pair, window in attention if window is not None),
         lines[:2],
         lines[3:],
     )
 
 
+@lru_cache(maxsize=64)
 def _context_line(context: int) -> str:
     return (
         "decode reads the weights once per step for the whole batch and the KV cache of every sequence "
