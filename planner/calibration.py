@@ -31,12 +31,12 @@ import math
 import statistics
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from planner.engines.constants import ENGINES_FILE, constant, reload_constants
 from planner.errors import PlannerError
+from planner.frozen import record
 from planner.hardware.units import MIB
 from planner.measurements import (
     COMPONENT_LABELS,
@@ -60,7 +60,7 @@ FITTED = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FittedConstant:
     """A constant's fitted value and band, and the value each fitting run implies."""
 

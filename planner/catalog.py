@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
 from planner.errors import ModelNotFoundError, PlannerError
+from planner.frozen import record
 from planner.model import ModelSpec, model_from_config
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -24,7 +24,7 @@ class CatalogError(PlannerError):
     """A catalog file is malformed (a bug in ``data/``, caught by the tests)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReferenceCount:
     """A published parameter count, where it was published, and how to read it.
 
@@ -55,7 +55,7 @@ class ReferenceCount:
         return self.total - self.not_loaded - self.not_parameters
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CatalogEntry:
     """One shipped model: its config and the figures it is checked against."""
 

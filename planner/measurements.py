@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from planner.errors import PlannerError
+from planner.frozen import record
 from planner.memory.estimate import MemoryEstimate, RunSettings
 
 MEASUREMENTS_DIR = Path(__file__).resolve().parent.parent / "data" / "measurements"
@@ -130,7 +131,7 @@ def compare(measured: Mapping[str, Any], predicted: Mapping[str, Any]) -> dict[s
     return out
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MeasuredRun:
     """One stored record: its configuration, where it ran, and what the GPU held."""
 
@@ -218,7 +219,7 @@ def predict(run: MeasuredRun) -> MemoryEstimate:
     return estimate(spec, parse_format(run.format), run.engine, run.settings())
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Comparison:
     """A run next to the current planner's figures for it."""
 
@@ -242,7 +243,7 @@ def compare_runs(runs: Iterable[MeasuredRun]) -> list[Comparison]:
     return [compare_run(r) for r in runs if r.status in ("ok", "oom", "error") and r.measured]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Accuracy:
     """One component's relative error over runs: median of |error|, the worst (signed), count."""
 

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from planner.errors import ModelNotFoundError, PlannerError
+from planner.frozen import record
 
 TAGS_FILE = Path(__file__).resolve().parents[1] / "data" / "ollama_tags.json"
 #: ``[library/]name[:tag]``: lower-case letters, digits, dots, dashes and underscores.
 _TAG = re.compile(r"^(?:library/)?(?P<name>[a-z0-9][a-z0-9._-]*)(?::(?P<tag>[a-z0-9][a-z0-9._-]*))?$")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OllamaTag:
     """One library tag: the catalog model it was converted from and its blob's weight format."""
 

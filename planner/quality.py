@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import cache
 from itertools import pairwise
 from pathlib import Path
@@ -28,6 +28,7 @@ from typing import Any
 from planner.catalog import DATA_DIR, load_catalog
 from planner.errors import PlannerError
 from planner.formats import UnknownFormatError, parse_format
+from planner.frozen import record
 from planner.memo import per_object
 
 QUALITY_DIR = DATA_DIR / "quality"
@@ -64,7 +65,7 @@ class QualityDataError(PlannerError):
     """A quality data file is malformed (a bug in ``data/quality``, caught by the tests)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Source:
     """Where figures were published: a followable URL and what the publication is."""
 
@@ -74,7 +75,7 @@ class Source:
     note: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FormatQuality:
     """One published figure: a format's loss on one model, from one table.
 
@@ -109,7 +110,7 @@ class FormatQuality:
         return self.value / 100.0 if self.metric == ACCURACY else None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Marker:
     """A statement about a format that is not a figure: a fallback, a native release, or 'none'."""
 
@@ -120,7 +121,7 @@ class Marker:
     models: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KldAnchor:
     """One quant whose KL divergence and benchmark score were both published (same files, same model)."""
 
@@ -131,7 +132,7 @@ class KldAnchor:
     quote: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KldTranslation:
     """How a published KL divergence becomes an expected accuracy retention (``formats.json`` ``kld_translation``).
 
@@ -164,7 +165,7 @@ class KldTranslation:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FormatQualityTable:
     """``formats.json``: the figures plus what is known about formats that have none."""
 
@@ -202,7 +203,7 @@ class FormatQualityTable:
         return self.none.get(key) or (self.none.get(parametric.group(1)) if parametric else None)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BenchmarkScore:
     """One published score of one checkpoint, with the exact setting it was run in."""
 
@@ -216,7 +217,7 @@ class BenchmarkScore:
     quote: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModelScore:
     """A model's published MMLU (5-shot) and MMLU-Pro, by its publisher and by the leaderboard; any may be missing.
 
@@ -244,7 +245,7 @@ class ModelScore:
         return getattr(self, benchmark) or getattr(self, f"{benchmark}_leaderboard")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Retention:
     """How much of the 16-bit accuracy a format keeps at a model size, and on what evidence.
 

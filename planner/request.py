@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import RequestError
+from planner.frozen import record
 from planner.limits import DEFAULT_CONTEXT, MAX_BATCH, MAX_CONTEXT, MAX_GPUS, MAX_TEXT
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ def parse_text(parameter: str, value: object) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PlanRequest:
     """Everything one plan needs, as the user gave it. ``None`` means the default (the engine's own).
 
@@ -256,7 +257,7 @@ PARSERS = {
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ResolvedPlan:
     """A request made concrete: the model, the parsed format, the engine id, the settings, the budget."""
 

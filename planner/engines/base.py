@@ -6,10 +6,11 @@ from __future__ import annotations
 import shlex
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, Literal
 
 from planner.formats.base import QuantFormat
+from planner.frozen import record
 from planner.memory.estimate import Component, MemoryEstimate, RunSettings, SettingsError
 from planner.model.spec import ModelSpec
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from planner.memory.startup import Startup
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Launch:
     """The command that enforces a plan: the line(s) to run and the environment they need.
 

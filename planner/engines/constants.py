@@ -9,20 +9,20 @@ calibration edits data, never code. (The model widths the engines share are in
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from planner.engines.shape import ModelShape, model_dtype, model_shape
 from planner.errors import PlannerError
+from planner.frozen import record
 from planner.hardware.units import MIB
 from planner.memory.figure import Figure
 
 ENGINES_FILE = Path(__file__).resolve().parents[2] / "data" / "engines.json"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Constant:
     """One empirical constant: ``value`` within ``[low, high]``, where it comes from, how to calibrate it."""
 

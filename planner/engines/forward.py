@@ -10,11 +10,10 @@ same fused layers), and the fused-MoE workspaces (vLLM ``fused_moe.py``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from planner.engines.constants import empirical
 from planner.engines.shape import model_shape
 from planner.engines.tensor_parallel import kv_heads_per_rank
+from planner.frozen import record
 from planner.hardware.units import format_short
 from planner.memory.figure import Figure
 from planner.model.spec import AttentionKind, ModelSpec
@@ -23,7 +22,7 @@ from planner.model.spec import AttentionKind, ModelSpec
 MOE_CHUNK_TOKENS = 16 * 1024
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Forward:
     """Bytes of one forward pass on one rank."""
 

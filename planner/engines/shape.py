@@ -7,13 +7,12 @@ format runs its activations (and, by default, its KV cache) in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from planner.frozen import record
 from planner.memo import per_object
 from planner.model.spec import ROUTED_EXPERT_ROLES, AttentionKind, ModelSpec, Role
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModelShape:
     """Widths read from the spec: what one token's activations look like."""
 

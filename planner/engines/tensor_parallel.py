@@ -10,9 +10,8 @@ norms, biases, routers and MLA down-projections are replicated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from planner.formats.base import TensorStorage, WeightsReport
+from planner.frozen import record
 from planner.memory.kv import cdiv
 from planner.model.spec import AttentionKind, ModelSpec, Role
 
@@ -54,7 +53,7 @@ def _kv_fraction(kv_heads: int, tp: int) -> tuple[int, int]:
     return kv_heads_per_rank(kv_heads, tp), kv_heads
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RankShare:
     """One tensor group's bytes on one rank, and why."""
 

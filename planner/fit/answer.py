@@ -14,11 +14,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from planner.fit.budget import Budget, charged_bytes
 from planner.formats import QuantFormat
+from planner.frozen import record
 from planner.hardware.units import GIB
 from planner.memory.estimate import MemoryEstimate, RunSettings
 from planner.memory.figure import Figure
@@ -51,7 +51,7 @@ FIT_KEYS = (
 ROW_COLUMNS = ("quantity", "value", "unit", "gib", "low", "high", "exact", "rule", "config_keys", "source")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FitAnswer:
     """What a plan adds when a GPU is given: the fit, the limits, the speed and the offload alternative.
 

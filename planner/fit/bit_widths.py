@@ -10,7 +10,6 @@ that refuse the model, are listed with the reason instead of being dropped silen
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from planner.engines import get_engine
@@ -20,6 +19,7 @@ from planner.fit.budget import Budget
 from planner.fit.solvers import FitResult, fits, representative_formats
 from planner.fit.speed import SpeedEstimate
 from planner.formats import parse_format
+from planner.frozen import record
 from planner.hardware.units import GIB
 from planner.memory.estimate import MemoryEstimate, RunSettings
 from planner.model import ModelSpec
@@ -137,7 +137,7 @@ def quality_sources(ret: Retention) -> tuple[tuple[str, str], ...]:
     return tuple((title, url) for url, title in seen.items())
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BitWidthRow:
     """One format of the table: its fit, published quality and (when it fits a catalog GPU) speed."""
 
@@ -199,7 +199,7 @@ class BitWidthRow:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Skipped:
     """A candidate format left out of the table, and why (the engine does not load it, the model refuses it)."""
 
@@ -207,7 +207,7 @@ class Skipped:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BitWidthTable:
     """Every candidate format for one model on one budget, most bits per weight first.
 

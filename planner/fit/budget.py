@@ -22,12 +22,12 @@ fit it together (:meth:`Budget.host_room`), so moving layers to "host RAM" frees
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from planner.engines.constants import constant, default, default_source
 from planner.errors import PlannerError, RequestError
+from planner.frozen import record
 from planner.hardware.errors import AmbiguousGpuError, SizeError, UnknownGpuError
 from planner.hardware.gpus import Gpu, find_gpu
 from planner.hardware.live import read_live_gpus
@@ -51,7 +51,7 @@ class FitError(PlannerError):
     """A fit question that cannot be answered: no GPU, an absurd size or count, a plan for the wrong engine."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Device:
     """One GPU of a budget: ``capacity_bytes`` is what a plan starts from, ``total_bytes`` the whole device.
 
@@ -71,7 +71,7 @@ class Device:
         return self.shared_bytes is not None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Allowance:
     """What one engine lets itself use on each device of a budget.
 
@@ -100,7 +100,7 @@ _ALLOWANCES = IdentityCache(1024)
 _DEFAULT_SETTINGS = RunSettings()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Budget:
     """GPU memory to plan against. ``source`` is ``catalog``, ``custom`` or ``live``; ``label`` says it in words."""
 

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from planner.catalog import load_catalog
 from planner.fit.answer import gpu_json
 from planner.fit.budget import Budget
 from planner.fit.solvers import FormatOption, best_format, representative_formats
+from planner.frozen import record
 from planner.memory.estimate import RunSettings
 from planner.model import ModelSpec
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CatalogFit:
     """The fitting (model, format) pairs, smallest model first; ``pick`` marks each model's best format."""
 

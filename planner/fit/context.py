@@ -11,7 +11,7 @@ chosen model; both read the :class:`~planner.model.spec.ModelSpec`'s layers, nev
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from planner.engines import estimate as engine_estimate
 from planner.engines.constants import default
@@ -19,6 +19,7 @@ from planner.engines.llamacpp.kv import LLAMACPP_CTX_PAD
 from planner.fit.budget import Budget, charged_bytes
 from planner.fit.solvers import Limit, _resolve, max_context
 from planner.formats import QuantFormat
+from planner.frozen import record
 from planner.hardware.units import format_size
 from planner.memory import kv
 from planner.memory.estimate import MAX_CONTEXT, MemoryEstimate, RunSettings, SettingsError
@@ -56,7 +57,7 @@ def context_grid(cap: int, start: int = GRID_START) -> tuple[int, ...]:
     return tuple(points)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ContextCurve:
     """One format and KV type on one engine: GPU memory at each context, and the largest context that fits.
 
@@ -129,7 +130,7 @@ def context_curve(
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CacheShape:
     """How the layers of one attention kind cache, for one sequence.
 

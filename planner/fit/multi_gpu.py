@@ -31,13 +31,14 @@ from __future__ import annotations
 import bisect
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from planner.engines.llamacpp.weights import first_gpu_layer
 from planner.engines.shape import model_shape
 from planner.engines.tensor_parallel import REPLICATED_ROLES
 from planner.fit.budget import MAX_GPUS
+from planner.frozen import record
 from planner.hardware.gpus import Gpu
 from planner.hardware.units import format_short
 from planner.memory import kv
@@ -58,7 +59,7 @@ VLLM_SOURCE = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GpuShare:
     """What one GPU of a split holds, in bytes, against its capacity.
 
@@ -109,7 +110,7 @@ class GpuShare:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SplitPlan:
     """A model split over several GPUs: ``mode`` ``"tensor"`` or ``"layer"``, one share per GPU."""
 

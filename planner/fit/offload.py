@@ -11,7 +11,7 @@ smallest ``N`` that fits.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from planner.engines import estimate as engine_estimate
 from planner.engines import get_engine
@@ -19,6 +19,7 @@ from planner.fit.budget import Budget, FitError
 from planner.fit.solvers import FitResult, Limit, fit_estimate, largest_fitting, parsed
 from planner.formats import QuantFormat
 from planner.formats.gguf import GgufTensor, gguf_tensors
+from planner.frozen import record
 from planner.hardware.units import format_gib, format_short
 from planner.memory.estimate import MemoryEstimate, RunSettings
 from planner.memory.figure import Figure
@@ -36,7 +37,7 @@ CPU_MOE_SOURCE = (
 OP_OFFLOAD_MIN_BATCH = 32
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExpertPlan:
     """``--n-cpu-moe N``: the fewest layers whose routed experts must stay in host memory.
 
@@ -63,7 +64,7 @@ class ExpertPlan:
         return "-ngl 99" + (f" --n-cpu-moe {self.n_cpu_moe}" if self.n_cpu_moe else "")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OffloadPlan:
     """The most layers llama.cpp can keep on the GPU(s) (``-ngl``) and the host memory the rest needs.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 from planner.engines import default_engine, get_engine
@@ -29,7 +29,7 @@ from planner.fit.budget import (
 )
 from planner.fit.multi_gpu import SplitPlan, split_layers, split_tensor_parallel
 from planner.formats import QuantFormat, parse_format
-from planner.frozen import fast_init
+from planner.frozen import record
 from planner.hardware.units import format_gib
 from planner.memo import IdentityCache
 from planner.memory import kv
@@ -62,8 +62,7 @@ REPRESENTATIVE_FORMATS: dict[str | None, tuple[str, ...]] = {
 }
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class DeviceFit:
     """One device's part of a plan: what the engine may use there and what the plan puts there."""
 
@@ -77,8 +76,7 @@ class DeviceFit:
         return self.usable_bytes - self.used_bytes
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class FitResult:
     """Whether an estimate fits a budget, by how much, and why.
 
@@ -135,7 +133,7 @@ class FitResult:
         return text
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Limit:
     """The largest context (or batch, or ``-ngl``) that fits, with the fits on both sides of the boundary.
 
@@ -154,7 +152,7 @@ class Limit:
     notes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KvCapacity:
     """vLLM's KV pool on one GPU, as it logs it at start-up.
 
@@ -285,7 +283,7 @@ def _fit_frame(
     )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Slot:
     """A device as the split planner reads it: a name and the bytes it may fill."""
 

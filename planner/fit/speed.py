@@ -19,7 +19,6 @@ source and a band), checked against published llama-bench runs in ``tests/planne
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -29,7 +28,7 @@ from planner.engines.shape import model_shape
 from planner.errors import PlannerError
 from planner.fit.budget import MAX_GPUS
 from planner.formats.base import QuantFormat, WeightsReport
-from planner.frozen import fast_init
+from planner.frozen import record
 from planner.hardware.gpus import Gpu
 from planner.memo import IdentityCache, per_object
 from planner.memory.estimate import MemoryEstimate, SettingsError
@@ -91,8 +90,7 @@ def speed_constant_names() -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class WeightReads:
     """Weight bytes one decode step reads, by where they live and whether they are block-quantized.
 
@@ -322,8 +320,7 @@ def _tensor_throughput(fmt: QuantFormat, gpu: Gpu) -> tuple[int | None, str]:
 # ---------------------------------------------------------------------------------------------
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class SpeedEstimate:
     """Estimated decode and prefill speed of one configuration (an estimate, with its band).
 
@@ -388,7 +385,7 @@ class SpeedEstimate:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Rates:
     """One corner of the band: every empirical constant at its value, low or high end."""
 

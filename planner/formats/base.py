@@ -8,9 +8,9 @@ many bytes (quantized data plus its scales, zeros, absmax and indices, or the
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import field
 
-from planner.frozen import fast_init
+from planner.frozen import record
 from planner.memo import per_object
 from planner.model.spec import ModelSpec, Role, TensorGroup
 
@@ -31,8 +31,7 @@ NEVER_QUANTIZED = frozenset(
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class TensorStorage:
     """How one tensor group is stored: a type label and the exact bytes of all its copies."""
 
@@ -47,7 +46,7 @@ class TensorStorage:
         return 8 * self.bytes / self.group.parameters if self.group.parameters else 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class WeightsReport:
     """Every tensor of a model stored in one format."""
 

@@ -44,6 +44,7 @@ from planner.errors import PlannerError
 from planner.formats.base import QuantFormat, TensorStorage, WeightsReport
 from planner.formats.gguf_types import fallback_type, ggml_type, tensor_bytes
 from planner.formats.registry import FormatOptions, format_data, register_format
+from planner.frozen import record
 from planner.memo import per_object
 from planner.model.spec import ROUTED_EXPERT_ROLES, AttentionKind, ModelSpec, Role, TensorGroup
 
@@ -186,7 +187,7 @@ class GgufTensor(NamedTuple):
     mmproj: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FileType:
     """One llama.cpp file type (``--ftype`` of llama-quantize), as listed in gguf.json."""
 

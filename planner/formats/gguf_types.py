@@ -11,17 +11,17 @@ picks another type instead (:func:`fallback_type`, ``tensor_type_fallback``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from functools import cache, lru_cache
 
 from planner.errors import PlannerError
 from planner.formats.registry import format_data
+from planner.frozen import record
 
 #: Types that are not block-quantized (``ggml_is_quantized`` is false for them).
 PLAIN_TYPES = frozenset({"F32", "F16", "BF16"})
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GgmlType:
     """One ggml storage type: ``type_size`` bytes hold ``block_size`` weights."""
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
 from planner.errors import PlannerError
 from planner.formats.base import QuantFormat
+from planner.frozen import record
 
 FORMATS_DIR = Path(__file__).resolve().parents[2] / "data" / "formats"
 
@@ -26,7 +26,7 @@ class UnknownFormatError(PlannerError):
     """A format id the planner does not know; the message lists the valid ones."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FormatOptions:
     """Options some formats take (``None`` means the format's own default)."""
 

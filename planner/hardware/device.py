@@ -12,12 +12,11 @@ memory CUDA sees). ``capacity_bytes`` is what a plan may start from now.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from planner.frozen import record
 from planner.hardware.gpus import Gpu
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LiveDevice:
     """One GPU read on this machine; bytes are integers, ``None`` where the reader could not say."""
 
@@ -65,7 +64,7 @@ class LiveDevice:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReaderStatus:
     """What one reader did: how many devices it found, or why it found none (``message``)."""
 

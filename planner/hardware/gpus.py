@@ -32,11 +32,11 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from planner.frozen import record
 from planner.hardware.errors import AmbiguousGpuError, GpuCatalogError, UnknownGpuError
 
 DATA_DIR = Path(__file__).resolve().parent.parent.parent / "data"
@@ -86,7 +86,7 @@ _FILLER = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Support:
     """Which formats and engines run on a GPU (see :data:`SUPPORT_RULES`)."""
 
@@ -96,7 +96,7 @@ class Support:
     llama_cpp: bool
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Gpu:
     """One catalog GPU. Integer bytes and ops per second; ``None`` where not applicable or unknown."""
 

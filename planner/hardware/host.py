@@ -9,16 +9,16 @@ swapping. Both are in KiB although the file writes "kB" (kernel
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
+from planner.frozen import record
 from planner.hardware.tools import read_small
 
 MEMINFO = Path("proc/meminfo")
 _LINE = re.compile(r"^(\w+):\s+(\d+)\s*kB\s*$")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HostMemory:
     """Main memory in bytes and where the figures came from."""
 

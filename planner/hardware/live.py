@@ -16,10 +16,11 @@ The NVML module is a parameter so tests pass a fake; it needs only the calls use
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
+from planner.frozen import record
 from planner.hardware.gpus import Gpu, match_gpu
 
 # NVML return codes (nvml.h); read from the module when it has them.
@@ -41,7 +42,7 @@ _SUM_SLACK = 1 << 20
 NO_GPU = "no NVIDIA GPU detected"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GpuProcess:
     """A process holding memory on a GPU. ``used_bytes`` is ``None`` when NVML cannot say.
 
@@ -54,7 +55,7 @@ class GpuProcess:
     used_bytes: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MigDevice:
     """One MIG instance of a GPU: NVML's view of it as a GPU of its own."""
 
@@ -67,7 +68,7 @@ class MigDevice:
     reserved_bytes: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LiveGpu:
     """One local NVIDIA GPU as NVML reports it, matched to the catalog where possible.
 
@@ -124,7 +125,7 @@ class LiveGpu:
         return self.derived_bandwidth_bytes_per_s
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LiveReport:
     """What NVML saw. ``available`` is False (with ``reason``) when no GPU could be read."""
 

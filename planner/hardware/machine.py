@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from planner.frozen import record
 from planner.hardware.amd import read_amd
 from planner.hardware.apple import read_apple
 from planner.hardware.device import LiveDevice, ReaderStatus
@@ -30,7 +31,7 @@ from planner.hardware.tools import Runner, run_tool
 GB10_RULE = "unified memory: NVML reports none; CUDA sees main memory (/proc/meminfo MemTotal, MemAvailable)"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MachineReport:
     """What every reader saw. ``nvml`` keeps NVML's own report (NVIDIA details: processes, MIG)."""
 

@@ -13,8 +13,9 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from planner.frozen import record
 
 #: Seconds a tool may take before it is abandoned (``rocm-smi`` takes about a second).
 TIMEOUT_S = 8.0
@@ -24,7 +25,7 @@ MAX_OUTPUT = 4 << 20
 EXTRA_DIRS = ("/opt/rocm/bin", "/usr/sbin", "/sbin")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ToolOutput:
     """What one command printed (``stdout``) or why it gave nothing usable (``error``)."""
 

@@ -6,12 +6,12 @@ holds the types and the one entry point, :func:`estimate`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from planner.errors import PlannerError
 from planner.formats.base import QuantFormat, WeightsReport
-from planner.frozen import fast_init
+from planner.frozen import record
 from planner.limits import DEFAULT_CONTEXT, MAX_BATCH, MAX_CONTEXT
 from planner.memory.figure import Figure
 from planner.model.spec import ModelSpec
@@ -25,7 +25,7 @@ class SettingsError(PlannerError):
     """A run setting is out of range or unknown; the message says which and the valid values."""
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(eq=False)
 class DraftModel:
     """A speculative-decoding draft model: its spec and the format its weights are stored in.
 
@@ -37,8 +37,7 @@ class DraftModel:
     ref: str  # what the user typed (a catalog id, a Hub id, a path), for the launch command
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class RunSettings:
     """How the model is run. ``None`` means the engine's own default."""
 
@@ -106,7 +105,7 @@ MAX_LORA_RANK = 1024
 MAX_LORAS = 256
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Component:
     """A part beyond the language model (the mmproj, a draft model, LoRA adapters): GPU and host bytes."""
 
@@ -115,8 +114,7 @@ class Component:
     host: Figure = field(default_factory=lambda: Figure(0, "nothing in host memory"))
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class MemoryEstimate:
     """Bytes per component, on the GPU(s) and on the host, each with its derivation.
 

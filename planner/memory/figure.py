@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
-from planner.frozen import fast_init
+from planner.frozen import record
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class Figure:
     """Bytes of one memory component with its derivation.
 

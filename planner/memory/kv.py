@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from functools import lru_cache, partial
 from operator import attrgetter
 
-from planner.frozen import fast_init
+from planner.frozen import record
 from planner.hardware.units import format_short
 from planner.memo import per_object
 from planner.memory.estimate import SettingsError
@@ -29,7 +29,7 @@ from planner.model.spec import AttentionKind, LayerSpec, ModelSpec, Role
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CacheType:
     """One cache element type: ``block_bytes`` bytes hold ``block_elements`` elements."""
 
@@ -109,7 +109,7 @@ def cache_type(name: str) -> CacheType:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LayerGeometry:
     """What one layer caches, read from the spec.
 
@@ -182,7 +182,7 @@ def _state(layer: LayerSpec, conv: tuple[int, int] | None) -> dict[str, int | bo
     }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GeometryRun:
     """Layers that cache alike: the ``geometry`` of the first and the ``indices`` of all of them."""
 
@@ -254,8 +254,7 @@ def _geometry(layer: LayerSpec, conv: tuple[int, int] | None) -> LayerGeometry:
 # ---------------------------------------------------------------------------------------------
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class LayerCache:
     """One layer's cache as an engine allocates it, for all sequences.
 
@@ -277,8 +276,7 @@ class LayerCache:
         return self.k_bytes + self.v_bytes + self.state_bytes + self.padding_bytes
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class CacheRun:
     """Layers an engine allocates alike: one layer's ``cells`` and bytes (all sequences), and the layers.
 

@@ -10,9 +10,10 @@ and the fit check, the CLI and the public-log replay read the same figures.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from planner.frozen import record
 from planner.memory.estimate import SettingsError
 from planner.memory.figure import Figure
 
@@ -21,7 +22,7 @@ MAX_TENSOR_PARALLEL = 64
 MAX_TOKENS_SETTING = 1 << 24
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ServerSettings:
     """Start-up flags of the serving engines (``None``: the engine's default for the GPU).
 
@@ -74,7 +75,7 @@ class ServerSettings:
             )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Startup:
     """One rank's start-up: the figures the engine logs, each with its rule and source.
 

@@ -7,10 +7,10 @@ Everything downstream (weight bytes per format, KV cache, offload splits) reads 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 
-from planner.frozen import fast_init
+from planner.frozen import record
 from planner.memo import per_object
 
 
@@ -104,8 +104,7 @@ DENSE_LINEAR_ROLES = frozenset(
 )
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class TensorGroup:
     """Tensors of one shape and role, repeated ``count`` times.
 
@@ -142,8 +141,7 @@ class TensorGroup:
         return self.parameters * num // den
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class LayerSpec:
     """One decoder layer: its attention kind and the geometry of what it caches.
 
@@ -184,7 +182,7 @@ class LayerSpec:
         return 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModelSpec:
     """Everything the planner knows about a model's shape.
 

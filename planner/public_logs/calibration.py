@@ -27,11 +27,11 @@ import math
 import statistics
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from planner.engines.constants import ENGINES_FILE, MIB, constant, reload_constants
 from planner.errors import PlannerError
+from planner.frozen import record
 from planner.public_logs.records import (
     ENGINES,
     GIB,
@@ -51,7 +51,7 @@ FITTED = ("vllm_sampler_bytes_per_logit", "vllm_non_torch_mib", "vllm_non_torch_
 TARGETS = {"weights": ("worst", 0.02), "torch_peak": ("median", 0.15), "kv_available": ("median", 0.10)}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Fitted:
     """A fitted constant, its band and the value each fitting record implies."""
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from planner.errors import PlannerError
 from planner.formats.registry import parse_format
+from planner.frozen import record
 from planner.hardware.gpus import find_gpu
 from planner.memory.startup import ServerSettings, Startup
 from planner.resolve import load_model
@@ -36,7 +36,7 @@ COMPONENTS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LogRecord:
     """One public start-up log."""
 
@@ -221,7 +221,7 @@ def comparable(record: LogRecord) -> tuple[str, ...]:
     return tuple(out)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Comparison:
     """One printed figure next to the planner's (GiB, or tokens for ``kv_tokens``)."""
 

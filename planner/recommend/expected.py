@@ -6,9 +6,9 @@ them and says why when it cannot (no published score, or no published accuracy r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache, lru_cache
 
+from planner.frozen import record
 from planner.quality import BenchmarkScore, Retention, load_format_quality, model_score, retention
 
 #: Benchmarks a recommendation can rank by: key -> (label, ``ModelScore`` attribute).
@@ -21,7 +21,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
 DEFAULT_BENCHMARK = "mmlu-pro"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExpectedQuality:
     """The published score, the retention it is scaled by, and the product (``None`` with a ``reason``).
 

@@ -8,11 +8,11 @@ is an error that lists the valid values (a typo should not silently empty the ta
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from planner.catalog import load_catalog
 from planner.errors import PlannerError
 from planner.formats import QuantFormat
+from planner.frozen import record
 from planner.memo import per_object
 from planner.model.spec import ModelSpec, Role
 
@@ -29,7 +29,7 @@ class RecommendError(PlannerError):
     """A recommendation question that cannot be answered (an unknown family, license or benchmark)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Filters:
     """What the user narrowed the catalog to. Empty tuples and ``None`` mean "no filter".
 

@@ -17,7 +17,7 @@ import time
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -30,7 +30,7 @@ from planner.fit import Budget, FitResult, fit_estimate, representative_formats
 from planner.fit.solvers import Limit, max_context
 from planner.fit.speed import SpeedEstimate, estimate_speed
 from planner.formats import parse_format
-from planner.frozen import fast_init
+from planner.frozen import record
 from planner.memory.estimate import DEFAULT_CONTEXT, MemoryEstimate, RunSettings
 from planner.model.spec import ModelSpec
 from planner.recommend.expected import (
@@ -73,7 +73,7 @@ HUB_SPECS_KEPT = 64
 _HUB_SPECS_LOCK = threading.Lock()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModelRef:
     """One model a recommendation considers: a catalog entry or a Hub id added to the comparison."""
 
@@ -84,8 +84,7 @@ class ModelRef:
     source: str  # "catalog" or "hub"
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class Candidate:
     """One fitting (model, format, engine) with its evidence: score, retention, memory, speed.
 
@@ -190,7 +189,7 @@ class Candidate:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Exclusion:
     """A catalog model left out before any memory was computed, and why."""
 
@@ -198,7 +197,7 @@ class Exclusion:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Recommendation:
     """The ranking for one budget, context and batch, with the assumptions it rests on.
 

@@ -9,9 +9,9 @@ with the comparisons where the data says it does not hold (2-bit).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from planner.frozen import record
 from planner.hardware.units import format_gib
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 TRADE_OFF_WIDTHS = ((16, 4), (4, 2), (16, 2))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BitWidthPick:
     """One bit width: the highest-ranked fitting option and the largest model that fits at it.
 
@@ -40,7 +40,7 @@ class BitWidthPick:
     largest_context: Limit | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TradeOff:
     """The best ranked pick at ``high`` bits next to the best ranked pick at ``low`` bits of a larger model.
 

@@ -1,13 +1,15 @@
 """fast_init behaves as the standard library's generated ``__init__``: same signature, defaults,
 factories, ``__post_init__``, equality and immutability (the reference is ``dataclasses`` itself)."""
 
+import copy
 import dataclasses
 import inspect
+import pickle
 from dataclasses import dataclass, field
 
 import pytest
 
-from planner.frozen import fast_init
+from planner.frozen import fast_init, record
 from planner.memory.estimate import MemoryEstimate, RunSettings, SettingsError
 from planner.memory.figure import Figure
 from planner.memory.kv import CacheRun, LayerCache
@@ -96,3 +98,88 @@ def test_refuses_keyword_only_fields_it_does_not_build():
 
     with pytest.raises(TypeError, match="plain positional fields"):
         fast_init(KeywordOnly)
+
+
+# --- record: the whole frozen, slotted dataclass, held against dataclasses' own ----------------------
+
+
+def _twins(**options):
+    """The same class made by ``dataclass(frozen=True, slots=True, ...)`` and by ``record``."""
+
+    def body():
+        class Box:
+            """A box."""
+
+            name: str
+            size: int = 1
+            tags: tuple = ()
+            seen: dict = field(default_factory=dict, compare=False)
+            secret: str = field(default="s", repr=False)
+            made: int = field(default=3, init=False)
+
+            @property
+            def double(self) -> int:
+                return 2 * self.size
+
+        return Box
+
+    eq = options.get("eq", True)
+    return dataclass(frozen=True, slots=True, eq=eq)(body()), record(eq=eq)(body())
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"), [(("a",), {}), (("b", 2), {}), (("c", 3, (1, 2)), {"secret": "t"}), ((), {"name": "d"})]
+)
+def test_record_repr_eq_hash_fields_as_dataclasses_makes_them(args, kwargs):
+    plain_cls, record_cls = _twins()
+    a, b = plain_cls(*args, **kwargs), record_cls(*args, **kwargs)
+    assert repr(a) == repr(b)  # same qualname and text, repr=False fields left out
+    assert hash(a) == hash(b)  # the hash of the compared fields' tuple
+    assert [f.name for f in dataclasses.fields(a)] == [f.name for f in dataclasses.fields(b)]
+    assert dataclasses.astuple(a) == dataclasses.astuple(b) and b.made == 3 and b.double == a.double
+    assert list(inspect.signature(plain_cls.__init__).parameters) == list(
+        inspect.signature(record_cls.__init__).parameters
+    )
+    twin = record_cls(*args, **kwargs)
+    assert b == twin and hash(b) == hash(twin) and b is not twin
+    assert (b == a) is False and b != a  # another class is never equal, as dataclasses has it
+    # compare=False fields are left out of eq and hash; a compared field changes both
+    assert dataclasses.replace(b, seen={"x": 1}) == b
+    assert dataclasses.replace(b, size=99) != b
+    assert copy.copy(b) == b and copy.deepcopy(b) == b
+
+
+def test_planner_records_pickle_and_copy():
+    fig = Figure(5, "five", keys=("context",), parts={"a": 5})
+    run = RunSettings(context=4096)
+    for value in (fig, run):
+        assert pickle.loads(pickle.dumps(value)) == value and copy.deepcopy(value) == value
+    assert pickle.loads(pickle.dumps(fig)).rule == "five"
+
+
+def test_record_instances_are_frozen_and_slotted():
+    _, record_cls = _twins()
+    box = record_cls("a")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        box.size = 2  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del box.size  # type: ignore[misc]
+    assert not hasattr(box, "__dict__") and record_cls.__dataclass_params__.frozen
+
+
+def test_record_without_eq_compares_by_identity_as_dataclasses_does():
+    plain_cls, record_cls = _twins(eq=False)
+    a, b = record_cls("a"), record_cls("a")
+    assert a != b and a == a and hash(a) != hash(b)
+    assert plain_cls("a") != plain_cls("a")
+    assert repr(a) == repr(plain_cls("a"))
+
+
+def test_record_repr_of_a_cycle_does_not_recurse():
+    @record
+    class Node:
+        items: list
+
+    node = Node([])
+    node.items.append(node)
+    assert repr(node) == "test_record_repr_of_a_cycle_does_not_recurse.<locals>.Node(items=[...])"

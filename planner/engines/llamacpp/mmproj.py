@@ -13,10 +13,9 @@ tools/server/README.md at llama.cpp 00dc8057). Two parts:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from planner.engines.constants import constant, empirical
 from planner.formats.base import WeightsReport
+from planner.frozen import record
 from planner.hardware.units import format_short
 from planner.memo import per_object
 from planner.memory.estimate import Component, SettingsError
@@ -31,7 +30,7 @@ SOURCE = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class VisionGeometry:
     """What the clip graph's size depends on, read from the tower's tensors."""
 

@@ -8,11 +8,10 @@ max_num_batched_tokens)`` requests, above what the weights already held.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from planner.engines.constants import constant, empirical
 from planner.engines.forward import forward
 from planner.engines.shape import model_shape
+from planner.frozen import record
 from planner.hardware.units import format_short
 from planner.memory.figure import Figure
 from planner.model.spec import ModelSpec
@@ -35,7 +34,7 @@ SRC_MOE_WS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ProfilePlan:
     """The torch peak increase of ``profile_run`` and its terms (bytes, one rank)."""
 

@@ -9,15 +9,15 @@ raised until an attention page holds a Mamba state; hybrid models padded to whol
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 
+from planner.frozen import record
 from planner.memory.kv import PART_NAMES, CacheType, LayerCache, cdiv, group_lines, layer_geometry
 from planner.model.spec import AttentionKind, ModelSpec
 
 VLLM_BLOCK_SIZE = 16  # CacheConfig.block_size default on CUDA
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class VllmLayout:
     """How vLLM pages this model: block sizes and per-layer page bytes."""
 

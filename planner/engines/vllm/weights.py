@@ -8,12 +8,11 @@ backend chosen): see :func:`weights`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from planner.engines.shape import model_dtype
 from planner.engines.tensor_parallel import rank_shares
 from planner.errors import PlannerError
 from planner.formats.base import QuantFormat
+from planner.frozen import record
 from planner.hardware.units import format_short
 from planner.memory.figure import Figure
 from planner.model.spec import ModelSpec, Role
@@ -57,7 +56,7 @@ _MXFP4_PADDING = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class WeightsPlan:
     """One rank's weights as vLLM holds them after ``process_weights_after_loading``."""
 

@@ -9,10 +9,11 @@ layer of each tensor (the first index) and the bytes they take on disk kept.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from planner.frozen import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StoredTensor:
     """One tensor as a source lists it: name, dtype (safetensors spelling, or None), shape, bytes."""
 
@@ -22,7 +23,7 @@ class StoredTensor:
     nbytes: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StoredGroup:
     """Tensors of one name pattern, dtype and shape.
 

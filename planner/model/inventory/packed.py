@@ -26,8 +26,8 @@ weight bytes. Layouts (the shape of each packed tensor) from the loaders that re
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
+from planner.frozen import record
 from planner.model.inventory.groups import StoredGroup
 
 #: Companion suffix -> the suffix of the logical tensor it belongs to. Longest first.
@@ -62,7 +62,7 @@ _MAINS: tuple[tuple[str, str], ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LogicalGroup:
     """Logical tensors (what the model computes with) and the stored tensors that hold them."""
 
