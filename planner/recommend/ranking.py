@@ -428,14 +428,35 @@ def _make_estimate(
     return engine_estimate(spec, fmt, engine_id, settings)
 
 
+class _Inputs:
+    """A ranking's settings and budget as one cache key, hashed once (a budget's hash walks its devices)."""
+
+    __slots__ = ("_hash", "budget", "settings")
+
+    def __init__(self, settings: RunSettings, budget: Budget) -> None:
+        self.settings, self.budget = settings, budget
+        self._hash = hash((settings, budget))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, _Inputs)
+            and self._hash == other._hash
+            and self.settings == other.settings
+            and self.budget == other.budget
+        )
+
+
 @lru_cache(maxsize=ESTIMATE_CACHE_SIZE)
 def _fit_and_speed(
-    model_id: str, format_id: str, engine_id: str, settings: RunSettings, budget: Budget
+    model_id: str, format_id: str, engine_id: str, inputs: _Inputs
 ) -> tuple[FitResult, SpeedEstimate | None]:
-    """The fit of one estimate on ``budget`` and its decode speed there (cached: a new sort or filter reuses them)."""
-    est = _estimate(model_id, format_id, engine_id, settings)
-    fit = fit_estimate(est, budget)
-    return fit, (_speed(est, budget) if fit.fits else None)
+    """The fit of one estimate on the budget and its decode speed there (cached: a new sort or filter reuses them)."""
+    est = _estimate(model_id, format_id, engine_id, inputs.settings)
+    fit = fit_estimate(est, inputs.budget)
+    return fit, (_speed(est, inputs.budget) if fit.fits else None)
 
 
 def sorted_candidates(candidates: Iterable[Candidate], sort: str) -> tuple[Candidate, ...]:
@@ -667,6 +688,7 @@ def recommend(
     parsed = {fid: parse_format(fid) for fid in {*format_ids, *(f for fs in natives.values() for f in fs)}}
     engines = {fid: engine_id or default_engine(fmt).id for fid, fmt in parsed.items()}
 
+    inputs = _Inputs(settings, budget)
     ranked: list[dict[str, Any]] = []  # the fields of each ranked candidate, until its rank is known
     unranked: list[Candidate] = []
     no_fit: list[str] = []
@@ -689,7 +711,7 @@ def recommend(
             if cannot_fit(spec, parsed[fid], settings, budget):
                 continue  # its weights alone are over the budget (no estimate needed: planner.recommend.prune)
             try:
-                fit, speed = _fit_and_speed(model.id, fid, engines[fid], settings, budget)
+                fit, speed = _fit_and_speed(model.id, fid, engines[fid], inputs)
             except PlannerError:
                 continue  # the format or engine refuses this model (as the fit command leaves it out)
             if not fit.fits:
