@@ -128,7 +128,8 @@ def _twins(**options):
 
 
 @pytest.mark.parametrize(
-    ("args", "kwargs"), [(("a",), {}), (("b", 2), {}), (("c", 3, (1, 2)), {"secret": "t"}), ((), {"name": "d"})]
+    ("args", "kwargs"),
+    [(("a",), {}), (("b", 2), {}), (("c", 3, (1, 2)), {"secret": "t"}), ((), {"name": "d"})],
 )
 def test_record_repr_eq_hash_fields_as_dataclasses_makes_them(args, kwargs):
     plain_cls, record_cls = _twins()
