@@ -572,6 +572,7 @@ def _speed_frame(
         )
     layer, head = _matmul_parameters(est.weights_report, est.model)
     lines = _assumptions(est, gpu, gpus, mode, rates[0], peak_label, peak, reads, host_bandwidth_bytes_per_s)
+    at = lines.index(_context_line(est.settings.context))  # the one line a new context changes
     attention = _attention_terms(est.model)
     return _SpeedFrame(
         reads,
@@ -585,8 +586,8 @@ def _speed_frame(
         2 * head,
         sum(per_pair for per_pair, window in attention if window is None),
         tuple((per_pair, window) for per_pair, window in attention if window is not None),
-        lines[:2],
-        lines[3:],
+        lines[:at],
+        lines[at + 1 :],
     )
 
 
