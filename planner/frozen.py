@@ -8,7 +8,7 @@ imports that was 0.11 s of a 0.19 s import (``benchmarks/cli_start.py``). A reco
 ``__eq__`` and ``__hash__`` are plain functions over the fields that behave as the generated ones
 (same text, same comparison of the ``compare`` fields as a tuple, the same hash of that tuple).
 
-The ``__init__`` (:func:`fast_init`) has the generated one's signature, defaults, default factories
+The ``__init__`` has the generated one's signature, defaults, default factories
 and ``__post_init__`` call, and sets the slots through their descriptors bound once: a frozen
 dataclass's generated ``__init__`` looks ``object.__setattr__`` up afresh for each field, and for the
 figures, cache runs and estimates a catalog sweep builds by the hundred thousand those look-ups were
@@ -17,9 +17,8 @@ a fifth of its time. Instances stay frozen (assignment raises ``FrozenInstanceEr
 
 from __future__ import annotations
 
-import inspect
 import reprlib
-from dataclasses import MISSING, dataclass, fields, is_dataclass
+from dataclasses import MISSING, dataclass, fields
 from operator import attrgetter
 from typing import Any, TypeVar, overload
 
@@ -88,23 +87,13 @@ def _tuple_getter(names: list[str]):
     return lambda obj: ()
 
 
-def fast_init(cls: T) -> T:
-    """Replace the generated ``__init__`` of the frozen, slotted dataclass ``cls`` by a faster one."""
-    if not is_dataclass(cls) or not cls.__dataclass_params__.frozen or "__slots__" not in cls.__dict__:
-        raise TypeError(f"{cls.__name__}: fast_init is for frozen, slotted dataclasses")
-    generated = list(inspect.signature(cls.__init__).parameters.values())[1:]
-    if any(p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD for p in generated) or [
-        p.name for p in generated
-    ] != [f.name for f in fields(cls) if f.init]:  # InitVar or keyword-only fields: not handled here
-        raise TypeError(f"{cls.__name__}: fast_init handles plain positional fields only")
-    doc = cls.__init__.__doc__
-    _add_init(cls)
-    cls.__init__.__doc__ = doc
-    return cls
-
-
 def _add_init(cls: type) -> None:
-    """Give ``cls`` the ``__init__`` described in the module docstring."""
+    """Give ``cls`` the ``__init__`` described in the module docstring (plain positional fields only)."""
+    declared = cls.__dataclass_fields__.values()  # type: ignore[attr-defined]
+    if any(f.kw_only for f in declared) or len(declared) != len(fields(cls)):
+        raise TypeError(
+            f"{cls.__name__}: a record handles plain positional fields only (no keyword-only, InitVar or ClassVar)"
+        )
     scope: dict[str, object] = {"MISSING": MISSING}
     params, body = [], []
     for f in fields(cls):

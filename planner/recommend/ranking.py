@@ -592,6 +592,13 @@ def _native_formats(
     return out
 
 
+def _tried(
+    model_id: str, format_ids: tuple[str, ...], natives: dict[str, tuple[str, ...]]
+) -> tuple[str, ...]:
+    """The formats a ranking tries for ``model_id``: the chosen ones, then those it is released in."""
+    return (*format_ids, *(f for f in natives.get(model_id, ()) if f not in format_ids))
+
+
 def _models(extra: Iterable[str]) -> tuple[list[ModelRef], list[Exclusion], list[str]]:
     """The catalog's models plus the Hub ids ``extra`` (read through :func:`planner.resolve.load_model`).
 
@@ -639,7 +646,7 @@ def prepare_catalog(benchmark: str = DEFAULT_BENCHMARK) -> int:
     done = 0
     for model in models:
         params_billion = model.spec.total_parameters / 1e9
-        for fid in (*format_ids, *(f for f in natives.get(model.id, ()) if f not in format_ids)):
+        for fid in _tried(model.id, format_ids, natives):
             try:
                 # not noted for the cache file: it keeps what rankings use, not every pair there is
                 _make_estimate(model.id, fid, default_engine(parse_format(fid)).id, settings, note=False)
@@ -707,7 +714,7 @@ def recommend(
         params_billion = parameters / 1e9
         kinds: tuple[str, str] | None = None  # the model's modality and architecture, read once it fits
         fitted = False
-        for fid in (*format_ids, *(f for f in natives.get(model.id, ()) if f not in format_ids)):
+        for fid in _tried(model.id, format_ids, natives):
             if cannot_fit(spec, parsed[fid], settings, budget):
                 continue  # its weights alone are over the budget (no estimate needed: planner.recommend.prune)
             try:

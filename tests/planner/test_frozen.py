@@ -1,4 +1,4 @@
-"""fast_init behaves as the standard library's generated ``__init__``: same signature, defaults,
+"""A record's ``__init__`` behaves as the standard library's generated one: same signature, defaults,
 factories, ``__post_init__``, equality and immutability (the reference is ``dataclasses`` itself)."""
 
 import copy
@@ -9,15 +9,15 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from planner.frozen import fast_init, record
+from planner.frozen import record
 from planner.memory.estimate import MemoryEstimate, RunSettings, SettingsError
 from planner.memory.figure import Figure
 from planner.memory.kv import CacheRun, LayerCache
 
 
 def _pair():
-    def make():
-        @dataclass(frozen=True, slots=True)
+    def make(decorate):
+        @decorate
         class Point:
             x: int
             label: str = "p"
@@ -30,7 +30,7 @@ def _pair():
 
         return Point
 
-    return make(), fast_init(make())
+    return make(dataclass(frozen=True, slots=True)), make(record)
 
 
 def test_same_signature_defaults_and_values_as_the_generated_init():
@@ -39,7 +39,7 @@ def test_same_signature_defaults_and_values_as_the_generated_init():
     def params(cls):
         return [(p.name, p.kind, p.default) for p in inspect.signature(cls.__init__).parameters.values()]
 
-    # the generated __init__ marks a factory's default with a sentinel of its own; fast_init with MISSING
+    # the generated __init__ marks a factory's default with a sentinel of its own; a record's with MISSING
     assert [(n, k) for n, k, _ in params(plain)] == [(n, k) for n, k, _ in params(fast)]
     assert [d for n, _, d in params(plain) if n != "tags"] == [d for n, _, d in params(fast) if n != "tags"]
     for args, kwargs in [((1,), {}), ((2, "q"), {}), ((3,), {"tags": [1]}), ((), {"x": 4, "label": "z"})]:
@@ -66,13 +66,13 @@ def test_instances_stay_frozen():
         p.x = 2  # type: ignore[misc]
 
 
-def test_refuses_classes_it_was_not_made_for():
-    @dataclass
-    class Mutable:
-        x: int
+def test_refuses_init_only_fields_it_does_not_build():
+    with pytest.raises(TypeError, match="plain positional fields"):
 
-    with pytest.raises(TypeError, match="frozen, slotted"):
-        fast_init(Mutable)
+        @record
+        class InitOnly:
+            x: int
+            scale: dataclasses.InitVar[int] = 1
 
 
 @pytest.mark.parametrize("cls", [Figure, RunSettings, MemoryEstimate, CacheRun, LayerCache])
@@ -92,12 +92,13 @@ def test_planner_classes_keep_their_checks_and_lazy_rule():
 
 
 def test_refuses_keyword_only_fields_it_does_not_build():
-    @dataclass(frozen=True, slots=True, kw_only=True)
-    class KeywordOnly:
-        x: int
-
     with pytest.raises(TypeError, match="plain positional fields"):
-        fast_init(KeywordOnly)
+
+        @record
+        class KeywordOnly:
+            x: int
+            _: dataclasses.KW_ONLY
+            y: int = 0
 
 
 # --- record: the whole frozen, slotted dataclass, held against dataclasses' own ----------------------
